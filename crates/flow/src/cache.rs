@@ -11,6 +11,8 @@ use crate::list::{Links, List, NIL};
 
 const TCP: u8 = 6;
 const UDP: u8 = 17;
+const ICMP: u8 = 1;
+const ICMPV6: u8 = 58;
 
 /// What a TCP FIN or RST does to its flow.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -33,8 +35,29 @@ pub struct CacheConfig {
     pub tcp_end: TcpEnd,
     /// UDP packets to or from these ports are flows of their own (nfpcapd does this for 53).
     pub per_packet_udp_ports: Vec<u16>,
+    /// ICMP and ICMPv6 packets are flows of their own (nfpcapd does this).
+    pub per_packet_icmp: bool,
     /// Pair both directions into one record (RFC 5103 style).
     pub biflow: bool,
+}
+
+impl CacheConfig {
+    /// Flow rules of nfpcapd (nfdump 1.7): FIN/RST ends a flow at once; DNS
+    /// (UDP 53) and ICMP packets are flows of their own. The default.
+    pub fn like_nfpcapd() -> Self {
+        CacheConfig::default()
+    }
+
+    /// Flow rules of ipfixprobe and the FlowTest references: a finished TCP
+    /// connection keeps its trailing packets; every protocol aggregates.
+    pub fn like_ipfixprobe() -> Self {
+        CacheConfig {
+            tcp_end: TcpEnd::Linger,
+            per_packet_udp_ports: Vec::new(),
+            per_packet_icmp: false,
+            ..CacheConfig::default()
+        }
+    }
 }
 
 impl Default for CacheConfig {
@@ -45,6 +68,7 @@ impl Default for CacheConfig {
             capacity: 1 << 19,
             tcp_end: TcpEnd::Immediate,
             per_packet_udp_ports: vec![53],
+            per_packet_icmp: true,
             biflow: false,
         }
     }
@@ -135,9 +159,7 @@ impl FlowCache {
         self.expire_due(self.now_ns, out);
 
         let (src_port, dst_port) = self.ports_of(ts_ns, pkt);
-        if pkt.proto == UDP
-            && (self.per_packet_port[src_port as usize] || self.per_packet_port[dst_port as usize])
-        {
+        if self.is_per_packet(pkt.proto, src_port, dst_port) {
             let mut record = new_record(ts_ns, pkt, src_port, dst_port);
             record.end_reason = EndReason::EndOfFlow;
             self.stats.flows_created += 1;
@@ -168,6 +190,14 @@ impl FlowCache {
                 TcpEnd::Immediate => self.export(idx, EndReason::EndOfFlow, out),
                 TcpEnd::Linger => self.slots[idx as usize].finished = true,
             }
+        }
+    }
+
+    fn is_per_packet(&self, proto: u8, src_port: u16, dst_port: u16) -> bool {
+        match proto {
+            UDP => self.per_packet_port[src_port as usize] || self.per_packet_port[dst_port as usize],
+            ICMP | ICMPV6 => self.config.per_packet_icmp,
+            _ => false,
         }
     }
 

@@ -12,10 +12,10 @@
 //! without allocating: the slab, the index and the lists are sized once.
 //!
 //! Defaults follow nfpcapd (the design asks for its flows with L7 off): a TCP
-//! FIN or RST ends the flow at once and UDP port 53 packets are flows of their
-//! own. [`TcpEnd::Linger`] keeps finished connections until they go idle (as
-//! ipfixprobe and the FlowTest references count them), and an empty
-//! `per_packet_udp_ports` turns the DNS rule off.
+//! FIN or RST ends the flow at once, and DNS (UDP 53) and ICMP packets are
+//! flows of their own. [`CacheConfig::like_ipfixprobe`] gives the rules of
+//! ipfixprobe and the FlowTest references instead: finished connections keep
+//! their trailing packets until they go idle, and every protocol aggregates.
 
 mod cache;
 mod fragments;

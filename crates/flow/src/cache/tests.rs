@@ -122,8 +122,16 @@ fn dns_packets_are_flows_of_their_own() {
     let q = udp("10.0.0.1", 5353, "10.0.0.53", 53);
     let (flows, _) = run(CacheConfig::default(), &[(0.0, q), (0.1, q)]);
     assert_eq!(flows.len(), 2);
-    let config = CacheConfig { per_packet_udp_ports: vec![], ..CacheConfig::default() };
-    let (flows, _) = run(config, &[(0.0, q), (0.1, q)]);
+    let (flows, _) = run(CacheConfig::like_ipfixprobe(), &[(0.0, q), (0.1, q)]);
+    assert_eq!(flows.len(), 1);
+}
+
+#[test]
+fn icmp_packets_are_flows_of_their_own_like_nfpcapd() {
+    let echo = Packet { proto: ICMP, src_port: 0, dst_port: 0x0800, ..udp("10.0.0.1", 0, "10.0.0.2", 0) };
+    let (flows, _) = run(CacheConfig::like_nfpcapd(), &[(0.0, echo), (1.0, echo)]);
+    assert_eq!(flows.len(), 2);
+    let (flows, _) = run(CacheConfig::like_ipfixprobe(), &[(0.0, echo), (1.0, echo)]);
     assert_eq!(flows.len(), 1);
 }
 

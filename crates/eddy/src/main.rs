@@ -1,0 +1,46 @@
+//! `eddy`: one binary for the whole stack. Each subcommand lives in its own
+//! module; this file only parses the command line and dispatches.
+
+mod gen;
+mod meter;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "eddy", version, about = "Flow monitoring: packets to flows, with nfdump's habits")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Turn packets (a capture file or a live interface) into flow records.
+    Meter(meter::MeterArgs),
+    /// Generate synthetic traffic for tests and benchmarks.
+    Gen(gen::GenArgs),
+}
+
+fn main() {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Meter(args) => meter::run(args),
+        Command::Gen(args) => gen::run(args),
+    };
+    if let Err(err) = result {
+        if is_broken_pipe(&err) {
+            // `eddy meter ... | head` is normal use, not an error.
+            std::process::exit(0);
+        }
+        eprintln!("eddy: {err:#}");
+        std::process::exit(1);
+    }
+}
+
+fn is_broken_pipe(err: &anyhow::Error) -> bool {
+    err.chain().any(|cause| {
+        cause
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}

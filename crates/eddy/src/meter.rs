@@ -1,0 +1,191 @@
+//! `eddy meter`: capture -> decode -> flow cache -> sink.
+
+use std::io::{self, BufWriter, Write};
+
+use anyhow::{bail, Context, Result};
+use capture::{Event, PacketSource};
+use clap::Args;
+use flow::{CacheConfig, CacheStats, FlowCache};
+use packet::DropReason;
+use record::format::{Format, TextSink};
+use record::{FlowRecord, FlowSink};
+
+const NS_PER_SEC: u64 = 1_000_000_000;
+
+#[derive(Args, Debug)]
+pub struct MeterArgs {
+    /// Read packets from a pcap or pcapng file ("-" for stdin).
+    #[arg(short = 'r', long = "read", value_name = "FILE", conflicts_with = "interface")]
+    pub file: Option<String>,
+    /// Capture live on an interface (needs eddy built with the libpcap feature).
+    #[arg(short = 'i', long = "interface", value_name = "IFACE")]
+    pub interface: Option<String>,
+    /// BPF filter expression, as tcpdump takes it.
+    #[arg(short = 'f', long = "filter", value_name = "BPF")]
+    pub filter: Option<String>,
+    /// Active timeout in seconds: longer flows are exported and restarted.
+    #[arg(long, default_value_t = 300, value_name = "S")]
+    pub active: u64,
+    /// Inactive timeout in seconds: flows idle for longer are exported.
+    #[arg(long, default_value_t = 30, value_name = "S")]
+    pub inactive: u64,
+    /// Most flows held at once; when full the least recently seen is evicted (and counted).
+    #[arg(long, default_value_t = 1 << 19, value_name = "N")]
+    pub cache_size: usize,
+    /// Pair both directions of a connection into one record (RFC 5103 biflow).
+    #[arg(long)]
+    pub biflow: bool,
+    /// Flow rules to follow: `nfpcapd` (FIN/RST ends a flow at once; DNS and
+    /// ICMP packets are flows of their own) or `ipfixprobe` (a finished TCP
+    /// connection keeps its trailing packets; every protocol aggregates).
+    #[arg(long, default_value = "nfpcapd", value_parser = ["nfpcapd", "ipfixprobe"], value_name = "TOOL")]
+    pub like: String,
+    /// Turn off application-layer parsing (L7 fields arrive in a later release; accepted now).
+    #[arg(long)]
+    pub no_l7: bool,
+    /// Output format: line, long, csv or json (one object per line).
+    #[arg(short = 'o', long = "output", default_value = "line", value_name = "FORMAT")]
+    pub format: Format,
+    /// Quiet: no header, no summary lines.
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
+    /// Snapshot length for live capture.
+    #[arg(long, default_value_t = 1522, value_name = "BYTES")]
+    pub snaplen: u32,
+}
+
+/// What the meter counts besides the cache and the source.
+#[derive(Debug, Default)]
+struct DecodeStats {
+    frames: u64,
+    decoded: u64,
+    dropped: [u64; DropReason::COUNT],
+}
+
+pub fn run(args: MeterArgs) -> Result<()> {
+    if args.active == 0 || args.inactive == 0 {
+        bail!("--active and --inactive must be at least 1 second");
+    }
+    let rules = match args.like.as_str() {
+        "ipfixprobe" => CacheConfig::like_ipfixprobe(),
+        _ => CacheConfig::like_nfpcapd(),
+    };
+    let config = CacheConfig {
+        active_timeout_ns: args.active * NS_PER_SEC,
+        inactive_timeout_ns: args.inactive * NS_PER_SEC,
+        capacity: args.cache_size,
+        biflow: args.biflow,
+        ..rules
+    };
+    let mut source = open_source(&args)?;
+    let stdout = io::stdout().lock();
+    let mut sink = TextSink::new(BufWriter::with_capacity(1 << 20, stdout), args.format, args.biflow);
+    sink.decorations = !args.quiet;
+    let (decode_stats, cache_stats) = meter(source.as_mut(), config, &mut sink)?;
+    if !args.quiet {
+        print_summary(&decode_stats, &cache_stats, &source.stats());
+    }
+    Ok(())
+}
+
+fn open_source(args: &MeterArgs) -> Result<Box<dyn PacketSource>> {
+    match (&args.file, &args.interface) {
+        (Some(path), None) => open_file(path, args.filter.as_deref()),
+        (None, Some(iface)) => open_live(iface, args.filter.as_deref(), args.snaplen),
+        _ => bail!("give a capture file with -r FILE or an interface with -i IFACE"),
+    }
+}
+
+fn open_file(path: &str, filter: Option<&str>) -> Result<Box<dyn PacketSource>> {
+    capture::open_file_filtered(path, filter).with_context(|| format!("cannot read packets from {path}"))
+}
+
+#[cfg(feature = "libpcap")]
+fn open_live(iface: &str, filter: Option<&str>, snaplen: u32) -> Result<Box<dyn PacketSource>> {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    let stop = Arc::new(AtomicBool::new(false));
+    let on_signal = Arc::clone(&stop);
+    ctrlc::set_handler(move || on_signal.store(true, Ordering::Relaxed))
+        .context("cannot install the Ctrl-C handler")?;
+    capture::open_live(iface, filter, snaplen, stop).with_context(|| format!("cannot capture on {iface}"))
+}
+
+#[cfg(not(feature = "libpcap"))]
+fn open_live(_iface: &str, _filter: Option<&str>, _snaplen: u32) -> Result<Box<dyn PacketSource>> {
+    bail!("live capture needs eddy built with the libpcap feature (cargo build --features libpcap)")
+}
+
+/// Runs the packet loop: every frame is decoded and fed to the cache; flows
+/// that end are written to `sink` right away, the rest at end of input.
+fn meter(
+    source: &mut dyn PacketSource,
+    config: CacheConfig,
+    sink: &mut dyn FlowSink,
+) -> Result<(DecodeStats, CacheStats)> {
+    let mut cache = FlowCache::new(config);
+    let mut stats = DecodeStats::default();
+    let mut finished: Vec<FlowRecord> = Vec::with_capacity(1024);
+    let mut sink_error: Option<io::Error> = None;
+    source.run(&mut |event| {
+        if sink_error.is_some() {
+            return;
+        }
+        match event {
+            Event::Frame(frame) => {
+                stats.frames += 1;
+                match packet::decode(frame.link, frame.data) {
+                    Ok(pkt) => {
+                        stats.decoded += 1;
+                        cache.observe(frame.ts_ns, &pkt, &mut finished);
+                    }
+                    Err(err) => stats.dropped[err.reason as usize] += 1,
+                }
+            }
+            Event::Tick(now_ns) => cache.expire(now_ns, &mut finished),
+        }
+        if finished.len() >= 256 {
+            if let Err(err) = sink.write(&finished) {
+                sink_error = Some(err);
+            }
+            finished.clear();
+        }
+    })?;
+    if let Some(err) = sink_error {
+        return Err(err).context("cannot write flow records");
+    }
+    cache.flush(&mut finished);
+    sink.write(&finished).context("cannot write flow records")?;
+    sink.finish().context("cannot write flow records")?;
+    Ok((stats, cache.stats()))
+}
+
+fn print_summary(decode: &DecodeStats, cache: &CacheStats, source: &capture::SourceStats) {
+    let skipped: u64 = decode.dropped.iter().sum();
+    let mut reasons = String::new();
+    for reason in DropReason::ALL {
+        let n = decode.dropped[reason as usize];
+        if n > 0 {
+            reasons.push_str(&format!(" {}={n}", reason.name()));
+        }
+    }
+    let mut err = io::stderr().lock();
+    let _ = writeln!(
+        err,
+        "eddy meter: packets read {}, decoded {}, skipped {skipped}{}{reasons}{}",
+        decode.frames,
+        decode.decoded,
+        if reasons.is_empty() { "" } else { " (" },
+        if reasons.is_empty() { "" } else { " )" },
+    );
+    let _ = writeln!(
+        err,
+        "eddy meter: flows {}, evicted {}, fragments without first {}, filtered {}, unsupported link type {}, kernel drops {}",
+        cache.flows_exported,
+        cache.evictions,
+        cache.fragments_unmatched,
+        source.filtered,
+        source.unsupported_link,
+        source.kernel_dropped
+    );
+}

@@ -1,0 +1,118 @@
+//! Helpers shared by the integration tests: where the shared test data is,
+//! how to run `eddy`, and how to read its CSV output.
+
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// `../shared/testdata` beside the project.
+pub fn shared_testdata() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/testdata")
+}
+
+/// The project's own `test_data/`.
+pub fn test_data() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../test_data")
+}
+
+pub fn eddy() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_eddy"))
+}
+
+/// True when `tool` is on PATH. In CI (`CI=true`) a missing oracle is a failure,
+/// so a green run always means the comparison ran.
+pub fn have_tool(tool: &str) -> bool {
+    let found = Command::new("sh")
+        .args(["-c", &format!("command -v {tool}")])
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false);
+    if !found {
+        assert!(std::env::var("CI").is_err(), "{tool} is required in CI but not installed");
+        eprintln!("skipping: {tool} is not installed");
+    }
+    found
+}
+
+/// One row of `eddy meter -o csv`, by column name.
+#[derive(Debug, Clone)]
+pub struct Row(pub HashMap<String, String>);
+
+impl Row {
+    pub fn get(&self, column: &str) -> &str {
+        self.0.get(column).map(String::as_str).unwrap_or_else(|| panic!("no column {column}"))
+    }
+    pub fn num(&self, column: &str) -> u64 {
+        self.get(column).parse().unwrap_or_else(|_| panic!("{column} is not a number"))
+    }
+}
+
+pub fn parse_csv(text: &str) -> Vec<Row> {
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines.next().expect("csv header").split(',').collect();
+    lines
+        .filter(|l| !l.is_empty())
+        .map(|line| {
+            let values = line.split(',');
+            Row(header.iter().map(|h| h.to_string()).zip(values.map(str::to_string)).collect())
+        })
+        .collect()
+}
+
+/// Runs `eddy meter -r PCAP -o csv -q ARGS...` and parses its output.
+pub fn meter_csv(pcap: &Path, args: &[&str]) -> Vec<Row> {
+    let output = eddy()
+        .args(["meter", "-o", "csv", "-q", "-r"])
+        .arg(pcap)
+        .args(args)
+        .output()
+        .expect("run eddy");
+    assert!(
+        output.status.success(),
+        "eddy meter failed on {}: {}",
+        pcap.display(),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    parse_csv(&String::from_utf8(output.stdout).expect("utf-8 csv"))
+}
+
+/// A fresh empty folder under the system temp dir, removed when dropped.
+pub struct TempDir(pub PathBuf);
+
+impl TempDir {
+    pub fn new(tag: &str) -> TempDir {
+        use std::sync::atomic::{AtomicU32, Ordering};
+        static COUNTER: AtomicU32 = AtomicU32::new(0);
+        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+        let path = std::env::temp_dir().join(format!("eddy-test-{tag}-{}-{n}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&path);
+        std::fs::create_dir_all(&path).expect("create temp dir");
+        TempDir(path)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Every capture file (`*.pcap`, `*.pcapng`) under `dir`, sorted.
+pub fn captures_under(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).expect("read dir").flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if matches!(path.extension().and_then(|e| e.to_str()), Some("pcap" | "pcapng")) {
+                out.push(path);
+            }
+        }
+    }
+    out.sort();
+    out
+}
