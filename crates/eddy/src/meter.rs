@@ -11,6 +11,8 @@ use record::format::{Format, TextSink};
 use record::{FlowRecord, FlowSink};
 
 const NS_PER_SEC: u64 = 1_000_000_000;
+/// Finished records are handed to the sink in batches of this many.
+const WRITE_BATCH: usize = 256;
 
 #[derive(Args, Debug)]
 pub struct MeterArgs {
@@ -35,9 +37,8 @@ pub struct MeterArgs {
     /// Pair both directions of a connection into one record (RFC 5103 biflow).
     #[arg(long)]
     pub biflow: bool,
-    /// Flow rules to follow: `nfpcapd` (FIN/RST ends a flow at once; DNS and
-    /// ICMP packets are flows of their own) or `ipfixprobe` (a finished TCP
-    /// connection keeps its trailing packets; every protocol aggregates).
+    /// Flow rules to follow: `nfpcapd` (DNS and ICMP packets are flows of
+    /// their own) or `ipfixprobe` (every protocol aggregates).
     #[arg(long, default_value = "nfpcapd", value_parser = ["nfpcapd", "ipfixprobe"], value_name = "TOOL")]
     pub like: String,
     /// Turn off application-layer parsing (L7 fields arrive in a later release; accepted now).
@@ -131,7 +132,7 @@ fn meter(
         if sink_error.is_some() {
             return;
         }
-        match event {
+        let tick = match event {
             Event::Frame(frame) => {
                 stats.frames += 1;
                 match packet::decode(frame.link, frame.data) {
@@ -141,11 +142,16 @@ fn meter(
                     }
                     Err(err) => stats.dropped[err.reason as usize] += 1,
                 }
+                false
             }
-            Event::Tick(now_ns) => cache.expire(now_ns, &mut finished),
-        }
-        if finished.len() >= 256 {
-            if let Err(err) = sink.write(&finished) {
+            Event::Tick(now_ns) => {
+                cache.expire(now_ns, &mut finished);
+                true
+            }
+        };
+        if finished.len() >= WRITE_BATCH || tick {
+            let written = sink.write(&finished).and_then(|()| if tick { sink.flush() } else { Ok(()) });
+            if let Err(err) = written {
                 sink_error = Some(err);
             }
             finished.clear();

@@ -14,16 +14,6 @@ const UDP: u8 = 17;
 const ICMP: u8 = 1;
 const ICMPV6: u8 = 58;
 
-/// What a TCP FIN or RST does to its flow.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum TcpEnd {
-    /// Export the flow with the FIN/RST packet; later packets start a new flow (nfpcapd).
-    Immediate,
-    /// Keep counting packets of the finished connection until it goes idle;
-    /// a new SYN exports it and starts a new flow (ipfixprobe, FlowTest).
-    Linger,
-}
-
 #[derive(Clone, Debug)]
 pub struct CacheConfig {
     /// A flow older than this is exported and restarted (default 300 s).
@@ -32,7 +22,6 @@ pub struct CacheConfig {
     pub inactive_timeout_ns: u64,
     /// Most flows held at once; when full, the least recently seen is evicted.
     pub capacity: usize,
-    pub tcp_end: TcpEnd,
     /// UDP packets to or from these ports are flows of their own (nfpcapd does this for 53).
     pub per_packet_udp_ports: Vec<u16>,
     /// ICMP and ICMPv6 packets are flows of their own (nfpcapd does this).
@@ -42,17 +31,16 @@ pub struct CacheConfig {
 }
 
 impl CacheConfig {
-    /// Flow rules of nfpcapd (nfdump 1.7): FIN/RST ends a flow at once; DNS
-    /// (UDP 53) and ICMP packets are flows of their own. The default.
+    /// Flow rules of nfpcapd (nfdump 1.7.1): DNS (UDP 53) and ICMP packets
+    /// are flows of their own. The default.
     pub fn like_nfpcapd() -> Self {
         CacheConfig::default()
     }
 
-    /// Flow rules of ipfixprobe and the FlowTest references: a finished TCP
-    /// connection keeps its trailing packets; every protocol aggregates.
+    /// Flow rules of ipfixprobe and the FlowTest references: every protocol
+    /// aggregates.
     pub fn like_ipfixprobe() -> Self {
         CacheConfig {
-            tcp_end: TcpEnd::Linger,
             per_packet_udp_ports: Vec::new(),
             per_packet_icmp: false,
             ..CacheConfig::default()
@@ -66,7 +54,6 @@ impl Default for CacheConfig {
             active_timeout_ns: 300 * 1_000_000_000,
             inactive_timeout_ns: 30 * 1_000_000_000,
             capacity: 1 << 19,
-            tcp_end: TcpEnd::Immediate,
             per_packet_udp_ports: vec![53],
             per_packet_icmp: true,
             biflow: false,
@@ -103,7 +90,8 @@ struct FlowKey {
 struct Slot {
     key: FlowKey,
     record: FlowRecord,
-    /// A FIN or RST was seen (only with [`TcpEnd::Linger`]).
+    /// A FIN or RST was seen: the flow ends as `EndOfFlow`, and a new SYN
+    /// starts a new flow.
     finished: bool,
 }
 
@@ -186,10 +174,10 @@ impl FlowCache {
         };
 
         if flags & (tcp_flags::FIN | tcp_flags::RST) != 0 {
-            match self.config.tcp_end {
-                TcpEnd::Immediate => self.export(idx, EndReason::EndOfFlow, out),
-                TcpEnd::Linger => self.slots[idx as usize].finished = true,
-            }
+            // The connection's last ACKs and retransmissions still belong to
+            // it, as nfpcapd, ipfixprobe and FlowTest count them, so the flow
+            // stays until it goes idle or a new connection reuses the key.
+            self.slots[idx as usize].finished = true;
         }
     }
 

@@ -11,15 +11,16 @@
 //! leaves exactly when its timeout passes, without sweeping the cache and
 //! without allocating: the slab, the index and the lists are sized once.
 //!
-//! Defaults follow nfpcapd (the design asks for its flows with L7 off): a TCP
-//! FIN or RST ends the flow at once, and DNS (UDP 53) and ICMP packets are
-//! flows of their own. [`CacheConfig::like_ipfixprobe`] gives the rules of
-//! ipfixprobe and the FlowTest references instead: finished connections keep
-//! their trailing packets until they go idle, and every protocol aggregates.
+//! A TCP FIN or RST marks the flow finished: it keeps the connection's last
+//! packets, leaves when it goes idle (end reason "end of flow"), and a new SYN
+//! on the same key starts a new flow. Defaults follow nfpcapd 1.7.1 (the
+//! design asks for its flows with L7 off): DNS (UDP 53) and ICMP packets are
+//! flows of their own. [`CacheConfig::like_ipfixprobe`] aggregates every
+//! protocol, as ipfixprobe and the FlowTest references do.
 
 mod cache;
 mod fragments;
 mod list;
 
-pub use cache::{CacheConfig, CacheStats, FlowCache, TcpEnd};
+pub use cache::{CacheConfig, CacheStats, FlowCache};
 pub use fragments::FragmentTable;

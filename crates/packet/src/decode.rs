@@ -51,6 +51,7 @@ mod proto {
     pub const AH: u8 = 51;
     pub const ICMPV6: u8 = 58;
     pub const DST_OPTS: u8 = 60;
+    pub const MOBILITY: u8 = 135;
     pub const SCTP: u8 = 132;
 }
 
@@ -347,9 +348,11 @@ fn ipv6<'a>(frame: &'a [u8], off: usize, pkt: &mut Packet<'a>) -> Result<(), Dec
 }
 
 /// Walks IPv6 extension headers; returns the upper-layer protocol and its
-/// offset. ESP (50), mobility (135), no-next-header (59) and anything unknown
-/// end the walk as the upper layer, since what follows them is not a header
-/// we could skip.
+/// offset. ESP (50), no-next-header (59) and anything unknown end the walk as
+/// the upper layer, since what follows them is not a header we could skip.
+/// The mobility header (135) has the generic extension-header layout and its
+/// first byte names the payload protocol (usually 59), so it is walked like
+/// the options headers: the final protocol is what FlowTest reports.
 fn ipv6_extensions(
     datagram: &[u8],
     mut off: usize,
@@ -359,7 +362,7 @@ fn ipv6_extensions(
     let mut n_headers = 0;
     loop {
         let (after, len) = match next {
-            proto::HOP_BY_HOP | proto::ROUTING | proto::DST_OPTS => {
+            proto::HOP_BY_HOP | proto::ROUTING | proto::DST_OPTS | proto::MOBILITY => {
                 let h: &[u8; 2] = header(datagram, off, DropReason::TruncatedIp)?;
                 (h[0], (usize::from(h[1]) + 1) * 8)
             }

@@ -257,7 +257,7 @@ fn ipv6_final_protocols() {
         ("ipv6/flowtest_ipv6-dst-opts.pcap", &[58]),
         ("ipv6/flowtest_ipv6-esp.pcap", &[50]),
         ("ipv6/flowtest_ipv6-hop-by-hop.pcap", &[58, 58]),
-        ("ipv6/flowtest_ipv6-mobile.pcap", &[135]),
+        ("ipv6/flowtest_ipv6-mobile.pcap", &[59]),
         ("ipv6/flowtest_ipv6-neighbor-discovery.pcap", &[58, 58, 58]),
         ("ipv6/flowtest_ipv6-routing-header.pcap", &[6; 10]),
         ("ipv6/flowtest_ipv6-udp-fragmented.pcap", &[17; 6]),

@@ -153,6 +153,10 @@ impl<W: Write> FlowSink for TextSink<W> {
         Ok(())
     }
 
+    fn flush(&mut self) -> io::Result<()> {
+        self.out.flush()
+    }
+
     fn finish(&mut self) -> io::Result<()> {
         if !self.header_done {
             self.header()?;

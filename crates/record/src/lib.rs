@@ -149,7 +149,10 @@ pub fn to_mapped(addr: IpAddr) -> Ipv6Addr {
 /// streams plug in here later.
 pub trait FlowSink {
     fn write(&mut self, records: &[FlowRecord]) -> std::io::Result<()>;
-    /// Flushes buffered output at the end of input.
+    /// Pushes buffered records out (live capture calls this every tick so
+    /// quiet periods still show their flows).
+    fn flush(&mut self) -> std::io::Result<()>;
+    /// Writes trailers and flushes at the end of input.
     fn finish(&mut self) -> std::io::Result<()>;
 }
 

@@ -55,35 +55,31 @@ fn connection() -> Vec<(f64, Packet<'static>)> {
 }
 
 #[test]
-fn fin_ends_flow_at_once_by_default() {
-    let (flows, _) = run(CacheConfig::default(), &connection());
+fn fin_keeps_trailing_packets_and_a_new_syn_restarts() {
+    let mut packets = connection();
+    packets.push((1.0, tcp("10.0.0.1", 40000, "10.0.0.2", 80, S)));
+    let (flows, _) = run(CacheConfig::default(), &packets);
     let summary: Vec<_> = flows.iter().map(|f| (f.src_port, f.packets, f.tcp_flags, f.end_reason)).collect();
     assert_eq!(
         summary,
         [
-            (40000, 3, S | A | F, EndReason::EndOfFlow),
+            (40000, 4, S | A | F, EndReason::EndOfFlow),
             (80, 2, S | A | F, EndReason::EndOfFlow),
-            // The last ACK after the FIN starts a new flow, as in nfpcapd.
-            (40000, 1, A, EndReason::Forced),
+            (40000, 1, S, EndReason::Forced),
         ]
     );
 }
 
 #[test]
-fn linger_keeps_trailing_packets_and_restarts_on_syn() {
-    let mut packets = connection();
-    packets.push((1.0, tcp("10.0.0.1", 40000, "10.0.0.2", 80, S)));
-    let config = CacheConfig { tcp_end: TcpEnd::Linger, ..CacheConfig::default() };
-    let (flows, _) = run(config, &packets);
-    let summary: Vec<_> = flows.iter().map(|f| (f.src_port, f.packets, f.end_reason)).collect();
-    assert_eq!(
-        summary,
-        [
-            (40000, 4, EndReason::EndOfFlow),
-            (80, 2, EndReason::EndOfFlow),
-            (40000, 1, EndReason::Forced),
-        ]
-    );
+fn finished_flows_leave_when_idle_as_end_of_flow() {
+    let mut cache = FlowCache::new(CacheConfig::default());
+    let mut out = Vec::new();
+    for (t, pkt) in connection() {
+        cache.observe((t * SEC as f64) as u64, &pkt, &mut out);
+    }
+    cache.expire(31 * SEC, &mut out);
+    assert_eq!(out.len(), 2);
+    assert!(out.iter().all(|f| f.end_reason == EndReason::EndOfFlow));
 }
 
 #[test]
@@ -157,7 +153,7 @@ fn later_fragments_inherit_ports() {
 
 #[test]
 fn biflow_pairs_directions() {
-    let config = CacheConfig { biflow: true, tcp_end: TcpEnd::Linger, ..CacheConfig::default() };
+    let config = CacheConfig { biflow: true, ..CacheConfig::default() };
     let (flows, _) = run(config, &connection());
     assert_eq!(flows.len(), 1);
     let f = &flows[0];

@@ -737,13 +737,14 @@ fn ipv6_esp_ends_the_parse() {
 }
 
 #[test]
-fn ipv6_mobility_is_the_last_header() {
-    let mobility = [59, 3, 5, 0, 0, 0, 0, 0];
+fn ipv6_mobility_is_walked_to_its_payload_protocol() {
+    // Payload proto 59, length 0 (8 bytes), MH type 5.
+    let mobility = [59, 0, 5, 0, 0, 0, 0, 0];
     let pkt = ok(LinkType::Ipv6, &ipv6(135, &mobility));
-    assert_eq!((pkt.proto, pkt.has_l4, pkt.src_port), (135, false, 0));
+    assert_eq!((pkt.proto, pkt.has_l4, pkt.src_port), (59, false, 0));
     // Behind destination options, as in a binding update.
     let pkt = ok(LinkType::Ipv6, &ipv6(60, &ext(135, 1, &mobility)));
-    assert_eq!((pkt.proto, pkt.has_l4), (135, false));
+    assert_eq!((pkt.proto, pkt.has_l4), (59, false));
 }
 
 #[test]
