@@ -37,7 +37,14 @@ enum GenWhat {
 
 pub fn run(args: GenArgs) -> Result<()> {
     match args.what {
-        GenWhat::Pcap { out, flows, seed, rate, ipv6, vlan } => {
+        GenWhat::Pcap {
+            out,
+            flows,
+            seed,
+            rate,
+            ipv6,
+            vlan,
+        } => {
             let config = trafgen::GenConfig {
                 flows,
                 seed,

@@ -7,7 +7,11 @@ mod meter;
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(name = "eddy", version, about = "Flow monitoring: packets to flows, with nfdump's habits")]
+#[command(
+    name = "eddy",
+    version,
+    about = "Flow monitoring: packets to flows, with nfdump's habits"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

@@ -17,7 +17,12 @@ const WRITE_BATCH: usize = 256;
 #[derive(Args, Debug)]
 pub struct MeterArgs {
     /// Read packets from a pcap or pcapng file ("-" for stdin).
-    #[arg(short = 'r', long = "read", value_name = "FILE", conflicts_with = "interface")]
+    #[arg(
+        short = 'r',
+        long = "read",
+        value_name = "FILE",
+        conflicts_with = "interface"
+    )]
     pub file: Option<String>,
     /// Capture live on an interface (needs eddy built with the libpcap feature).
     #[arg(short = 'i', long = "interface", value_name = "IFACE")]
@@ -45,7 +50,12 @@ pub struct MeterArgs {
     #[arg(long)]
     pub no_l7: bool,
     /// Output format: line, long, csv or json (one object per line).
-    #[arg(short = 'o', long = "output", default_value = "line", value_name = "FORMAT")]
+    #[arg(
+        short = 'o',
+        long = "output",
+        default_value = "line",
+        value_name = "FORMAT"
+    )]
     pub format: Format,
     /// Quiet: no header, no summary lines.
     #[arg(short = 'q', long)]
@@ -80,7 +90,11 @@ pub fn run(args: MeterArgs) -> Result<()> {
     };
     let mut source = open_source(&args)?;
     let stdout = io::stdout().lock();
-    let mut sink = TextSink::new(BufWriter::with_capacity(1 << 20, stdout), args.format, args.biflow);
+    let mut sink = TextSink::new(
+        BufWriter::with_capacity(1 << 20, stdout),
+        args.format,
+        args.biflow,
+    );
     sink.decorations = !args.quiet;
     let (decode_stats, cache_stats) = meter(source.as_mut(), config, &mut sink)?;
     if !args.quiet {
@@ -98,7 +112,8 @@ fn open_source(args: &MeterArgs) -> Result<Box<dyn PacketSource>> {
 }
 
 fn open_file(path: &str, filter: Option<&str>) -> Result<Box<dyn PacketSource>> {
-    capture::open_file_filtered(path, filter).with_context(|| format!("cannot read packets from {path}"))
+    capture::open_file_filtered(path, filter)
+        .with_context(|| format!("cannot read packets from {path}"))
 }
 
 #[cfg(feature = "libpcap")]
@@ -109,7 +124,8 @@ fn open_live(iface: &str, filter: Option<&str>, snaplen: u32) -> Result<Box<dyn 
     let on_signal = Arc::clone(&stop);
     ctrlc::set_handler(move || on_signal.store(true, Ordering::Relaxed))
         .context("cannot install the Ctrl-C handler")?;
-    capture::open_live(iface, filter, snaplen, stop).with_context(|| format!("cannot capture on {iface}"))
+    capture::open_live(iface, filter, snaplen, stop)
+        .with_context(|| format!("cannot capture on {iface}"))
 }
 
 #[cfg(not(feature = "libpcap"))]
@@ -150,7 +166,9 @@ fn meter(
             }
         };
         if finished.len() >= WRITE_BATCH || tick {
-            let written = sink.write(&finished).and_then(|()| if tick { sink.flush() } else { Ok(()) });
+            let written = sink
+                .write(&finished)
+                .and_then(|()| if tick { sink.flush() } else { Ok(()) });
             if let Err(err) = written {
                 sink_error = Some(err);
             }
@@ -194,4 +212,7 @@ fn print_summary(decode: &DecodeStats, cache: &CacheStats, source: &capture::Sou
         source.unsupported_link,
         source.kernel_dropped
     );
+    if source.truncated_records > 0 {
+        let _ = writeln!(err, "eddy meter: warning: the capture ends in the middle of a packet record (file cut short?); the partial record was skipped");
+    }
 }

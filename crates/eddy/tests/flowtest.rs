@@ -19,18 +19,32 @@ use serde_yaml::Value;
 /// Annotated fields that eddy's L3/L4 record does not carry (yet), or that an
 /// issue still to come will add (L7). They are not compared.
 const NOT_IN_RECORD: &[&str] = &[
-    "ttl", "tcp_options", "tcp_syn_size", "mpls_label_1", "mpls_label_2", "vlan_id_inner",
-    "bytes_outer", "vxlan_id",
+    "ttl",
+    "tcp_options",
+    "tcp_syn_size",
+    "mpls_label_1",
+    "mpls_label_2",
+    "vlan_id_inner",
+    "bytes_outer",
+    "vxlan_id",
 ];
 
 /// Tests where eddy deliberately counts differently, with the reason.
 const DELIBERATE: &[(&str, &str)] = &[
-    ("gre.yml", "eddy keys tunnels on the outer header (GRE is its own flow), FlowTest on the inner one"),
-    ("vxlan.yml", "eddy keys tunnels on the outer header (UDP 4789), FlowTest on the inner one"),
+    (
+        "gre.yml",
+        "eddy keys tunnels on the outer header (GRE is its own flow), FlowTest on the inner one",
+    ),
+    (
+        "vxlan.yml",
+        "eddy keys tunnels on the outer header (UDP 4789), FlowTest on the inner one",
+    ),
 ];
 
 fn is_l7(field: &str) -> bool {
-    ["dns_", "http_", "tls_", "smtp_", "sip_"].iter().any(|p| field.starts_with(p))
+    ["dns_", "http_", "tls_", "smtp_", "sip_"]
+        .iter()
+        .any(|p| field.starts_with(p))
 }
 
 /// Sums of one direction's records.
@@ -49,7 +63,10 @@ struct Direction {
 
 fn direction(rows: &[Row], key: &[String], want: &BTreeMap<String, String>) -> Direction {
     let mut d = Direction::default();
-    for row in rows.iter().filter(|r| key.iter().all(|k| column_matches(r, k, &want[k]))) {
+    for row in rows
+        .iter()
+        .filter(|r| key.iter().all(|k| column_matches(r, k, &want[k])))
+    {
         d.records += 1;
         d.packets += row.num("packets");
         d.bytes += row.num("bytes");
@@ -148,11 +165,20 @@ fn flowtest_l3_l4_fields_match() {
         .expect("parse yml");
         let key: Vec<String> = match doc.get("key") {
             Some(Value::Sequence(k)) => k.iter().filter_map(scalar).collect(),
-            _ => ["src_ip", "dst_ip", "protocol", "src_port", "dst_port"].map(String::from).to_vec(),
+            _ => ["src_ip", "dst_ip", "protocol", "src_port", "dst_port"]
+                .map(String::from)
+                .to_vec(),
         };
         let rows = meter_csv(
             &shared_testdata().join(&pcap_path),
-            &["--like", "ipfixprobe", "--inactive", "600", "--active", "3600"],
+            &[
+                "--like",
+                "ipfixprobe",
+                "--inactive",
+                "600",
+                "--active",
+                "3600",
+            ],
         );
         for flow in doc["flows"].as_sequence().expect("flows") {
             let fields: BTreeMap<String, String> = flow
@@ -201,7 +227,11 @@ fn flowtest_l3_l4_fields_match() {
     }
     eprintln!("FlowTest: compared {compared} fields");
     assert!(compared > 150, "too few fields compared: {compared}");
-    assert!(failures.is_empty(), "FlowTest mismatches:\n{}", failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "FlowTest mismatches:\n{}",
+        failures.join("\n")
+    );
 }
 
 /// The deliberate differences still give FlowTest's packets and outer bytes
@@ -214,7 +244,15 @@ fn tunnels_are_outer_flows() {
     ] {
         let rows = meter_csv(&shared_testdata().join(pcap), &["--like", "ipfixprobe"]);
         let outer: Vec<_> = rows.iter().filter(|r| r.get("proto") == proto).collect();
-        assert_eq!(outer.iter().map(|r| r.num("packets")).sum::<u64>(), packets, "{pcap}");
-        assert_eq!(outer.iter().map(|r| r.num("bytes")).sum::<u64>(), bytes_outer, "{pcap}");
+        assert_eq!(
+            outer.iter().map(|r| r.num("packets")).sum::<u64>(),
+            packets,
+            "{pcap}"
+        );
+        assert_eq!(
+            outer.iter().map(|r| r.num("bytes")).sum::<u64>(),
+            bytes_outer,
+            "{pcap}"
+        );
     }
 }

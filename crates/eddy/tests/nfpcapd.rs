@@ -31,7 +31,10 @@ enum Differs {
 
 /// Captures whose flows differ from nfpcapd's, and why.
 const KNOWN: &[(&str, Differs)] = &[
-    ("stopddos_amp.TCP.syn.optionallyACK.optionallysamePort.pcapng", Differs::Timing),
+    (
+        "stopddos_amp.TCP.syn.optionallyACK.optionallysamePort.pcapng",
+        Differs::Timing,
+    ),
     ("ipfixprobe_ntp.pcap", Differs::Timing),
     ("ndpi_sip_hello.pcapng", Differs::Timing),
     ("nfstream_sip.pcap", Differs::Timing),
@@ -103,11 +106,21 @@ fn nfpcapd_flows(pcap: &Path, t: Timeouts) -> Vec<Flow> {
         .args(["-e", &format!("{},{}", t.0, t.1)])
         .output()
         .expect("run nfpcapd");
-    assert!(status.status.success(), "nfpcapd failed on {}", pcap.display());
+    assert!(
+        status.status.success(),
+        "nfpcapd failed on {}",
+        pcap.display()
+    );
     let out = Command::new("nfdump")
         .arg("-R")
         .arg(&dir.0)
-        .args(["-q", "-N", "-6", "-o", "fmt:%ts|%te|%sa|%da|%sp|%dp|%pr|%pkt|%byt"])
+        .args([
+            "-q",
+            "-N",
+            "-6",
+            "-o",
+            "fmt:%ts|%te|%sa|%da|%sp|%dp|%pr|%pkt|%byt",
+        ])
         .output()
         .expect("run nfdump");
     let text = String::from_utf8_lossy(&out.stdout);
@@ -151,20 +164,23 @@ fn proto_number(name: &str) -> u8 {
 }
 
 fn eddy_flows(pcap: &Path, t: Timeouts) -> Vec<Flow> {
-    meter_csv(pcap, &["--active", &t.0.to_string(), "--inactive", &t.1.to_string()])
-        .iter()
-        .map(|r| Flow {
-            src: r.get("src_ip").to_string(),
-            dst: r.get("dst_ip").to_string(),
-            src_port: r.num("src_port") as u16,
-            dst_port: r.num("dst_port") as u16,
-            proto: r.num("proto") as u8,
-            packets: r.num("packets"),
-            bytes: r.num("bytes"),
-            first_ms: parse_time_ms(r.get("first")),
-            last_ms: parse_time_ms(r.get("last")),
-        })
-        .collect()
+    meter_csv(
+        pcap,
+        &["--active", &t.0.to_string(), "--inactive", &t.1.to_string()],
+    )
+    .iter()
+    .map(|r| Flow {
+        src: r.get("src_ip").to_string(),
+        dst: r.get("dst_ip").to_string(),
+        src_port: r.num("src_port") as u16,
+        dst_port: r.num("dst_port") as u16,
+        proto: r.num("proto") as u8,
+        packets: r.num("packets"),
+        bytes: r.num("bytes"),
+        first_ms: parse_time_ms(r.get("first")),
+        last_ms: parse_time_ms(r.get("last")),
+    })
+    .collect()
 }
 
 /// Pairs flows with equal key, packets and bytes and first/last within 1 ms;
@@ -175,9 +191,17 @@ fn unmatched(mut ours: Vec<Flow>, mut theirs: Vec<Flow>) -> (Vec<Flow>, Vec<Flow
     let mut left = Vec::new();
     for flow in ours {
         let close = |t: &Flow| {
-            (&t.src, &t.dst, t.src_port, t.dst_port, t.proto, t.packets, t.bytes)
-                == (&flow.src, &flow.dst, flow.src_port, flow.dst_port, flow.proto, flow.packets, flow.bytes)
-                && t.first_ms.abs_diff(flow.first_ms) <= 1
+            (
+                &t.src, &t.dst, t.src_port, t.dst_port, t.proto, t.packets, t.bytes,
+            ) == (
+                &flow.src,
+                &flow.dst,
+                flow.src_port,
+                flow.dst_port,
+                flow.proto,
+                flow.packets,
+                flow.bytes,
+            ) && t.first_ms.abs_diff(flow.first_ms) <= 1
                 && t.last_ms.abs_diff(flow.last_ms) <= 1
         };
         match theirs.iter().position(close) {
@@ -198,7 +222,13 @@ fn compare(pcap: &Path, t: Timeouts) -> Result<usize, String> {
     if only_ours.is_empty() && only_theirs.is_empty() {
         return Ok(n);
     }
-    let show = |v: &[Flow]| v.iter().take(5).map(|f| format!("    {f:?}")).collect::<Vec<_>>().join("\n");
+    let show = |v: &[Flow]| {
+        v.iter()
+            .take(5)
+            .map(|f| format!("    {f:?}"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
     Err(format!(
         "{}: {} flows only in eddy, {} only in nfpcapd\n  eddy:\n{}\n  nfpcapd:\n{}",
         pcap.display(),
@@ -209,11 +239,22 @@ fn compare(pcap: &Path, t: Timeouts) -> Result<usize, String> {
     ))
 }
 
-/// Per key: (packets, bytes, first, last) over all of the key's flows.
-fn per_key(flows: &[Flow]) -> BTreeMap<(String, String, u16, u16, u8), (u64, u64, u64, u64)> {
+/// (src, dst, src port, dst port, protocol).
+type Key = (String, String, u16, u16, u8);
+/// (packets, bytes, first ms, last ms).
+type Totals = (u64, u64, u64, u64);
+
+/// Per key: packets, bytes, first and last over all of the key's flows.
+fn per_key(flows: &[Flow]) -> BTreeMap<Key, Totals> {
     let mut out = BTreeMap::new();
     for f in flows {
-        let key = (f.src.clone(), f.dst.clone(), f.src_port, f.dst_port, f.proto);
+        let key = (
+            f.src.clone(),
+            f.dst.clone(),
+            f.src_port,
+            f.dst_port,
+            f.proto,
+        );
         let e = out.entry(key).or_insert((0, 0, u64::MAX, 0));
         e.0 += f.packets;
         e.1 += f.bytes;
@@ -224,7 +265,9 @@ fn per_key(flows: &[Flow]) -> BTreeMap<(String, String, u16, u16, u8), (u64, u64
 }
 
 fn totals(flows: &[Flow]) -> (u64, u64) {
-    flows.iter().fold((0, 0), |(p, b), f| (p + f.packets, b + f.bytes))
+    flows
+        .iter()
+        .fold((0, 0), |(p, b), f| (p + f.packets, b + f.bytes))
 }
 
 /// Checks a capture on the known-difference list as far as the difference allows.
@@ -236,13 +279,17 @@ fn compare_known(pcap: &Path, differs: Differs, t: Timeouts) -> Result<(), Strin
         Differs::Timing => {
             let (a, b) = (per_key(&ours), per_key(&theirs));
             if a != b {
-                return Err(format!("{name}: per-key totals differ:\n  eddy {a:?}\n  nfpcapd {b:?}"));
+                return Err(format!(
+                    "{name}: per-key totals differ:\n  eddy {a:?}\n  nfpcapd {b:?}"
+                ));
             }
         }
         Differs::Keys => {
             let (a, b) = (totals(&ours), totals(&theirs));
             if a != b {
-                return Err(format!("{name}: packets/bytes differ: eddy {a:?}, nfpcapd {b:?}"));
+                return Err(format!(
+                    "{name}: packets/bytes differ: eddy {a:?}, nfpcapd {b:?}"
+                ));
             }
         }
         Differs::Counting => {}
@@ -275,7 +322,12 @@ fn shared_captures_match_nfpcapd() {
         }
     }
     eprintln!("nfpcapd: {captures} captures, {flows} flows identical");
-    assert!(failures.is_empty(), "{} captures differ from nfpcapd:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} captures differ from nfpcapd:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }
 
 #[test]

@@ -1,6 +1,6 @@
 //! The flow cache proper. See the crate documentation for the design.
 
-use std::collections::HashMap;
+use std::hash::BuildHasher;
 use std::net::Ipv6Addr;
 
 use packet::{tcp_flags, Packet};
@@ -78,6 +78,7 @@ pub struct CacheStats {
 /// The flow key. With biflow on, the two endpoints are put in a fixed order
 /// so both directions find the same entry.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[repr(C)]
 struct FlowKey {
     a_ip: Ipv6Addr,
     b_ip: Ipv6Addr,
@@ -87,25 +88,54 @@ struct FlowKey {
     proto: u8,
 }
 
+/// The hot part of one flow in the cache: everything a packet of an ongoing
+/// flow reads or writes, in 80 bytes. The rest of the record (MACs, TOS,
+/// biflow counters) sits in `FlowCache::records` under the same index, filled
+/// at creation and completed at export.
+#[repr(C)]
 struct Slot {
     key: FlowKey,
-    record: FlowRecord,
+    /// The wheel bucket the flow is filed in.
+    bucket: u32,
+    tcp_flags: u8,
     /// A FIN or RST was seen: the flow ends as `EndOfFlow`, and a new SYN
     /// starts a new flow.
     finished: bool,
+    /// The flow's first packet went from the key's `a` endpoint to `b`.
+    first_from_a: bool,
+    last_ns: u64,
+    packets: u64,
+    bytes: u64,
+    first_ns: u64,
 }
+
+/// Most timer-wheel buckets; a flow due later is filed in the last one and
+/// refiled when it comes up.
+const MAX_BUCKETS: u64 = 4096;
+
+/// Width of one timer-wheel bucket. Idle flows leave at most this long after
+/// their timeout (packet time, or wall clock for live capture); which packets
+/// belong to which flow is exact regardless, because a packet checks its
+/// flow's timeouts itself.
+const TICK_NS: u64 = 1_000_000_000;
 
 pub struct FlowCache {
     config: CacheConfig,
-    index: HashMap<FlowKey, u32, foldhash::fast::RandomState>,
+    /// Slot numbers by key hash; the keys themselves live in the slots, so
+    /// the index stays small enough for the CPU cache (4 bytes a flow).
+    index: hashbrown::HashTable<u32>,
+    hasher: foldhash::fast::RandomState,
     slots: Vec<Slot>,
+    /// The cold part of each slot's record.
+    records: Vec<FlowRecord>,
     free: Vec<u32>,
-    /// Ordered by last packet: head is the least recently seen.
-    by_last: List,
-    last_links: Vec<Links>,
-    /// Ordered by first packet: head is the oldest flow.
-    by_first: List,
-    first_links: Vec<Links>,
+    /// Timer wheel: bucket `t % len` holds the flows due in tick `t`. A flow
+    /// is filed when created and refiled only when its bucket comes up and it
+    /// is not due yet, so a packet never touches the wheel.
+    wheel: Vec<List>,
+    links: Vec<Links>,
+    /// Every tick before this one has been processed.
+    next_tick: u64,
     fragments: FragmentTable,
     per_packet_port: Box<[bool]>,
     now_ns: u64,
@@ -119,14 +149,17 @@ impl FlowCache {
         for &port in &config.per_packet_udp_ports {
             per_packet_port[port as usize] = true;
         }
+        // A flow is due at most one inactive timeout after the clock.
+        let wheel_len = (config.inactive_timeout_ns / TICK_NS + 2).min(MAX_BUCKETS) as usize;
         FlowCache {
-            index: HashMap::with_capacity_and_hasher(capacity, Default::default()),
+            index: hashbrown::HashTable::with_capacity(capacity),
+            hasher: foldhash::fast::RandomState::default(),
             slots: Vec::with_capacity(capacity),
+            records: Vec::with_capacity(capacity),
             free: Vec::with_capacity(capacity),
-            by_last: List::default(),
-            last_links: Vec::with_capacity(capacity),
-            by_first: List::default(),
-            first_links: Vec::with_capacity(capacity),
+            wheel: vec![List::default(); wheel_len],
+            links: Vec::with_capacity(capacity),
+            next_tick: 0,
             fragments: FragmentTable::default(),
             per_packet_port,
             now_ns: 0,
@@ -136,15 +169,17 @@ impl FlowCache {
     }
 
     pub fn stats(&self) -> CacheStats {
-        CacheStats { active: self.index.len() as u64, ..self.stats }
+        CacheStats {
+            active: self.index.len() as u64,
+            ..self.stats
+        }
     }
 
     /// Accounts one packet seen at `ts_ns`; flows that end because of it (or
     /// whose timeouts passed by then) are appended to `out`.
     pub fn observe(&mut self, ts_ns: u64, pkt: &Packet<'_>, out: &mut Vec<FlowRecord>) {
         self.stats.packets += 1;
-        self.now_ns = self.now_ns.max(ts_ns);
-        self.expire_due(self.now_ns, out);
+        self.advance(ts_ns, out);
 
         let (src_port, dst_port) = self.ports_of(ts_ns, pkt);
         if self.is_per_packet(pkt.proto, src_port, dst_port) {
@@ -156,21 +191,26 @@ impl FlowCache {
             return;
         }
 
-        let key = self.key_of(pkt, src_port, dst_port);
+        let (key, from_a) = self.key_of(pkt, src_port, dst_port);
         let flags = if pkt.proto == TCP { pkt.tcp_flags } else { 0 };
-        let idx = match self.index.get(&key) {
-            Some(&idx) => {
-                let slot = &self.slots[idx as usize];
-                let is_new_syn = flags & (tcp_flags::SYN | tcp_flags::ACK) == tcp_flags::SYN;
-                if slot.finished && is_new_syn {
-                    self.export(idx, EndReason::EndOfFlow, out);
-                    self.insert(key, ts_ns, pkt, src_port, dst_port, out)
-                } else {
-                    self.update(idx, ts_ns, pkt, src_port);
+        let hash = self.hasher.hash_one(key);
+        let slots = &self.slots;
+        let found = self
+            .index
+            .find(hash, |&i| slots[i as usize].key == key)
+            .copied();
+        let idx = match found {
+            Some(idx) => match self.ends_before(idx, ts_ns, flags) {
+                Some(reason) => {
+                    self.export(idx, reason, out);
+                    self.insert(key, from_a, ts_ns, pkt, (src_port, dst_port), out)
+                }
+                None => {
+                    self.update(idx, ts_ns, pkt, from_a);
                     idx
                 }
-            }
-            None => self.insert(key, ts_ns, pkt, src_port, dst_port, out),
+            },
+            None => self.insert(key, from_a, ts_ns, pkt, (src_port, dst_port), out),
         };
 
         if flags & (tcp_flags::FIN | tcp_flags::RST) != 0 {
@@ -181,51 +221,136 @@ impl FlowCache {
         }
     }
 
-    fn is_per_packet(&self, proto: u8, src_port: u16, dst_port: u16) -> bool {
-        match proto {
-            UDP => self.per_packet_port[src_port as usize] || self.per_packet_port[dst_port as usize],
-            ICMP | ICMPV6 => self.config.per_packet_icmp,
-            _ => false,
-        }
-    }
-
     /// Exports every flow whose timeout has passed at `now_ns` (a wall-clock
     /// tick for live capture; packet time otherwise).
     pub fn expire(&mut self, now_ns: u64, out: &mut Vec<FlowRecord>) {
-        self.now_ns = self.now_ns.max(now_ns);
-        self.expire_due(self.now_ns, out);
+        self.advance(now_ns, out);
     }
 
-    /// Exports every flow, oldest first (end of input).
+    /// Exports every flow (end of input): those whose timeout had passed with
+    /// their timeout's reason, the rest as forced.
     pub fn flush(&mut self, out: &mut Vec<FlowRecord>) {
-        while self.by_first.head != NIL {
-            let idx = self.by_first.head;
-            let reason = if self.slots[idx as usize].finished {
+        for bucket in 0..self.wheel.len() {
+            let b = (self.next_tick as usize + bucket) % self.wheel.len();
+            while self.wheel[b].head != NIL {
+                let idx = self.wheel[b].head;
+                let reason = self
+                    .due_reason(idx, self.now_ns)
+                    .unwrap_or(EndReason::Forced);
+                self.export(idx, reason, out);
+            }
+        }
+    }
+
+    /// Why flow `idx` has ended by `now_ns`, if it has.
+    fn due_reason(&self, idx: u32, now_ns: u64) -> Option<EndReason> {
+        let slot = &self.slots[idx as usize];
+        if now_ns.saturating_sub(slot.last_ns) > self.config.inactive_timeout_ns {
+            Some(if slot.finished {
                 EndReason::EndOfFlow
             } else {
-                EndReason::Forced
-            };
-            self.export(idx, reason, out);
+                EndReason::Idle
+            })
+        } else if now_ns.saturating_sub(slot.first_ns) > self.config.active_timeout_ns {
+            Some(EndReason::Active)
+        } else if slot.finished {
+            // Only the end of input asks about a finished flow that is not due.
+            Some(EndReason::EndOfFlow)
+        } else {
+            None
         }
     }
 
-    fn expire_due(&mut self, now_ns: u64, out: &mut Vec<FlowRecord>) {
-        while self.by_last.head != NIL {
-            let idx = self.by_last.head;
-            let slot = &self.slots[idx as usize];
-            if now_ns.saturating_sub(slot.record.last_ns) <= self.config.inactive_timeout_ns {
-                break;
-            }
-            let reason = if slot.finished { EndReason::EndOfFlow } else { EndReason::Idle };
-            self.export(idx, reason, out);
+    /// Whether flow `idx` ends before a packet at `ts_ns` with `flags`: its
+    /// timeouts passed, or a new SYN reuses a finished connection's key.
+    fn ends_before(&self, idx: u32, ts_ns: u64, flags: u8) -> Option<EndReason> {
+        let slot = &self.slots[idx as usize];
+        if ts_ns.saturating_sub(slot.last_ns) > self.config.inactive_timeout_ns {
+            Some(if slot.finished {
+                EndReason::EndOfFlow
+            } else {
+                EndReason::Idle
+            })
+        } else if ts_ns.saturating_sub(slot.first_ns) > self.config.active_timeout_ns {
+            Some(EndReason::Active)
+        } else if slot.finished && flags & (tcp_flags::SYN | tcp_flags::ACK) == tcp_flags::SYN {
+            Some(EndReason::EndOfFlow)
+        } else {
+            None
         }
-        while self.by_first.head != NIL {
-            let idx = self.by_first.head;
-            let first_ns = self.slots[idx as usize].record.first_ns;
-            if now_ns.saturating_sub(first_ns) <= self.config.active_timeout_ns {
-                break;
+    }
+
+    /// The time after which flow `idx` has timed out.
+    fn due_ns(&self, idx: u32) -> u64 {
+        let slot = &self.slots[idx as usize];
+        let idle = slot.last_ns.saturating_add(self.config.inactive_timeout_ns);
+        let active = slot.first_ns.saturating_add(self.config.active_timeout_ns);
+        idle.min(active)
+    }
+
+    /// The tick whose bucket flow `idx` belongs in: its due tick, kept within
+    /// the wheel's reach and never one already processed.
+    fn due_tick(&self, idx: u32) -> u64 {
+        let last_reachable = self.next_tick + self.wheel.len() as u64 - 1;
+        (self.due_ns(idx) / TICK_NS).clamp(self.next_tick, last_reachable)
+    }
+
+    /// Files flow `idx` in the bucket of its due tick.
+    fn schedule(&mut self, idx: u32) {
+        let bucket = (self.due_tick(idx) % self.wheel.len() as u64) as usize;
+        self.wheel[bucket].push_back(&mut self.links, idx);
+        self.slots[idx as usize].bucket = bucket as u32;
+    }
+
+    /// Moves the clock to `now_ns` and processes every bucket whose tick has
+    /// fully passed: flows past their timeout are exported, the others refiled.
+    fn advance(&mut self, now_ns: u64, out: &mut Vec<FlowRecord>) {
+        self.now_ns = self.now_ns.max(now_ns);
+        let now_tick = self.now_ns / TICK_NS;
+        if !self.index.is_empty() {
+            // After a jump longer than the wheel, one turn sees every flow.
+            let ticks = now_tick
+                .saturating_sub(self.next_tick)
+                .min(self.wheel.len() as u64);
+            for _ in 0..ticks {
+                let bucket = (self.next_tick % self.wheel.len() as u64) as usize;
+                self.next_tick += 1;
+                self.process_bucket(bucket, out);
             }
-            self.export(idx, EndReason::Active, out);
+        }
+        self.next_tick = self.next_tick.max(now_tick);
+    }
+
+    fn process_bucket(&mut self, bucket: usize, out: &mut Vec<FlowRecord>) {
+        // Detach the bucket first: refiled flows may land in it again.
+        let mut idx = std::mem::take(&mut self.wheel[bucket]).head;
+        while idx != NIL {
+            let next = self.links[idx as usize].next;
+            self.links[idx as usize] = Links::default();
+            match self.timed_out(idx) {
+                Some(reason) => self.export_unfiled(idx, reason, out),
+                None => self.schedule(idx),
+            }
+            idx = next;
+        }
+    }
+
+    /// Like [`Self::due_reason`] but only for timeouts (what the wheel checks).
+    fn timed_out(&self, idx: u32) -> Option<EndReason> {
+        if self.due_ns(idx) < self.now_ns {
+            self.due_reason(idx, self.now_ns)
+        } else {
+            None
+        }
+    }
+
+    fn is_per_packet(&self, proto: u8, src_port: u16, dst_port: u16) -> bool {
+        match proto {
+            UDP => {
+                self.per_packet_port[src_port as usize] || self.per_packet_port[dst_port as usize]
+            }
+            ICMP | ICMPV6 => self.config.per_packet_icmp,
+            _ => false,
         }
     }
 
@@ -249,8 +374,9 @@ impl FlowCache {
         }
     }
 
-    /// The key of a packet; with biflow, the same for both directions.
-    fn key_of(&self, pkt: &Packet<'_>, src_port: u16, dst_port: u16) -> FlowKey {
+    /// The key of a packet (with biflow, the same for both directions) and
+    /// whether the packet goes from the key's `a` endpoint to `b`.
+    fn key_of(&self, pkt: &Packet<'_>, src_port: u16, dst_port: u16) -> (FlowKey, bool) {
         let forward = FlowKey {
             a_ip: pkt.src_ip,
             b_ip: pkt.dst_ip,
@@ -260,70 +386,104 @@ impl FlowCache {
             proto: pkt.proto,
         };
         if self.config.biflow && (pkt.dst_ip, dst_port) < (pkt.src_ip, src_port) {
-            FlowKey {
+            let reversed = FlowKey {
                 a_ip: pkt.dst_ip,
                 b_ip: pkt.src_ip,
                 a_port: dst_port,
                 b_port: src_port,
                 ..forward
-            }
+            };
+            (reversed, false)
         } else {
-            forward
+            (forward, true)
         }
     }
 
     fn insert(
         &mut self,
         key: FlowKey,
+        from_a: bool,
         ts_ns: u64,
         pkt: &Packet<'_>,
-        src_port: u16,
-        dst_port: u16,
+        (src_port, dst_port): (u16, u16),
         out: &mut Vec<FlowRecord>,
     ) -> u32 {
         if self.index.len() >= self.config.capacity {
-            let victim = self.by_last.head;
-            self.stats.evictions += 1;
-            self.export(victim, EndReason::Eviction, out);
+            self.evict_one(out);
         }
         let mut record = new_record(ts_ns, pkt, src_port, dst_port);
         if self.config.biflow {
             record.reverse = Some(Reverse::default());
         }
-        let slot = Slot { key, record, finished: false };
+        let slot = Slot {
+            key,
+            bucket: 0,
+            tcp_flags: record.tcp_flags,
+            finished: false,
+            first_from_a: from_a,
+            last_ns: ts_ns,
+            packets: 1,
+            bytes: record.bytes,
+            first_ns: ts_ns,
+        };
         let idx = match self.free.pop() {
             Some(idx) => {
                 self.slots[idx as usize] = slot;
+                self.records[idx as usize] = record;
                 idx
             }
             None => {
                 self.slots.push(slot);
-                self.last_links.push(Links::default());
-                self.first_links.push(Links::default());
+                self.records.push(record);
+                self.links.push(Links::default());
                 (self.slots.len() - 1) as u32
             }
         };
-        self.index.insert(key, idx);
-        self.by_last.push_back(&mut self.last_links, idx);
-        self.by_first.push_back(&mut self.first_links, idx);
+        let (slots, hasher) = (&self.slots, &self.hasher);
+        let hash = hasher.hash_one(key);
+        self.index
+            .insert_unique(hash, idx, |&i| hasher.hash_one(slots[i as usize].key));
+        self.schedule(idx);
         self.stats.flows_created += 1;
         idx
     }
 
-    fn update(&mut self, idx: u32, ts_ns: u64, pkt: &Packet<'_>, src_port: u16) {
+    /// Makes room for one flow: the one due soonest goes. Flows refiled
+    /// lazily may sit in an earlier bucket than their due tick, so those met
+    /// on the way are refiled first; each move is forward, so this is
+    /// amortised constant time. After a full turn, the first flow found goes.
+    fn evict_one(&mut self, out: &mut Vec<FlowRecord>) {
+        let len = self.wheel.len() as u64;
+        for step in 0..2 * len {
+            let tick = self.next_tick + step % len;
+            let bucket = (tick % len) as usize;
+            while self.wheel[bucket].head != NIL {
+                let idx = self.wheel[bucket].head;
+                if self.due_tick(idx) <= tick || step >= len {
+                    self.stats.evictions += 1;
+                    self.export(idx, EndReason::Eviction, out);
+                    return;
+                }
+                self.wheel[bucket].unlink(&mut self.links, idx);
+                self.schedule(idx);
+            }
+        }
+    }
+
+    fn update(&mut self, idx: u32, ts_ns: u64, pkt: &Packet<'_>, from_a: bool) {
         let flags = if pkt.proto == TCP { pkt.tcp_flags } else { 0 };
-        let record = &mut self.slots[idx as usize].record;
+        let slot = &mut self.slots[idx as usize];
+        slot.last_ns = slot.last_ns.max(ts_ns);
         // A biflow record has the direction of its first packet.
-        let same_as_first =
-            !self.config.biflow || (pkt.src_ip == record.src_ip && src_port == record.src_port);
-        if same_as_first {
-            record.packets += 1;
-            record.bytes += u64::from(pkt.ip_len);
-            record.tcp_flags |= flags;
-            record.first_ns = record.first_ns.min(ts_ns);
-            record.last_ns = record.last_ns.max(ts_ns);
+        if !self.config.biflow || from_a == slot.first_from_a {
+            slot.packets += 1;
+            slot.bytes += u64::from(pkt.ip_len);
+            slot.tcp_flags |= flags;
+            slot.first_ns = slot.first_ns.min(ts_ns);
         } else {
-            let rev = record.reverse.get_or_insert_with(Reverse::default);
+            let rev = self.records[idx as usize]
+                .reverse
+                .get_or_insert_with(Reverse::default);
             if rev.packets == 0 {
                 rev.first_ns = ts_ns;
             }
@@ -331,19 +491,31 @@ impl FlowCache {
             rev.bytes += u64::from(pkt.ip_len);
             rev.tcp_flags |= flags;
             rev.last_ns = rev.last_ns.max(ts_ns);
-            record.last_ns = record.last_ns.max(ts_ns);
         }
-        self.by_last.move_to_back(&mut self.last_links, idx);
     }
 
+    /// Exports a flow that is filed in the wheel.
     fn export(&mut self, idx: u32, reason: EndReason, out: &mut Vec<FlowRecord>) {
+        let bucket = self.slots[idx as usize].bucket as usize;
+        self.wheel[bucket].unlink(&mut self.links, idx);
+        self.export_unfiled(idx, reason, out);
+    }
+
+    /// Exports a flow that is not (or no longer) filed in the wheel.
+    fn export_unfiled(&mut self, idx: u32, reason: EndReason, out: &mut Vec<FlowRecord>) {
+        let hash = self.hasher.hash_one(self.slots[idx as usize].key);
+        if let Ok(entry) = self.index.find_entry(hash, |&i| i == idx) {
+            entry.remove();
+        }
         let slot = &mut self.slots[idx as usize];
-        self.index.remove(&slot.key);
         slot.finished = false;
-        let mut record = std::mem::take(&mut slot.record);
+        let mut record = std::mem::take(&mut self.records[idx as usize]);
+        record.first_ns = slot.first_ns;
+        record.last_ns = slot.last_ns;
+        record.packets = slot.packets;
+        record.bytes = slot.bytes;
+        record.tcp_flags = slot.tcp_flags;
         record.end_reason = reason;
-        self.by_last.unlink(&mut self.last_links, idx);
-        self.by_first.unlink(&mut self.first_links, idx);
         self.free.push(idx);
         self.stats.flows_exported += 1;
         out.push(record);

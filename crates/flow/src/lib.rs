@@ -4,12 +4,16 @@
 //! and [`FlowCache::expire`] (a clock tick); it never reads the clock itself,
 //! so replaying a capture gives the same flows as live traffic did.
 //!
-//! The design decision a reader would question: flows live in a fixed slab of
-//! slots threaded on two intrusive lists, one in order of last packet (for the
-//! inactive timeout and for eviction) and one in order of first packet (for
-//! the active timeout). Expiry then only looks at list heads, so every flow
-//! leaves exactly when its timeout passes, without sweeping the cache and
-//! without allocating: the slab, the index and the lists are sized once.
+//! The design decision a reader would question: timeouts are checked lazily.
+//! A packet checks its own flow's timeouts before it is counted, so which
+//! packets make up which flow is exact. Flows that get no more packets leave
+//! through a timer wheel of one-second buckets: a flow is filed in the bucket
+//! of its due time when created and refiled only when that bucket comes up,
+//! so a packet never touches the wheel (an exact LRU list would cost several
+//! cache misses per packet). An idle flow therefore leaves at most one second
+//! after its timeout, and the whole cache is covered every turn of the wheel.
+//! Nothing allocates after start: the slab, the index and the wheel's links
+//! are sized once.
 //!
 //! A TCP FIN or RST marks the flow finished: it keeps the connection's last
 //! packets, leaves when it goes idle (end reason "end of flow"), and a new SYN

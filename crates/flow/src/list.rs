@@ -10,7 +10,10 @@ pub struct Links {
 
 impl Default for Links {
     fn default() -> Self {
-        Links { prev: NIL, next: NIL }
+        Links {
+            prev: NIL,
+            next: NIL,
+        }
     }
 }
 
@@ -23,13 +26,19 @@ pub struct List {
 
 impl Default for List {
     fn default() -> Self {
-        List { head: NIL, tail: NIL }
+        List {
+            head: NIL,
+            tail: NIL,
+        }
     }
 }
 
 impl List {
     pub fn push_back(&mut self, links: &mut [Links], idx: u32) {
-        links[idx as usize] = Links { prev: self.tail, next: NIL };
+        links[idx as usize] = Links {
+            prev: self.tail,
+            next: NIL,
+        };
         if self.tail == NIL {
             self.head = idx;
         } else {
@@ -51,13 +60,6 @@ impl List {
             links[next as usize].prev = prev;
         }
         links[idx as usize] = Links::default();
-    }
-
-    pub fn move_to_back(&mut self, links: &mut [Links], idx: u32) {
-        if self.tail != idx {
-            self.unlink(links, idx);
-            self.push_back(links, idx);
-        }
     }
 }
 
@@ -84,7 +86,8 @@ mod tests {
         }
         list.unlink(&mut links, 2);
         assert_eq!(collect(&list, &links), [0, 1, 3]);
-        list.move_to_back(&mut links, 0);
+        list.unlink(&mut links, 0);
+        list.push_back(&mut links, 0);
         assert_eq!(collect(&list, &links), [1, 3, 0]);
         list.unlink(&mut links, 1);
         list.unlink(&mut links, 0);

@@ -30,7 +30,10 @@ pub fn have_tool(tool: &str) -> bool {
         .map(|o| o.status.success())
         .unwrap_or(false);
     if !found {
-        assert!(std::env::var("CI").is_err(), "{tool} is required in CI but not installed");
+        assert!(
+            std::env::var("CI").is_err(),
+            "{tool} is required in CI but not installed"
+        );
         eprintln!("skipping: {tool} is not installed");
     }
     found
@@ -42,10 +45,15 @@ pub struct Row(pub HashMap<String, String>);
 
 impl Row {
     pub fn get(&self, column: &str) -> &str {
-        self.0.get(column).map(String::as_str).unwrap_or_else(|| panic!("no column {column}"))
+        self.0
+            .get(column)
+            .map(String::as_str)
+            .unwrap_or_else(|| panic!("no column {column}"))
     }
     pub fn num(&self, column: &str) -> u64 {
-        self.get(column).parse().unwrap_or_else(|_| panic!("{column} is not a number"))
+        self.get(column)
+            .parse()
+            .unwrap_or_else(|_| panic!("{column} is not a number"))
     }
 }
 
@@ -56,7 +64,11 @@ pub fn parse_csv(text: &str) -> Vec<Row> {
         .filter(|l| !l.is_empty())
         .map(|line| {
             let values = line.split(',');
-            Row(header.iter().map(|h| h.to_string()).zip(values.map(str::to_string)).collect())
+            Row(header
+                .iter()
+                .map(|h| h.to_string())
+                .zip(values.map(str::to_string))
+                .collect())
         })
         .collect()
 }
@@ -108,7 +120,10 @@ pub fn captures_under(dir: &Path) -> Vec<PathBuf> {
             let path = entry.path();
             if path.is_dir() {
                 stack.push(path);
-            } else if matches!(path.extension().and_then(|e| e.to_str()), Some("pcap" | "pcapng")) {
+            } else if matches!(
+                path.extension().and_then(|e| e.to_str()),
+                Some("pcap" | "pcapng")
+            ) {
                 out.push(path);
             }
         }

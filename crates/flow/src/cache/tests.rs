@@ -23,7 +23,11 @@ fn tcp(src: &str, sport: u16, dst: &str, dport: u16, flags: u8) -> Packet<'stati
 }
 
 fn udp(src: &str, sport: u16, dst: &str, dport: u16) -> Packet<'static> {
-    Packet { proto: UDP, tcp_flags: 0, ..tcp(src, sport, dst, dport, 0) }
+    Packet {
+        proto: UDP,
+        tcp_flags: 0,
+        ..tcp(src, sport, dst, dport, 0)
+    }
 }
 
 /// Feeds `(time_s, packet)` pairs and flushes at the end.
@@ -59,7 +63,10 @@ fn fin_keeps_trailing_packets_and_a_new_syn_restarts() {
     let mut packets = connection();
     packets.push((1.0, tcp("10.0.0.1", 40000, "10.0.0.2", 80, S)));
     let (flows, _) = run(CacheConfig::default(), &packets);
-    let summary: Vec<_> = flows.iter().map(|f| (f.src_port, f.packets, f.tcp_flags, f.end_reason)).collect();
+    let summary: Vec<_> = flows
+        .iter()
+        .map(|f| (f.src_port, f.packets, f.tcp_flags, f.end_reason))
+        .collect();
     assert_eq!(
         summary,
         [
@@ -85,7 +92,10 @@ fn finished_flows_leave_when_idle_as_end_of_flow() {
 #[test]
 fn inactive_timeout_splits_only_after_a_longer_gap() {
     let p = udp("10.0.0.1", 1000, "10.0.0.2", 2000);
-    let (flows, _) = run(CacheConfig::default(), &[(0.0, p), (30.0, p), (60.5, p), (61.0, p)]);
+    let (flows, _) = run(
+        CacheConfig::default(),
+        &[(0.0, p), (30.0, p), (60.5, p), (61.0, p)],
+    );
     let summary: Vec<_> = flows.iter().map(|f| (f.packets, f.end_reason)).collect();
     assert_eq!(summary, [(2, EndReason::Idle), (2, EndReason::Forced)]);
     assert_eq!(flows[0].last_ns, 30 * SEC);
@@ -106,10 +116,16 @@ fn full_cache_evicts_least_recently_seen() {
     let a = udp("10.0.0.1", 1, "10.0.0.9", 9);
     let b = udp("10.0.0.2", 2, "10.0.0.9", 9);
     let c = udp("10.0.0.3", 3, "10.0.0.9", 9);
-    let config = CacheConfig { capacity: 2, ..CacheConfig::default() };
+    let config = CacheConfig {
+        capacity: 2,
+        ..CacheConfig::default()
+    };
     let (flows, stats) = run(config, &[(0.0, a), (1.0, b), (2.0, a), (3.0, c)]);
     assert_eq!(stats.evictions, 1);
-    assert_eq!((flows[0].src_port, flows[0].end_reason), (2, EndReason::Eviction));
+    assert_eq!(
+        (flows[0].src_port, flows[0].end_reason),
+        (2, EndReason::Eviction)
+    );
     assert_eq!(flows.len(), 3);
 }
 
@@ -124,7 +140,12 @@ fn dns_packets_are_flows_of_their_own() {
 
 #[test]
 fn icmp_packets_are_flows_of_their_own_like_nfpcapd() {
-    let echo = Packet { proto: ICMP, src_port: 0, dst_port: 0x0800, ..udp("10.0.0.1", 0, "10.0.0.2", 0) };
+    let echo = Packet {
+        proto: ICMP,
+        src_port: 0,
+        dst_port: 0x0800,
+        ..udp("10.0.0.1", 0, "10.0.0.2", 0)
+    };
     let (flows, _) = run(CacheConfig::like_nfpcapd(), &[(0.0, echo), (1.0, echo)]);
     assert_eq!(flows.len(), 2);
     let (flows, _) = run(CacheConfig::like_ipfixprobe(), &[(0.0, echo), (1.0, echo)]);
@@ -134,18 +155,35 @@ fn icmp_packets_are_flows_of_their_own_like_nfpcapd() {
 #[test]
 fn later_fragments_inherit_ports() {
     let first = Packet {
-        frag: packet::Fragment { id: 7, offset: 0, more: true },
+        frag: packet::Fragment {
+            id: 7,
+            offset: 0,
+            more: true,
+        },
         ..udp("10.0.0.1", 6363, "10.0.0.2", 6363)
     };
     let later = Packet {
-        frag: packet::Fragment { id: 7, offset: 1480, more: false },
+        frag: packet::Fragment {
+            id: 7,
+            offset: 1480,
+            more: false,
+        },
         has_l4: false,
         src_port: 0,
         dst_port: 0,
         ..first
     };
-    let orphan = Packet { frag: packet::Fragment { id: 8, ..later.frag }, ..later };
-    let (flows, stats) = run(CacheConfig::default(), &[(0.0, first), (0.0, later), (0.1, orphan)]);
+    let orphan = Packet {
+        frag: packet::Fragment {
+            id: 8,
+            ..later.frag
+        },
+        ..later
+    };
+    let (flows, stats) = run(
+        CacheConfig::default(),
+        &[(0.0, first), (0.0, later), (0.1, orphan)],
+    );
     assert_eq!((flows[0].src_port, flows[0].packets), (6363, 2));
     assert_eq!((flows[1].src_port, flows[1].packets), (0, 1));
     assert_eq!(stats.fragments_unmatched, 1);
@@ -153,7 +191,10 @@ fn later_fragments_inherit_ports() {
 
 #[test]
 fn biflow_pairs_directions() {
-    let config = CacheConfig { biflow: true, ..CacheConfig::default() };
+    let config = CacheConfig {
+        biflow: true,
+        ..CacheConfig::default()
+    };
     let (flows, _) = run(config, &connection());
     assert_eq!(flows.len(), 1);
     let f = &flows[0];
