@@ -115,14 +115,9 @@ impl std::fmt::Display for CaptureError {
     }
 }
 
-impl std::error::Error for CaptureError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match self {
-            CaptureError::Io { source, .. } => Some(source),
-            _ => None,
-        }
-    }
-}
+/// The I/O cause is part of the message, so `source()` stays `None`:
+/// error chains (anyhow's `{:#}`) would print it twice otherwise.
+impl std::error::Error for CaptureError {}
 
 /// A packet source (push model).
 pub trait PacketSource {

@@ -112,8 +112,7 @@ fn open_source(args: &MeterArgs) -> Result<Box<dyn PacketSource>> {
 }
 
 fn open_file(path: &str, filter: Option<&str>) -> Result<Box<dyn PacketSource>> {
-    capture::open_file_filtered(path, filter)
-        .with_context(|| format!("cannot read packets from {path}"))
+    capture::open_file_filtered(path, filter).context("cannot read packets")
 }
 
 #[cfg(feature = "libpcap")]

@@ -27,7 +27,7 @@ fn live_flows_expire_on_the_wall_clock_and_flush_on_sigint() {
         return;
     }
     let port = 39_000 + (std::process::id() % 1000) as u16;
-    let mut child = eddy()
+    let child = eddy()
         .args(["meter", "-i", "lo", "-o", "csv", "-q", "--inactive", "1"])
         .args(["-f", &format!("udp port {port}")])
         .stdout(Stdio::piped())

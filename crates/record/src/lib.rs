@@ -12,6 +12,7 @@
 //! `schema` crate, later) and IPFIX element mapping (the `ipfix` crate, later).
 
 pub mod format;
+mod text;
 mod time;
 
 pub use time::{format_datetime, DateStyle};
