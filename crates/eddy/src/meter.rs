@@ -46,9 +46,13 @@ pub struct MeterArgs {
     /// their own) or `ipfixprobe` (every protocol aggregates).
     #[arg(long, default_value = "nfpcapd", value_parser = ["nfpcapd", "ipfixprobe"], value_name = "TOOL")]
     pub like: String,
-    /// Turn off application-layer parsing (L7 fields arrive in a later release; accepted now).
-    #[arg(long)]
+    /// Turn off application-layer parsing (the L4-only flows nfpcapd makes).
+    #[arg(long, conflicts_with = "l7")]
     pub no_l7: bool,
+    /// Application-layer parsers to run, comma separated (default: all of
+    /// http, dns, tls, smtp, sip).
+    #[arg(long, value_name = "LIST", value_parser = parse_l7_list)]
+    pub l7: Option<L7List>,
     /// Output format: line, long, csv or json (one object per line).
     #[arg(
         short = 'o',
@@ -63,6 +67,22 @@ pub struct MeterArgs {
     /// Snapshot length for live capture.
     #[arg(long, default_value_t = 1522, value_name = "BYTES")]
     pub snaplen: u32,
+}
+
+#[derive(Clone, Debug)]
+pub struct L7List(pub Vec<&'static str>);
+
+fn parse_l7_list(s: &str) -> Result<L7List, String> {
+    let names = s.split(',').map(str::trim).filter(|n| !n.is_empty());
+    names
+        .map(|name| {
+            l7::PARSERS.iter().map(|spec| spec.name).find(|known| *known == name).ok_or_else(|| {
+                let known: Vec<_> = l7::PARSERS.iter().map(|spec| spec.name).collect();
+                format!("unknown parser '{name}': expected some of {}", known.join(", "))
+            })
+        })
+        .collect::<Result<_, _>>()
+        .map(L7List)
 }
 
 /// What the meter counts besides the cache and the source.
@@ -86,6 +106,11 @@ pub fn run(args: MeterArgs) -> Result<()> {
         inactive_timeout_ns: args.inactive * NS_PER_SEC,
         capacity: args.cache_size,
         biflow: args.biflow,
+        l7_parsers: match (&args.l7, args.no_l7) {
+            (_, true) => Vec::new(),
+            (Some(list), false) => list.0.clone(),
+            (None, false) => l7::PARSERS.iter().map(|spec| spec.name).collect(),
+        },
         ..rules
     };
     let mut source = open_source(&args)?;
@@ -203,8 +228,9 @@ fn print_summary(decode: &DecodeStats, cache: &CacheStats, source: &capture::Sou
     );
     let _ = writeln!(
         err,
-        "eddy meter: flows {}, evicted {}, fragments without first {}, filtered {}, unsupported link type {}, kernel drops {}",
+        "eddy meter: flows {} (with L7 fields {}), evicted {}, fragments without first {}, filtered {}, unsupported link type {}, kernel drops {}",
         cache.flows_exported,
+        cache.l7_flows,
         cache.evictions,
         cache.fragments_unmatched,
         source.filtered,

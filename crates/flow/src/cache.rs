@@ -3,6 +3,7 @@
 use std::hash::BuildHasher;
 use std::net::Ipv6Addr;
 
+use l7::{Feed, Parser, ParserSpec, Transport};
 use packet::{tcp_flags, Packet};
 use record::{EndReason, FlowRecord, Reverse};
 
@@ -28,6 +29,9 @@ pub struct CacheConfig {
     pub per_packet_icmp: bool,
     /// Pair both directions into one record (RFC 5103 style).
     pub biflow: bool,
+    /// Application-layer parsers to run, by name (`l7::PARSERS`); empty = none.
+    /// With biflow on, only the direction of the first packet is parsed.
+    pub l7_parsers: Vec<&'static str>,
 }
 
 impl CacheConfig {
@@ -57,6 +61,7 @@ impl Default for CacheConfig {
             per_packet_udp_ports: vec![53],
             per_packet_icmp: true,
             biflow: false,
+            l7_parsers: Vec::new(),
         }
     }
 }
@@ -73,6 +78,8 @@ pub struct CacheStats {
     pub fragments_unmatched: u64,
     /// Flows in the cache now.
     pub active: u64,
+    /// Flows (or transactions) an application-layer parser claimed.
+    pub l7_flows: u64,
 }
 
 /// The flow key. With biflow on, the two endpoints are put in a fixed order
@@ -103,10 +110,22 @@ struct Slot {
     finished: bool,
     /// The flow's first packet went from the key's `a` endpoint to `b`.
     first_from_a: bool,
+    /// Payloads should go to the L7 state: not probed yet, or a parser wants more.
+    l7_wanted: bool,
     last_ns: u64,
     packets: u64,
     bytes: u64,
     first_ns: u64,
+}
+
+/// The application-layer side of a flow.
+enum L7State {
+    /// No parser asked yet (no payload seen).
+    Unprobed,
+    /// A parser claimed the flow and wants more payload.
+    Feeding(Box<dyn Parser>),
+    /// Nothing more to feed: the parser's fields (if one claimed the flow) wait for export.
+    Stopped(Option<Box<dyn Parser>>),
 }
 
 /// Most timer-wheel buckets; a flow due later is filed in the last one and
@@ -128,6 +147,9 @@ pub struct FlowCache {
     slots: Vec<Slot>,
     /// The cold part of each slot's record.
     records: Vec<FlowRecord>,
+    /// Each slot's application-layer state.
+    l7: Vec<L7State>,
+    l7_parsers: Vec<&'static ParserSpec>,
     free: Vec<u32>,
     /// Timer wheel: bucket `t % len` holds the flows due in tick `t`. A flow
     /// is filed when created and refiled only when its bucket comes up and it
@@ -156,6 +178,11 @@ impl FlowCache {
             hasher: foldhash::fast::RandomState::default(),
             slots: Vec::with_capacity(capacity),
             records: Vec::with_capacity(capacity),
+            l7: Vec::with_capacity(capacity),
+            l7_parsers: l7::PARSERS
+                .iter()
+                .filter(|spec| config.l7_parsers.contains(&spec.name))
+                .collect(),
             free: Vec::with_capacity(capacity),
             wheel: vec![List::default(); wheel_len],
             links: Vec::with_capacity(capacity),
@@ -185,6 +212,7 @@ impl FlowCache {
         if self.is_per_packet(pkt.proto, src_port, dst_port) {
             let mut record = new_record(ts_ns, pkt, src_port, dst_port);
             record.end_reason = EndReason::EndOfFlow;
+            record.l7 = self.parse_single(pkt, src_port, dst_port);
             self.stats.flows_created += 1;
             self.stats.flows_exported += 1;
             out.push(record);
@@ -199,18 +227,22 @@ impl FlowCache {
             .index
             .find(hash, |&i| slots[i as usize].key == key)
             .copied();
+        let ports = (src_port, dst_port);
         let idx = match found {
             Some(idx) => match self.ends_before(idx, ts_ns, flags) {
                 Some(reason) => {
                     self.export(idx, reason, out);
-                    self.insert(key, from_a, ts_ns, pkt, (src_port, dst_port), out)
+                    self.insert_and_probe(key, from_a, ts_ns, pkt, ports, out)
+                }
+                None if self.wants_l7(idx, pkt, from_a) => {
+                    self.feed_existing(idx, key, from_a, ts_ns, pkt, ports, out)
                 }
                 None => {
                     self.update(idx, ts_ns, pkt, from_a);
                     idx
                 }
             },
-            None => self.insert(key, from_a, ts_ns, pkt, (src_port, dst_port), out),
+            None => self.insert_and_probe(key, from_a, ts_ns, pkt, ports, out),
         };
 
         if flags & (tcp_flags::FIN | tcp_flags::RST) != 0 {
@@ -219,6 +251,106 @@ impl FlowCache {
             // stays until it goes idle or a new connection reuses the key.
             self.slots[idx as usize].finished = true;
         }
+    }
+
+    /// Whether this packet's payload goes to flow `idx`'s application-layer state.
+    fn wants_l7(&self, idx: u32, pkt: &Packet<'_>, from_a: bool) -> bool {
+        let slot = &self.slots[idx as usize];
+        slot.l7_wanted
+            && !pkt.payload.is_empty()
+            && !pkt.frag.is_later()
+            && (!self.config.biflow || from_a == slot.first_from_a)
+    }
+
+    /// Creates a flow for the packet and, when it carries payload, lets the
+    /// parsers probe it.
+    fn insert_and_probe(
+        &mut self,
+        key: FlowKey,
+        from_a: bool,
+        ts_ns: u64,
+        pkt: &Packet<'_>,
+        ports: (u16, u16),
+        out: &mut Vec<FlowRecord>,
+    ) -> u32 {
+        let idx = self.insert(key, from_a, ts_ns, pkt, ports, out);
+        if self.wants_l7(idx, pkt, from_a) {
+            // Nothing came before the first payload, so a boundary means nothing here.
+            self.feed_l7(idx, pkt, ports);
+        }
+        idx
+    }
+
+    /// Feeds a packet of an ongoing flow to its parser before counting it: a
+    /// packet that starts a new transaction ends the current record and
+    /// starts the next one, which inherits the parser (same connection).
+    #[allow(clippy::too_many_arguments)]
+    fn feed_existing(
+        &mut self,
+        idx: u32,
+        key: FlowKey,
+        from_a: bool,
+        ts_ns: u64,
+        pkt: &Packet<'_>,
+        ports: (u16, u16),
+        out: &mut Vec<FlowRecord>,
+    ) -> u32 {
+        if self.feed_l7(idx, pkt, ports) != Feed::Boundary {
+            self.update(idx, ts_ns, pkt, from_a);
+            return idx;
+        }
+        let L7State::Feeding(mut parser) = std::mem::replace(&mut self.l7[idx as usize], L7State::Unprobed)
+        else {
+            self.update(idx, ts_ns, pkt, from_a);
+            return idx;
+        };
+        self.records[idx as usize].l7 = parser.take_finished().map(Box::new);
+        self.export(idx, EndReason::EndOfFlow, out);
+        let next = self.insert(key, from_a, ts_ns, pkt, ports, out);
+        self.l7[next as usize] = L7State::Feeding(parser);
+        self.stats.l7_flows += 1;
+        next
+    }
+
+    /// Probes (on the first payload) and feeds flow `idx`'s parser.
+    fn feed_l7(&mut self, idx: u32, pkt: &Packet<'_>, (src_port, dst_port): (u16, u16)) -> Feed {
+        let state = &mut self.l7[idx as usize];
+        if matches!(state, L7State::Unprobed) {
+            let transport = Transport { proto: pkt.proto, src_port, dst_port };
+            match self.l7_parsers.iter().find(|spec| (spec.probe)(&transport, pkt.payload)) {
+                Some(spec) => {
+                    *state = L7State::Feeding((spec.new)());
+                    self.stats.l7_flows += 1;
+                }
+                None => *state = L7State::Stopped(None),
+            }
+        }
+        let result = match state {
+            L7State::Feeding(parser) => parser.feed(pkt.payload),
+            _ => Feed::Done,
+        };
+        if result == Feed::Done {
+            if let L7State::Feeding(parser) = std::mem::replace(state, L7State::Unprobed) {
+                *state = L7State::Stopped(Some(parser));
+            } else {
+                *state = L7State::Stopped(None);
+            }
+            self.slots[idx as usize].l7_wanted = false;
+        }
+        result
+    }
+
+    /// The fields of a flow that is a single packet (nfpcapd's DNS rule).
+    fn parse_single(&mut self, pkt: &Packet<'_>, src_port: u16, dst_port: u16) -> Option<Box<l7::L7Fields>> {
+        if self.l7_parsers.is_empty() || pkt.payload.is_empty() || pkt.frag.is_later() {
+            return None;
+        }
+        let transport = Transport { proto: pkt.proto, src_port, dst_port };
+        let spec = self.l7_parsers.iter().find(|spec| (spec.probe)(&transport, pkt.payload))?;
+        let mut parser = (spec.new)();
+        parser.feed(pkt.payload);
+        self.stats.l7_flows += 1;
+        parser.take_current().map(Box::new)
     }
 
     /// Exports every flow whose timeout has passed at `now_ns` (a wall-clock
@@ -421,6 +553,7 @@ impl FlowCache {
             tcp_flags: record.tcp_flags,
             finished: false,
             first_from_a: from_a,
+            l7_wanted: !self.l7_parsers.is_empty() && matches!(pkt.proto, TCP | UDP),
             last_ns: ts_ns,
             packets: 1,
             bytes: record.bytes,
@@ -430,11 +563,13 @@ impl FlowCache {
             Some(idx) => {
                 self.slots[idx as usize] = slot;
                 self.records[idx as usize] = record;
+                self.l7[idx as usize] = L7State::Unprobed;
                 idx
             }
             None => {
                 self.slots.push(slot);
                 self.records.push(record);
+                self.l7.push(L7State::Unprobed);
                 self.links.push(Links::default());
                 (self.slots.len() - 1) as u32
             }
@@ -516,6 +651,12 @@ impl FlowCache {
         record.bytes = slot.bytes;
         record.tcp_flags = slot.tcp_flags;
         record.end_reason = reason;
+        match std::mem::replace(&mut self.l7[idx as usize], L7State::Unprobed) {
+            L7State::Feeding(mut parser) | L7State::Stopped(Some(mut parser)) => {
+                record.l7 = parser.take_current().map(Box::new);
+            }
+            _ => {}
+        }
         self.free.push(idx);
         self.stats.flows_exported += 1;
         out.push(record);
@@ -540,6 +681,7 @@ fn new_record(ts_ns: u64, pkt: &Packet<'_>, src_port: u16, dst_port: u16) -> Flo
         dst_mac: pkt.dst_mac,
         end_reason: EndReason::Idle,
         reverse: None,
+        l7: None,
     }
 }
 

@@ -96,6 +96,7 @@ fn records(n: usize) -> Vec<FlowRecord> {
                 dst_mac: rng.next().to_be_bytes()[2..].try_into().unwrap_or_default(),
                 end_reason: EndReason::Idle,
                 reverse,
+                l7: None,
             }
         })
         .collect()

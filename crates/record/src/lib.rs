@@ -8,8 +8,11 @@
 //! price: a real IPv6 packet to `::ffff:a.b.c.d` reads as IPv4; such packets
 //! are not routed on the Internet, so we accept that.
 //!
-//! Not here: L7 fields (they arrive with the L7 parsers), Arrow schemas (the
-//! `schema` crate, later) and IPFIX element mapping (the `ipfix` crate, later).
+//! L7 fields hang off the record in a box ([`FlowRecord::l7`]): most flows
+//! have none, and those that do own their strings anyway.
+//!
+//! Not here: Arrow schemas (the `schema` crate, later) and IPFIX element
+//! mapping (the `ipfix` crate, later).
 
 pub mod format;
 mod text;
@@ -85,6 +88,8 @@ pub struct FlowRecord {
     pub end_reason: EndReason,
     /// Present only for biflow records.
     pub reverse: Option<Reverse>,
+    /// Application-layer fields of the transaction, when a parser claimed the flow.
+    pub l7: Option<Box<l7::L7Fields>>,
 }
 
 impl Default for FlowRecord {
@@ -106,6 +111,7 @@ impl Default for FlowRecord {
             dst_mac: [0; 6],
             end_reason: EndReason::Idle,
             reverse: None,
+            l7: None,
         }
     }
 }
