@@ -53,7 +53,8 @@ pub struct MeterArgs {
     /// http, dns, tls, smtp, sip).
     #[arg(long, value_name = "LIST", value_parser = parse_l7_list)]
     pub l7: Option<L7List>,
-    /// Output format: line, long, csv or json (one object per line).
+    /// Output format: line, long, csv, json (one object per line), or a
+    /// protocol's line: http, dns, tls, smtp, sip.
     #[arg(
         short = 'o',
         long = "output",
@@ -76,10 +77,17 @@ fn parse_l7_list(s: &str) -> Result<L7List, String> {
     let names = s.split(',').map(str::trim).filter(|n| !n.is_empty());
     names
         .map(|name| {
-            l7::PARSERS.iter().map(|spec| spec.name).find(|known| *known == name).ok_or_else(|| {
-                let known: Vec<_> = l7::PARSERS.iter().map(|spec| spec.name).collect();
-                format!("unknown parser '{name}': expected some of {}", known.join(", "))
-            })
+            l7::PARSERS
+                .iter()
+                .map(|spec| spec.name)
+                .find(|known| *known == name)
+                .ok_or_else(|| {
+                    let known: Vec<_> = l7::PARSERS.iter().map(|spec| spec.name).collect();
+                    format!(
+                        "unknown parser '{name}': expected some of {}",
+                        known.join(", ")
+                    )
+                })
         })
         .collect::<Result<_, _>>()
         .map(L7List)
@@ -121,6 +129,7 @@ pub fn run(args: MeterArgs) -> Result<()> {
         args.biflow,
     );
     sink.decorations = !args.quiet;
+    sink.l7_columns = !config.l7_parsers.is_empty();
     let (decode_stats, cache_stats) = meter(source.as_mut(), config, &mut sink)?;
     if !args.quiet {
         print_summary(&decode_stats, &cache_stats, &source.stats());

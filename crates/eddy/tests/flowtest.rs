@@ -243,7 +243,10 @@ fn tunnels_are_outer_flows() {
         ("pcap/encap/flowtest_gre.pcap", "47", 10, 2 * 620),
         ("pcap/encap/flowtest_vxlan.pcap", "17", 8, 2 * 536),
     ] {
-        let rows = meter_csv(&shared_testdata().join(pcap), &["--like", "ipfixprobe", "--no-l7"]);
+        let rows = meter_csv(
+            &shared_testdata().join(pcap),
+            &["--like", "ipfixprobe", "--no-l7"],
+        );
         let outer: Vec<_> = rows.iter().filter(|r| r.get("proto") == proto).collect();
         assert_eq!(
             outer.iter().map(|r| r.num("packets")).sum::<u64>(),

@@ -20,6 +20,7 @@
 //! [`MAX_FIELD_LEN`] bytes (cut on a UTF-8 boundary, invalid bytes replaced),
 //! and per-flow buffering is capped at [`MAX_BUFFER`] bytes.
 
+mod columns;
 pub mod dns;
 pub mod http;
 pub mod sip;
@@ -28,6 +29,8 @@ pub mod tls;
 
 #[cfg(test)]
 pub(crate) mod testutil;
+
+pub use columns::{column_index, Value, COLUMNS};
 
 /// Longest string field kept (longer values are cut).
 pub const MAX_FIELD_LEN: usize = 255;

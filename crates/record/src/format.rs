@@ -8,7 +8,10 @@
 
 use std::io::{self, Write};
 
-use crate::text::{align_left, align_right, push_ip, push_mac, push_u64, push_u64_padded, Decimal};
+use crate::text::{
+    align_left, align_right, push_csv_str, push_ip, push_json_str, push_mac, push_u64,
+    push_u64_padded, Decimal,
+};
 use crate::time::{push_datetime, DateCache};
 use crate::{proto_name, tcp_flags_string, DateStyle, FlowRecord, FlowSink};
 
@@ -19,6 +22,47 @@ pub enum Format {
     Long,
     Csv,
     Json,
+    /// nfdump's line plus one protocol's L7 columns (`-o http`, `-o dns`, ...).
+    L7(L7Format),
+}
+
+/// The named L7 formats and the columns each shows after the flow's key.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum L7Format {
+    Http,
+    Dns,
+    Tls,
+    Smtp,
+    Sip,
+}
+
+impl L7Format {
+    fn columns(self) -> &'static [&'static str] {
+        match self {
+            L7Format::Http => &["http_method", "http_status", "http_host", "http_url"],
+            L7Format::Dns => &[
+                "dns_id",
+                "dns_qtype",
+                "dns_rcode",
+                "dns_qname",
+                "dns_answer",
+            ],
+            L7Format::Tls => &["tls_version", "tls_sni", "tls_alpn", "tls_ja3"],
+            L7Format::Smtp => &[
+                "smtp_domain",
+                "smtp_sender",
+                "smtp_recipient",
+                "smtp_status_codes",
+            ],
+            L7Format::Sip => &[
+                "sip_msg_type",
+                "sip_status",
+                "sip_from",
+                "sip_to",
+                "sip_call_id",
+            ],
+        }
+    }
 }
 
 impl std::str::FromStr for Format {
@@ -29,9 +73,14 @@ impl std::str::FromStr for Format {
             "long" => Format::Long,
             "csv" => Format::Csv,
             "json" | "ndjson" => Format::Json,
+            "http" => Format::L7(L7Format::Http),
+            "dns" => Format::L7(L7Format::Dns),
+            "tls" => Format::L7(L7Format::Tls),
+            "smtp" => Format::L7(L7Format::Smtp),
+            "sip" => Format::L7(L7Format::Sip),
             other => {
                 return Err(format!(
-                    "unknown output format '{other}': expected line, long, csv or json"
+                    "unknown output format '{other}': expected line, long, csv, json, http, dns, tls, smtp or sip"
                 ))
             }
         })
@@ -111,6 +160,8 @@ pub struct TextSink<W: Write> {
     header_done: bool,
     /// Print nfdump's header and summary lines (line/long formats).
     pub decorations: bool,
+    /// CSV carries the L7 columns (`l7::COLUMNS`) after the flow's.
+    pub l7_columns: bool,
     totals: Totals,
     /// One rendered record, reused so rendering does not allocate.
     buf: Vec<u8>,
@@ -139,6 +190,7 @@ impl<W: Write> TextSink<W> {
             biflow,
             header_done: false,
             decorations: true,
+            l7_columns: false,
             totals: Totals::default(),
             buf: Vec::with_capacity(512),
             dates: DateCache::default(),
@@ -157,7 +209,14 @@ impl<W: Write> TextSink<W> {
                     line.push(',');
                     line.push_str(&CSV_REVERSE_COLUMNS.join(","));
                 }
+                if self.l7_columns {
+                    line.push(',');
+                    line.push_str(&l7::COLUMNS.join(","));
+                }
                 writeln!(self.out, "{line}")
+            }
+            Format::L7(which) if self.decorations => {
+                writeln!(self.out, "{LINE_HEADER} {}", which.columns().join(" "))
             }
             Format::Line if self.decorations => writeln!(self.out, "{LINE_HEADER}"),
             Format::Long if self.decorations => writeln!(self.out, "{LONG_HEADER}"),
@@ -170,8 +229,14 @@ impl<W: Write> TextSink<W> {
         self.buf.clear();
         let (out, dates) = (&mut self.buf, &mut self.dates);
         match self.format {
-            Format::Csv => render_csv(out, dates, r, self.biflow),
+            Format::Csv => {
+                render_csv(out, dates, r, self.biflow);
+                if self.l7_columns {
+                    render_csv_l7(out, r);
+                }
+            }
             Format::Json => render_json(out, dates, r),
+            Format::L7(which) => render_l7_line(out, dates, r, which),
             Format::Line => render_nfdump(out, dates, r, false),
             Format::Long => render_nfdump(out, dates, r, true),
         }
@@ -202,7 +267,7 @@ impl<W: Write> FlowSink for TextSink<W> {
             self.header()?;
             self.header_done = true;
         }
-        if self.decorations && matches!(self.format, Format::Line | Format::Long) {
+        if self.decorations && matches!(self.format, Format::Line | Format::Long | Format::L7(_)) {
             writeln!(self.out, "{}", self.totals.summary_line())?;
         }
         self.out.flush()
@@ -254,6 +319,67 @@ fn json_number(out: &mut Vec<u8>, key: &[u8], n: impl Decimal) {
     n.push_decimal(out);
 }
 
+/// The L7 columns of a CSV row: every column, empty where the record has no value.
+fn render_csv_l7(out: &mut Vec<u8>, r: &FlowRecord) {
+    let mut values: [Option<l7::Value<'_>>; MAX_L7_COLUMNS] = [None; MAX_L7_COLUMNS];
+    if let Some(fields) = &r.l7 {
+        fields.visit(&mut |i, v| {
+            if let Some(slot) = values.get_mut(i) {
+                *slot = Some(v);
+            }
+        });
+    }
+    for value in values.iter().take(l7::COLUMNS.len()) {
+        out.push(b',');
+        match value {
+            Some(l7::Value::Num(n)) => push_u64(out, *n),
+            Some(l7::Value::Str(s)) => push_csv_str(out, s),
+            None => {}
+        }
+    }
+}
+
+/// Room for every L7 column (checked by a test against `l7::COLUMNS`).
+const MAX_L7_COLUMNS: usize = 48;
+
+/// The L7 members of a JSON object: only the values the record has.
+fn render_json_l7(out: &mut Vec<u8>, r: &FlowRecord) {
+    let Some(fields) = &r.l7 else { return };
+    fields.visit(&mut |i, v| {
+        out.extend_from_slice(b",\"");
+        out.extend_from_slice(l7::COLUMNS[i].as_bytes());
+        out.extend_from_slice(b"\":");
+        match v {
+            l7::Value::Num(n) => push_u64(out, n),
+            l7::Value::Str(s) => push_json_str(out, s),
+        }
+    });
+}
+
+/// nfdump's line, then the chosen protocol's columns (`-` where empty).
+fn render_l7_line(out: &mut Vec<u8>, dates: &mut DateCache, r: &FlowRecord, which: L7Format) {
+    render_nfdump(out, dates, r, false);
+    let wanted = which.columns();
+    let mut cells: [Option<l7::Value<'_>>; 8] = [None; 8];
+    if let Some(fields) = &r.l7 {
+        fields.visit(&mut |i, v| {
+            if let Some(k) = wanted.iter().position(|c| *c == l7::COLUMNS[i]) {
+                if let Some(cell) = cells.get_mut(k) {
+                    *cell = Some(v);
+                }
+            }
+        });
+    }
+    for cell in cells.iter().take(wanted.len()) {
+        out.push(b' ');
+        match cell {
+            Some(l7::Value::Num(n)) => push_u64(out, *n),
+            Some(l7::Value::Str(s)) if !s.is_empty() => out.extend_from_slice(s.as_bytes()),
+            _ => out.push(b'-'),
+        }
+    }
+}
+
 fn render_json(out: &mut Vec<u8>, dates: &mut DateCache, r: &FlowRecord) {
     out.extend_from_slice(b"{\"first\":\"");
     push_datetime(out, dates, r.first_ns, DateStyle::Rfc3339Micros);
@@ -283,6 +409,7 @@ fn render_json(out: &mut Vec<u8>, dates: &mut DateCache, r: &FlowRecord) {
         json_number(out, b",\"rev_bytes\":", rev.bytes);
         json_number(out, b",\"rev_tcp_flags\":", rev.tcp_flags);
     }
+    render_json_l7(out, r);
     out.push(b'}');
 }
 
@@ -403,6 +530,24 @@ mod tests {
         sink.write(std::slice::from_ref(r)).unwrap();
         sink.finish().unwrap();
         String::from_utf8(sink.out).unwrap()
+    }
+
+    #[test]
+    fn every_l7_column_fits() {
+        assert!(l7::COLUMNS.len() <= MAX_L7_COLUMNS);
+        for which in [
+            L7Format::Http,
+            L7Format::Dns,
+            L7Format::Tls,
+            L7Format::Smtp,
+            L7Format::Sip,
+        ] {
+            assert!(which.columns().len() <= 8);
+            assert!(which
+                .columns()
+                .iter()
+                .all(|c| l7::column_index(c).is_some()));
+        }
     }
 
     #[test]
