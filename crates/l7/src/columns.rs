@@ -24,6 +24,7 @@ pub const COLUMNS: &[&str] = &[
     "dns_id",
     "dns_qname",
     "dns_qtype",
+    "dns_qclass",
     "dns_rcode",
     "dns_answers",
     "dns_answer",
