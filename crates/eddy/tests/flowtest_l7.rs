@@ -33,7 +33,7 @@ const MAPPING: &[(&str, Option<&str>)] = &[
     ("tls_ja3", Some("tls_ja3")),
     ("tls_client_version", Some("tls_version")),
     ("tls_server_version", Some("tls_version")),
-    ("tls_cipher_suite", None), // Not in DESIGN.md's TLS group.
+    ("tls_cipher_suite", Some("tls_cipher_suite")),
 ];
 
 /// Certificate fields: eddy does not parse certificates.

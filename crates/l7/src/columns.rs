@@ -34,6 +34,7 @@ pub const COLUMNS: &[&str] = &[
     "tls_alpn",
     "tls_ja3",
     "tls_ja4",
+    "tls_cipher_suite",
     "smtp_commands",
     "smtp_mail_count",
     "smtp_rcpt_count",
@@ -51,6 +52,48 @@ pub const COLUMNS: &[&str] = &[
     "sip_request_uri",
     "sip_cseq",
 ];
+
+/// Each column's index in [`COLUMNS`], so visitors need no name lookups.
+pub mod col {
+    pub const HTTP_METHOD: usize = 0;
+    pub const HTTP_HOST: usize = 1;
+    pub const HTTP_URL: usize = 2;
+    pub const HTTP_USER_AGENT: usize = 3;
+    pub const HTTP_REFERER: usize = 4;
+    pub const HTTP_STATUS: usize = 5;
+    pub const HTTP_CONTENT_TYPE: usize = 6;
+    pub const HTTP_SERVER: usize = 7;
+    pub const DNS_ID: usize = 8;
+    pub const DNS_QNAME: usize = 9;
+    pub const DNS_QTYPE: usize = 10;
+    pub const DNS_QCLASS: usize = 11;
+    pub const DNS_RCODE: usize = 12;
+    pub const DNS_ANSWERS: usize = 13;
+    pub const DNS_ANSWER: usize = 14;
+    pub const DNS_TTL: usize = 15;
+    pub const TLS_SNI: usize = 16;
+    pub const TLS_VERSION: usize = 17;
+    pub const TLS_ALPN: usize = 18;
+    pub const TLS_JA3: usize = 19;
+    pub const TLS_JA4: usize = 20;
+    pub const TLS_CIPHER_SUITE: usize = 21;
+    pub const SMTP_COMMANDS: usize = 22;
+    pub const SMTP_MAIL_COUNT: usize = 23;
+    pub const SMTP_RCPT_COUNT: usize = 24;
+    pub const SMTP_SENDER: usize = 25;
+    pub const SMTP_RECIPIENT: usize = 26;
+    pub const SMTP_STATUS_CODES: usize = 27;
+    pub const SMTP_DOMAIN: usize = 28;
+    pub const SIP_MSG_TYPE: usize = 29;
+    pub const SIP_STATUS: usize = 30;
+    pub const SIP_CALL_ID: usize = 31;
+    pub const SIP_FROM: usize = 32;
+    pub const SIP_TO: usize = 33;
+    pub const SIP_VIA: usize = 34;
+    pub const SIP_USER_AGENT: usize = 35;
+    pub const SIP_REQUEST_URI: usize = 36;
+    pub const SIP_CSEQ: usize = 37;
+}
 
 /// Index of a column in [`COLUMNS`].
 pub fn column_index(name: &str) -> Option<usize> {
@@ -71,9 +114,46 @@ impl L7Fields {
 
     /// Calls `f(column index, value)` for each column this record has a value for.
     pub fn visit<'a>(&'a self, f: &mut dyn FnMut(usize, Value<'a>)) {
-        let _ = f;
         match self {
-            L7Fields::Http(_) | L7Fields::Dns(_) | L7Fields::Tls(_) | L7Fields::Smtp(_) | L7Fields::Sip(_) => {}
+            L7Fields::Tls(t) => visit_tls(t, f),
+            L7Fields::Http(_) | L7Fields::Dns(_) | L7Fields::Smtp(_) | L7Fields::Sip(_) => {}
         }
+    }
+}
+
+/// Emits a string column when present.
+fn text<'a>(f: &mut dyn FnMut(usize, Value<'a>), column: usize, value: &'a Option<String>) {
+    if let Some(v) = value {
+        f(column, Value::Str(v));
+    }
+}
+
+/// Emits a number column when present.
+fn num<'a>(f: &mut dyn FnMut(usize, Value<'a>), column: usize, value: Option<impl Into<u64>>) {
+    if let Some(v) = value {
+        f(column, Value::Num(v.into()));
+    }
+}
+
+fn visit_tls<'a>(t: &'a crate::tls::TlsFields, f: &mut dyn FnMut(usize, Value<'a>)) {
+    text(f, col::TLS_SNI, &t.sni);
+    num(f, col::TLS_VERSION, t.version);
+    text(f, col::TLS_ALPN, &t.alpn);
+    text(f, col::TLS_JA3, &t.ja3);
+    text(f, col::TLS_JA4, &t.ja4);
+    num(f, col::TLS_CIPHER_SUITE, t.cipher_suite);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn column_constants_match_names() {
+        assert_eq!(COLUMNS[col::HTTP_METHOD], "http_method");
+        assert_eq!(COLUMNS[col::DNS_QCLASS], "dns_qclass");
+        assert_eq!(COLUMNS[col::TLS_CIPHER_SUITE], "tls_cipher_suite");
+        assert_eq!(COLUMNS[col::SIP_CSEQ], "sip_cseq");
+        assert_eq!(col::SIP_CSEQ + 1, COLUMNS.len());
     }
 }

@@ -30,7 +30,7 @@ pub mod tls;
 #[cfg(test)]
 pub(crate) mod testutil;
 
-pub use columns::{column_index, Value, COLUMNS};
+pub use columns::{col, column_index, Value, COLUMNS};
 
 /// Longest string field kept (longer values are cut).
 pub const MAX_FIELD_LEN: usize = 255;
