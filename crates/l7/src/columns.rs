@@ -116,7 +116,8 @@ impl L7Fields {
     pub fn visit<'a>(&'a self, f: &mut dyn FnMut(usize, Value<'a>)) {
         match self {
             L7Fields::Tls(t) => visit_tls(t, f),
-            L7Fields::Http(_) | L7Fields::Dns(_) | L7Fields::Smtp(_) | L7Fields::Sip(_) => {}
+            L7Fields::Dns(d) => visit_dns(d, f),
+            L7Fields::Http(_) | L7Fields::Smtp(_) | L7Fields::Sip(_) => {}
         }
     }
 }
@@ -132,6 +133,23 @@ fn text<'a>(f: &mut dyn FnMut(usize, Value<'a>), column: usize, value: &'a Optio
 fn num<'a>(f: &mut dyn FnMut(usize, Value<'a>), column: usize, value: Option<impl Into<u64>>) {
     if let Some(v) = value {
         f(column, Value::Num(v.into()));
+    }
+}
+
+/// A query carries its question; a response also its code, answer count
+/// and first answer.
+fn visit_dns<'a>(d: &'a crate::dns::DnsFields, f: &mut dyn FnMut(usize, Value<'a>)) {
+    f(col::DNS_ID, Value::Num(d.id.into()));
+    f(col::DNS_QNAME, Value::Str(&d.qname));
+    f(col::DNS_QTYPE, Value::Num(d.qtype.into()));
+    f(col::DNS_QCLASS, Value::Num(d.qclass.into()));
+    if d.is_response {
+        f(col::DNS_RCODE, Value::Num(d.rcode.into()));
+        f(col::DNS_ANSWERS, Value::Num(d.answers.into()));
+    }
+    if !d.answer_data.is_empty() {
+        f(col::DNS_ANSWER, Value::Str(&d.answer_data));
+        f(col::DNS_TTL, Value::Num(d.answer_ttl.into()));
     }
 }
 
