@@ -117,7 +117,8 @@ impl L7Fields {
         match self {
             L7Fields::Tls(t) => visit_tls(t, f),
             L7Fields::Dns(d) => visit_dns(d, f),
-            L7Fields::Http(_) | L7Fields::Smtp(_) | L7Fields::Sip(_) => {}
+            L7Fields::Http(h) => visit_http(h, f),
+            L7Fields::Smtp(_) | L7Fields::Sip(_) => {}
         }
     }
 }
@@ -134,6 +135,17 @@ fn num<'a>(f: &mut dyn FnMut(usize, Value<'a>), column: usize, value: Option<imp
     if let Some(v) = value {
         f(column, Value::Num(v.into()));
     }
+}
+
+fn visit_http<'a>(h: &'a crate::http::HttpFields, f: &mut dyn FnMut(usize, Value<'a>)) {
+    text(f, col::HTTP_METHOD, &h.method);
+    text(f, col::HTTP_HOST, &h.host);
+    text(f, col::HTTP_URL, &h.url);
+    text(f, col::HTTP_USER_AGENT, &h.user_agent);
+    text(f, col::HTTP_REFERER, &h.referer);
+    num(f, col::HTTP_STATUS, h.status);
+    text(f, col::HTTP_CONTENT_TYPE, &h.content_type);
+    text(f, col::HTTP_SERVER, &h.server);
 }
 
 /// A query carries its question; a response also its code, answer count
