@@ -40,9 +40,13 @@ pub const COLUMNS: &[&str] = &[
     "smtp_rcpt_count",
     "smtp_sender",
     "smtp_recipient",
-    "smtp_status_codes",
+    "smtp_2xx",
+    "smtp_3xx",
+    "smtp_4xx",
+    "smtp_5xx",
     "smtp_domain",
     "sip_msg_type",
+    "sip_method",
     "sip_status",
     "sip_call_id",
     "sip_from",
@@ -82,17 +86,21 @@ pub mod col {
     pub const SMTP_RCPT_COUNT: usize = 24;
     pub const SMTP_SENDER: usize = 25;
     pub const SMTP_RECIPIENT: usize = 26;
-    pub const SMTP_STATUS_CODES: usize = 27;
-    pub const SMTP_DOMAIN: usize = 28;
-    pub const SIP_MSG_TYPE: usize = 29;
-    pub const SIP_STATUS: usize = 30;
-    pub const SIP_CALL_ID: usize = 31;
-    pub const SIP_FROM: usize = 32;
-    pub const SIP_TO: usize = 33;
-    pub const SIP_VIA: usize = 34;
-    pub const SIP_USER_AGENT: usize = 35;
-    pub const SIP_REQUEST_URI: usize = 36;
-    pub const SIP_CSEQ: usize = 37;
+    pub const SMTP_2XX: usize = 27;
+    pub const SMTP_3XX: usize = 28;
+    pub const SMTP_4XX: usize = 29;
+    pub const SMTP_5XX: usize = 30;
+    pub const SMTP_DOMAIN: usize = 31;
+    pub const SIP_MSG_TYPE: usize = 32;
+    pub const SIP_METHOD: usize = 33;
+    pub const SIP_STATUS: usize = 34;
+    pub const SIP_CALL_ID: usize = 35;
+    pub const SIP_FROM: usize = 36;
+    pub const SIP_TO: usize = 37;
+    pub const SIP_VIA: usize = 38;
+    pub const SIP_USER_AGENT: usize = 39;
+    pub const SIP_REQUEST_URI: usize = 40;
+    pub const SIP_CSEQ: usize = 41;
 }
 
 /// Index of a column in [`COLUMNS`].
@@ -118,7 +126,8 @@ impl L7Fields {
             L7Fields::Tls(t) => visit_tls(t, f),
             L7Fields::Dns(d) => visit_dns(d, f),
             L7Fields::Http(h) => visit_http(h, f),
-            L7Fields::Smtp(_) | L7Fields::Sip(_) => {}
+            L7Fields::Smtp(m) => visit_smtp(m, f),
+            L7Fields::Sip(m) => visit_sip(m, f),
         }
     }
 }
@@ -135,6 +144,35 @@ fn num<'a>(f: &mut dyn FnMut(usize, Value<'a>), column: usize, value: Option<imp
     if let Some(v) = value {
         f(column, Value::Num(v.into()));
     }
+}
+
+/// The client direction has commands and addresses; the server direction
+/// its reply counts. Zero counts of the other direction are left out.
+fn visit_smtp<'a>(m: &'a crate::smtp::SmtpFields, f: &mut dyn FnMut(usize, Value<'a>)) {
+    let nonzero = |n: u32| (n > 0).then_some(n);
+    num(f, col::SMTP_COMMANDS, nonzero(m.commands));
+    num(f, col::SMTP_MAIL_COUNT, nonzero(m.mail_count));
+    num(f, col::SMTP_RCPT_COUNT, nonzero(m.rcpt_count));
+    text(f, col::SMTP_SENDER, &m.sender);
+    text(f, col::SMTP_RECIPIENT, &m.recipient);
+    num(f, col::SMTP_2XX, nonzero(m.status_2xx));
+    num(f, col::SMTP_3XX, nonzero(m.status_3xx));
+    num(f, col::SMTP_4XX, nonzero(m.status_4xx));
+    num(f, col::SMTP_5XX, nonzero(m.status_5xx));
+    text(f, col::SMTP_DOMAIN, &m.domain);
+}
+
+fn visit_sip<'a>(m: &'a crate::sip::SipFields, f: &mut dyn FnMut(usize, Value<'a>)) {
+    f(col::SIP_MSG_TYPE, Value::Num(m.msg_type.into()));
+    text(f, col::SIP_METHOD, &m.method);
+    num(f, col::SIP_STATUS, m.status);
+    text(f, col::SIP_CALL_ID, &m.call_id);
+    text(f, col::SIP_FROM, &m.from);
+    text(f, col::SIP_TO, &m.to);
+    text(f, col::SIP_VIA, &m.via);
+    text(f, col::SIP_USER_AGENT, &m.user_agent);
+    text(f, col::SIP_REQUEST_URI, &m.request_uri);
+    text(f, col::SIP_CSEQ, &m.cseq);
 }
 
 fn visit_http<'a>(h: &'a crate::http::HttpFields, f: &mut dyn FnMut(usize, Value<'a>)) {

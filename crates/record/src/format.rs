@@ -52,10 +52,11 @@ impl L7Format {
                 "smtp_domain",
                 "smtp_sender",
                 "smtp_recipient",
-                "smtp_status_codes",
+                "smtp_2xx",
+                "smtp_5xx",
             ],
             L7Format::Sip => &[
-                "sip_msg_type",
+                "sip_method",
                 "sip_status",
                 "sip_from",
                 "sip_to",
