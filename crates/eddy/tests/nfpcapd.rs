@@ -164,9 +164,11 @@ fn proto_number(name: &str) -> u8 {
 }
 
 fn eddy_flows(pcap: &Path, t: Timeouts) -> Vec<Flow> {
+    // L4 only: L7 parsing splits HTTP, DNS and SIP flows into transactions.
+    let (active, inactive) = (t.0.to_string(), t.1.to_string());
     meter_csv(
         pcap,
-        &["--active", &t.0.to_string(), "--inactive", &t.1.to_string()],
+        &["--no-l7", "--active", &active, "--inactive", &inactive],
     )
     .iter()
     .map(|r| Flow {

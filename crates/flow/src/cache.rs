@@ -299,7 +299,8 @@ impl FlowCache {
             self.update(idx, ts_ns, pkt, from_a);
             return idx;
         }
-        let L7State::Feeding(mut parser) = std::mem::replace(&mut self.l7[idx as usize], L7State::Unprobed)
+        let L7State::Feeding(mut parser) =
+            std::mem::replace(&mut self.l7[idx as usize], L7State::Unprobed)
         else {
             self.update(idx, ts_ns, pkt, from_a);
             return idx;
@@ -316,8 +317,16 @@ impl FlowCache {
     fn feed_l7(&mut self, idx: u32, pkt: &Packet<'_>, (src_port, dst_port): (u16, u16)) -> Feed {
         let state = &mut self.l7[idx as usize];
         if matches!(state, L7State::Unprobed) {
-            let transport = Transport { proto: pkt.proto, src_port, dst_port };
-            match self.l7_parsers.iter().find(|spec| (spec.probe)(&transport, pkt.payload)) {
+            let transport = Transport {
+                proto: pkt.proto,
+                src_port,
+                dst_port,
+            };
+            match self
+                .l7_parsers
+                .iter()
+                .find(|spec| (spec.probe)(&transport, pkt.payload))
+            {
                 Some(spec) => {
                     *state = L7State::Feeding((spec.new)());
                     self.stats.l7_flows += 1;
@@ -341,12 +350,24 @@ impl FlowCache {
     }
 
     /// The fields of a flow that is a single packet (nfpcapd's DNS rule).
-    fn parse_single(&mut self, pkt: &Packet<'_>, src_port: u16, dst_port: u16) -> Option<Box<l7::L7Fields>> {
+    fn parse_single(
+        &mut self,
+        pkt: &Packet<'_>,
+        src_port: u16,
+        dst_port: u16,
+    ) -> Option<Box<l7::L7Fields>> {
         if self.l7_parsers.is_empty() || pkt.payload.is_empty() || pkt.frag.is_later() {
             return None;
         }
-        let transport = Transport { proto: pkt.proto, src_port, dst_port };
-        let spec = self.l7_parsers.iter().find(|spec| (spec.probe)(&transport, pkt.payload))?;
+        let transport = Transport {
+            proto: pkt.proto,
+            src_port,
+            dst_port,
+        };
+        let spec = self
+            .l7_parsers
+            .iter()
+            .find(|spec| (spec.probe)(&transport, pkt.payload))?;
         let mut parser = (spec.new)();
         parser.feed(pkt.payload);
         self.stats.l7_flows += 1;

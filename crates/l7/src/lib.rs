@@ -93,11 +93,31 @@ pub struct ParserSpec {
 
 /// Every parser, in the order they are probed (most specific first).
 pub static PARSERS: &[ParserSpec] = &[
-    ParserSpec { name: "tls", probe: tls::probe, new: tls::new_parser },
-    ParserSpec { name: "dns", probe: dns::probe, new: dns::new_parser },
-    ParserSpec { name: "sip", probe: sip::probe, new: sip::new_parser },
-    ParserSpec { name: "http", probe: http::probe, new: http::new_parser },
-    ParserSpec { name: "smtp", probe: smtp::probe, new: smtp::new_parser },
+    ParserSpec {
+        name: "tls",
+        probe: tls::probe,
+        new: tls::new_parser,
+    },
+    ParserSpec {
+        name: "dns",
+        probe: dns::probe,
+        new: dns::new_parser,
+    },
+    ParserSpec {
+        name: "sip",
+        probe: sip::probe,
+        new: sip::new_parser,
+    },
+    ParserSpec {
+        name: "http",
+        probe: http::probe,
+        new: http::new_parser,
+    },
+    ParserSpec {
+        name: "smtp",
+        probe: smtp::probe,
+        new: smtp::new_parser,
+    },
 ];
 
 /// Cuts `bytes` to at most [`MAX_FIELD_LEN`] bytes and makes a string of it

@@ -7,7 +7,9 @@ use std::path::PathBuf;
 
 /// `../shared/testdata/<rel>`.
 pub fn shared(rel: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/testdata").join(rel)
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared/testdata")
+        .join(rel)
 }
 
 /// One packet's L4 payload with its direction.
@@ -24,7 +26,11 @@ pub struct Payload {
 
 impl Payload {
     pub fn transport(&self) -> crate::Transport {
-        crate::Transport { proto: self.proto, src_port: self.src_port, dst_port: self.dst_port }
+        crate::Transport {
+            proto: self.proto,
+            src_port: self.src_port,
+            dst_port: self.dst_port,
+        }
     }
 }
 
@@ -64,12 +70,18 @@ pub fn payloads(rel: &str) -> Vec<Payload> {
 
 /// The payloads of one direction: packets from `src_port` to `dst_port`.
 pub fn direction(all: &[Payload], src_port: u16, dst_port: u16) -> Vec<Payload> {
-    all.iter().filter(|p| p.src_port == src_port && p.dst_port == dst_port).cloned().collect()
+    all.iter()
+        .filter(|p| p.src_port == src_port && p.dst_port == dst_port)
+        .cloned()
+        .collect()
 }
 
 /// Feeds payloads to a fresh parser the way the flow cache will: collects
 /// each finished transaction and, at the end, the current one.
-pub fn run_parser(new: fn() -> Box<dyn crate::Parser>, payloads: &[Payload]) -> Vec<crate::L7Fields> {
+pub fn run_parser(
+    new: fn() -> Box<dyn crate::Parser>,
+    payloads: &[Payload],
+) -> Vec<crate::L7Fields> {
     let mut parser = new();
     let mut out = Vec::new();
     for p in payloads {

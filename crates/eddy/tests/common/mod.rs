@@ -59,18 +59,31 @@ impl Row {
 
 pub fn parse_csv(text: &str) -> Vec<Row> {
     let mut lines = text.lines();
-    let header: Vec<&str> = lines.next().expect("csv header").split(',').collect();
+    let header = split_csv_line(lines.next().expect("csv header"));
     lines
         .filter(|l| !l.is_empty())
-        .map(|line| {
-            let values = line.split(',');
-            Row(header
-                .iter()
-                .map(|h| h.to_string())
-                .zip(values.map(str::to_string))
-                .collect())
-        })
+        .map(|line| Row(header.iter().cloned().zip(split_csv_line(line)).collect()))
         .collect()
+}
+
+/// Splits one CSV line (RFC 4180 quoting; eddy writes no line breaks inside fields).
+fn split_csv_line(line: &str) -> Vec<String> {
+    let mut fields = vec![String::new()];
+    let mut quoted = false;
+    let mut chars = line.chars().peekable();
+    while let Some(c) = chars.next() {
+        match (c, quoted) {
+            ('"', false) => quoted = true,
+            ('"', true) if chars.peek() == Some(&'"') => {
+                chars.next();
+                fields.last_mut().unwrap().push('"');
+            }
+            ('"', true) => quoted = false,
+            (',', false) => fields.push(String::new()),
+            (c, _) => fields.last_mut().unwrap().push(c),
+        }
+    }
+    fields
 }
 
 /// Runs `eddy meter -r PCAP -o csv -q ARGS...` and parses its output.

@@ -54,7 +54,6 @@ pub struct HttpFields {
     pub server: Option<String>,
 }
 
-
 /// Whether a TCP flow whose first payload is `payload` speaks HTTP/1.x: it
 /// starts with a request line (any token method) or a status line, on any
 /// port. A request line cut by the segment end is accepted for the

@@ -166,7 +166,10 @@ fn visit_names_are_columns() {
     let mut seen = Vec::new();
     all.visit(&mut |i, _| seen.push(crate::COLUMNS[i]));
     assert_eq!(seen.len(), 8);
-    assert!(seen.iter().all(|name| name.starts_with("http_")), "{seen:?}");
+    assert!(
+        seen.iter().all(|name| name.starts_with("http_")),
+        "{seen:?}"
+    );
 }
 
 #[test]
