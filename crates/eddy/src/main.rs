@@ -6,6 +6,12 @@ mod meter;
 
 use clap::{Parser, Subcommand};
 
+/// L7 records own their strings and every parsed flow its parser state, so
+/// the meter allocates per flow; mimalloc makes that about twice as cheap as
+/// glibc's allocator (see BENCHMARKS.md).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "eddy",

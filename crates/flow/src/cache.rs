@@ -112,6 +112,8 @@ struct Slot {
     first_from_a: bool,
     /// Payloads should go to the L7 state: not probed yet, or a parser wants more.
     l7_wanted: bool,
+    /// Payload bytes the parser asked to skip (`Feed::Skip`), e.g. the rest of an HTTP body.
+    l7_skip: u32,
     last_ns: u64,
     packets: u64,
     bytes: u64,
@@ -276,7 +278,7 @@ impl FlowCache {
         let idx = self.insert(key, from_a, ts_ns, pkt, ports, out);
         if self.wants_l7(idx, pkt, from_a) {
             // Nothing came before the first payload, so a boundary means nothing here.
-            self.feed_l7(idx, pkt, ports);
+            self.feed_l7(idx, pkt, pkt.payload, ports);
         }
         idx
     }
@@ -295,7 +297,15 @@ impl FlowCache {
         ports: (u16, u16),
         out: &mut Vec<FlowRecord>,
     ) -> u32 {
-        if self.feed_l7(idx, pkt, ports) != Feed::Boundary {
+        // Bytes the parser said carry nothing for it are not fed at all.
+        let skip = self.slots[idx as usize].l7_skip as usize;
+        if skip >= pkt.payload.len() {
+            self.slots[idx as usize].l7_skip -= pkt.payload.len() as u32;
+            self.update(idx, ts_ns, pkt, from_a);
+            return idx;
+        }
+        self.slots[idx as usize].l7_skip = 0;
+        if self.feed_l7(idx, pkt, &pkt.payload[skip..], ports) != Feed::Boundary {
             self.update(idx, ts_ns, pkt, from_a);
             return idx;
         }
@@ -313,8 +323,15 @@ impl FlowCache {
         next
     }
 
-    /// Probes (on the first payload) and feeds flow `idx`'s parser.
-    fn feed_l7(&mut self, idx: u32, pkt: &Packet<'_>, (src_port, dst_port): (u16, u16)) -> Feed {
+    /// Probes (on the first payload) and feeds `payload` (the packet's, less
+    /// any bytes skipped) to flow `idx`'s parser.
+    fn feed_l7(
+        &mut self,
+        idx: u32,
+        pkt: &Packet<'_>,
+        payload: &[u8],
+        (src_port, dst_port): (u16, u16),
+    ) -> Feed {
         let state = &mut self.l7[idx as usize];
         if matches!(state, L7State::Unprobed) {
             let transport = Transport {
@@ -325,7 +342,7 @@ impl FlowCache {
             match self
                 .l7_parsers
                 .iter()
-                .find(|spec| (spec.probe)(&transport, pkt.payload))
+                .find(|spec| (spec.probe)(&transport, payload))
             {
                 Some(spec) => {
                     *state = L7State::Feeding((spec.new)());
@@ -335,9 +352,12 @@ impl FlowCache {
             }
         }
         let result = match state {
-            L7State::Feeding(parser) => parser.feed(pkt.payload),
+            L7State::Feeding(parser) => parser.feed(payload),
             _ => Feed::Done,
         };
+        if let Feed::Skip(n) = result {
+            self.slots[idx as usize].l7_skip = n;
+        }
         if result == Feed::Done {
             if let L7State::Feeding(parser) = std::mem::replace(state, L7State::Unprobed) {
                 *state = L7State::Stopped(Some(parser));
@@ -575,6 +595,7 @@ impl FlowCache {
             finished: false,
             first_from_a: from_a,
             l7_wanted: !self.l7_parsers.is_empty() && matches!(pkt.proto, TCP | UDP),
+            l7_skip: 0,
             last_ns: ts_ns,
             packets: 1,
             bytes: record.bytes,

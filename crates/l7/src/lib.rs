@@ -69,6 +69,12 @@ pub enum Feed {
     /// Nothing more to learn from this flow direction (e.g. TLS after the
     /// handshake, SMTP after STARTTLS); stop feeding.
     Done,
+    /// Keep feeding, but the next `n` payload bytes (after this packet's)
+    /// carry nothing for the parser, e.g. an HTTP body of known length: the
+    /// flow cache does not call `feed` for packets wholly inside them and
+    /// passes only the bytes after them. Saves a parser call (and its cache
+    /// misses) per body packet.
+    Skip(u32),
 }
 
 /// Per flow direction parser state.

@@ -84,9 +84,18 @@ pub fn run_parser(
 ) -> Vec<crate::L7Fields> {
     let mut parser = new();
     let mut out = Vec::new();
+    let mut skip = 0usize;
     for p in payloads {
-        match parser.feed(&p.data) {
+        // What the flow cache does with `Feed::Skip`.
+        if skip >= p.data.len() {
+            skip -= p.data.len();
+            continue;
+        }
+        let data = &p.data[skip..];
+        skip = 0;
+        match parser.feed(data) {
             crate::Feed::More => {}
+            crate::Feed::Skip(n) => skip = n as usize,
             crate::Feed::Boundary => out.extend(parser.take_finished()),
             crate::Feed::Done => break,
         }
