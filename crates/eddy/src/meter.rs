@@ -50,7 +50,7 @@ pub struct MeterArgs {
     #[arg(long, conflicts_with = "l7")]
     pub no_l7: bool,
     /// Application-layer parsers to run, comma separated (default: all of
-    /// http, dns, tls, smtp, sip).
+    /// http, dns, tls, smtp, sip, quic).
     #[arg(long, value_name = "LIST", value_parser = parse_l7_list)]
     pub l7: Option<L7List>,
     /// Output format: line, long, csv, json (one object per line), or a

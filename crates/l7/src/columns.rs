@@ -55,6 +55,8 @@ pub const COLUMNS: &[&str] = &[
     "sip_user_agent",
     "sip_request_uri",
     "sip_cseq",
+    "quic_version",
+    "quic_sni",
 ];
 
 /// Each column's index in [`COLUMNS`], so visitors need no name lookups.
@@ -101,6 +103,8 @@ pub mod col {
     pub const SIP_USER_AGENT: usize = 39;
     pub const SIP_REQUEST_URI: usize = 40;
     pub const SIP_CSEQ: usize = 41;
+    pub const QUIC_VERSION: usize = 42;
+    pub const QUIC_SNI: usize = 43;
 }
 
 /// Index of a column in [`COLUMNS`].
@@ -117,6 +121,7 @@ impl L7Fields {
             L7Fields::Tls(_) => "tls",
             L7Fields::Smtp(_) => "smtp",
             L7Fields::Sip(_) => "sip",
+            L7Fields::Quic(_) => "quic",
         }
     }
 
@@ -128,6 +133,10 @@ impl L7Fields {
             L7Fields::Http(h) => visit_http(h, f),
             L7Fields::Smtp(m) => visit_smtp(m, f),
             L7Fields::Sip(m) => visit_sip(m, f),
+            L7Fields::Quic(q) => {
+                num(f, col::QUIC_VERSION, q.version);
+                text(f, col::QUIC_SNI, &q.sni);
+            }
         }
     }
 }
@@ -222,6 +231,6 @@ mod tests {
         assert_eq!(COLUMNS[col::DNS_QCLASS], "dns_qclass");
         assert_eq!(COLUMNS[col::TLS_CIPHER_SUITE], "tls_cipher_suite");
         assert_eq!(COLUMNS[col::SIP_CSEQ], "sip_cseq");
-        assert_eq!(col::SIP_CSEQ + 1, COLUMNS.len());
+        assert_eq!(col::QUIC_SNI + 1, COLUMNS.len());
     }
 }

@@ -23,6 +23,7 @@
 mod columns;
 pub mod dns;
 pub mod http;
+pub mod quic;
 pub mod sip;
 pub mod smtp;
 pub mod tls;
@@ -46,6 +47,7 @@ pub enum L7Fields {
     Tls(tls::TlsFields),
     Smtp(smtp::SmtpFields),
     Sip(sip::SipFields),
+    Quic(quic::QuicFields),
 }
 
 /// What the flow cache knows about a flow when it asks parsers to probe it.
@@ -103,6 +105,11 @@ pub static PARSERS: &[ParserSpec] = &[
         name: "tls",
         probe: tls::probe,
         new: tls::new_parser,
+    },
+    ParserSpec {
+        name: "quic",
+        probe: quic::probe,
+        new: quic::new_parser,
     },
     ParserSpec {
         name: "dns",

@@ -749,3 +749,69 @@ proptest! {
         let _ = parser.take_current();
     }
 }
+
+// ---- speed ----
+
+/// Cost per real hello (probe, parse, all fields, JA3 and JA4, taking the
+/// fields), fed the way the flow cache feeds them:
+/// `cargo test -p l7 --release tls_speed -- --ignored --nocapture`.
+#[test]
+#[ignore]
+fn tls_speed() {
+    // Non-empty payloads of each direction whose first payload is a TLS
+    // ClientHello (code 1) or ServerHello (code 2).
+    let mut client: Vec<Vec<Vec<u8>>> = Vec::new();
+    let mut server: Vec<Vec<Vec<u8>>> = Vec::new();
+    for rel in TLS_CAPTURES {
+        for (_, packets) in directions(rel) {
+            let data: Vec<Vec<u8>> = packets
+                .iter()
+                .filter(|p| !p.data.is_empty())
+                .take(8)
+                .map(|p| p.data.clone())
+                .collect();
+            let Some(first) = data.first() else { continue };
+            if !probe(&TCP_443, first) || first[0] != 22 {
+                continue;
+            }
+            match first.get(RECORD_HEADER_LEN) {
+                Some(1) => client.push(data),
+                Some(2) => server.push(data),
+                _ => {}
+            }
+        }
+    }
+    assert!(client.len() > 20 && server.len() > 20);
+    let run = |dirs: &[Vec<Vec<u8>>]| {
+        let mut got = 0usize;
+        for packets in dirs {
+            if !probe(&TCP_443, &packets[0]) {
+                continue;
+            }
+            let mut parser = new_parser();
+            for data in packets {
+                if parser.feed(std::hint::black_box(data)) == Feed::Done {
+                    break;
+                }
+            }
+            if let Some(L7Fields::Tls(fields)) = parser.take_current() {
+                got += usize::from(fields.ja4.is_some() || fields.cipher_suite.is_some());
+                std::hint::black_box(fields);
+            }
+        }
+        got
+    };
+    for (name, dirs) in [("ClientHello", &client), ("ServerHello", &server)] {
+        assert_eq!(run(dirs), dirs.len(), "every {name} parsed");
+        let rounds = (200_000 / dirs.len()).max(1);
+        let mut best = u128::MAX;
+        for _ in 0..5 {
+            let start = std::time::Instant::now();
+            for _ in 0..rounds {
+                std::hint::black_box(run(dirs));
+            }
+            best = best.min(start.elapsed().as_nanos() / (rounds * dirs.len()) as u128);
+        }
+        println!("{name}: {best} ns per hello ({} distinct)", dirs.len());
+    }
+}
