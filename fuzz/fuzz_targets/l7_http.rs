@@ -2,7 +2,8 @@
 //! byte then that many bytes (bytes 0xf0..=0xff mean 1 to 16 KiB, so heads
 //! can outgrow the buffer cap; the last chunk takes what is left), fed as
 //! consecutive payloads of one TCP flow direction after `probe` saw the
-//! first. Any panic is a bug; so are string fields over the length cap.
+//! first, dropping the bytes a `Feed::Skip` covers as the flow cache does.
+//! Any panic is a bug; so are string fields over the length cap.
 #![no_main]
 
 use l7::{Feed, L7Fields, Transport, MAX_FIELD_LEN};
@@ -53,10 +54,19 @@ fuzz_target!(|data: &[u8]| {
         let _ = l7::http::probe(&transport, first);
     }
     let mut parser = l7::http::new_parser();
+    // Bytes the parser asked to skip are dropped, as the flow cache does.
+    let mut skip = 0usize;
     for chunk in &chunks {
-        match parser.feed(chunk) {
+        if skip >= chunk.len() {
+            skip -= chunk.len();
+            continue;
+        }
+        let payload = &chunk[skip..];
+        skip = 0;
+        match parser.feed(payload) {
             Feed::Boundary => check(parser.take_finished()),
             Feed::More => {}
+            Feed::Skip(n) => skip = n as usize,
             Feed::Done => break,
         }
     }

@@ -1,7 +1,9 @@
 //! Skipping message bodies without looking at them: a byte count for
 //! Content-Length, a small state machine for chunked transfer coding
 //! (RFC 9112 section 7.1). Chunk data is skipped in O(1); only the short
-//! chunk-size and trailer lines are read byte by byte.
+//! chunk-size and trailer lines are read byte by byte. Body bytes that need
+//! no look and have not arrived yet are handed to the flow cache to drop
+//! ([`Body::skip_unseen`], [`crate::Feed::Skip`]).
 
 use super::parser::MAX_CHUNK_SIZE_DIGITS;
 
@@ -50,6 +52,33 @@ pub enum Skip {
 impl Body {
     pub fn chunked() -> Body {
         Body::Chunked(Chunk::size_line())
+    }
+
+    /// Takes the body bytes that come next and need no look (the rest of a
+    /// Content-Length body, the rest of the current chunk's data), at most
+    /// `u32::MAX` of them, as skipped unseen: the flow cache will not feed
+    /// them. Returns how many (0 when the next bytes must be read) and
+    /// whether the body ends with them.
+    pub fn skip_unseen(&mut self) -> (u32, bool) {
+        match self {
+            Body::Length(remaining) => {
+                let n = (*remaining).min(u64::from(u32::MAX));
+                *remaining -= n;
+                (n as u32, *remaining == 0)
+            }
+            Body::Chunked(chunk) => {
+                let Chunk::Data(remaining) = *chunk else {
+                    return (0, false);
+                };
+                let n = remaining.min(u64::from(u32::MAX));
+                *chunk = if n == remaining {
+                    Chunk::DataEnd { seen_cr: false }
+                } else {
+                    Chunk::Data(remaining - n)
+                };
+                (n as u32, false)
+            }
+        }
     }
 
     /// Skips the body bytes at the front of `bytes`.

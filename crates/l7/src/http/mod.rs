@@ -7,7 +7,9 @@
 //! direction ends the first ([`crate::Feed::Boundary`]).
 //!
 //! To find the next head the parser skips bodies by their framing
-//! (Content-Length, chunked coding) without reading them. When a body's
+//! (Content-Length, chunked coding) without reading them; body bytes of
+//! known extent in later packets are not even fed ([`crate::Feed::Skip`]:
+//! the flow cache drops them). When a body's
 //! end is unknown (a response delimited by the close, a broken length) it
 //! trusts only a segment that *starts* with a valid start line, so body
 //! bytes are not taken for heads. A head split over segments is buffered

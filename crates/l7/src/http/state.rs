@@ -1,5 +1,7 @@
 //! One direction of one HTTP/1.x connection: where the next head starts,
-//! which body bytes to skip, and the transaction in progress.
+//! which body bytes to skip, and the transaction in progress. Body bytes of
+//! known extent beyond a packet are not fed at all: `feed` returns
+//! [`Feed::Skip`] and counts them as consumed.
 
 use super::body::{Body, Skip};
 use super::parser::{
@@ -294,8 +296,21 @@ impl Parser for HttpState {
             };
         }
         match (boundary, self.stage) {
+            // The cache takes no skip with a boundary: body bytes after this
+            // packet are fed and skipped here, and the next packet asks.
             (true, _) => Feed::Boundary,
             (false, Stage::Done) => Feed::Done,
+            (false, Stage::Body(mut body)) => match body.skip_unseen() {
+                (0, _) => Feed::More,
+                (n, ended) => {
+                    self.stage = if ended {
+                        Stage::Head
+                    } else {
+                        Stage::Body(body)
+                    };
+                    Feed::Skip(n)
+                }
+            },
             (false, _) => Feed::More,
         }
     }

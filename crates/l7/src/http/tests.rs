@@ -22,14 +22,19 @@ fn http(fields: Option<L7Fields>) -> Option<HttpFields> {
     })
 }
 
-/// Feeds `segments` to a fresh parser; returns every feed result and the
-/// transactions in order (finished ones, then the current one).
+/// Feeds `segments` to a fresh parser as the flow cache does (the bytes a
+/// `Feed::Skip` covers are dropped); returns the result of every `feed`
+/// call (a segment wholly skipped makes none) and the transactions in
+/// order (finished ones, then the current one).
 fn run(segments: &[&[u8]]) -> (Vec<Feed>, Vec<HttpFields>) {
     let mut parser = HttpState::new();
+    let mut skip = 0;
     let mut feeds = Vec::new();
     let mut out = Vec::new();
     for segment in segments {
-        let feed = parser.feed(segment);
+        let Some(feed) = feed_skipping(&mut parser, &mut skip, segment) else {
+            continue;
+        };
         assert!(parser.buffered() <= MAX_BUFFER);
         if feed == Feed::Boundary {
             out.extend(http(parser.take_finished()));
@@ -229,9 +234,151 @@ fn body_bytes_are_not_heads() {
     let body1: &[u8] = b"GET /fake HTTP/1.1\r\n\r\n"; // 22 bytes of body
     let body2: &[u8] = b"HTTP/1.1 200 OK\r\n\r\n"; // 19 bytes: 1 past the body
     let (feeds, out) = run(&[post, body1, &body2[..18], b"GET /real HTTP/1.1\r\n\r\n"]);
-    assert_eq!(feeds, [Feed::More, Feed::More, Feed::More, Feed::Boundary]);
+    // The body is skipped unseen: its two segments are not fed.
+    assert_eq!(feeds, [Feed::Skip(40), Feed::Boundary]);
     assert_eq!(out.len(), 2);
     assert_eq!(out[1].url.as_deref(), Some("/real"));
+}
+
+/// Cuts `stream` into segments of `size` bytes.
+fn segments(stream: &[u8], size: usize) -> Vec<&[u8]> {
+    stream.chunks(size).collect()
+}
+
+#[test]
+fn long_body_is_one_skip_until_the_next_head() {
+    let head = b"POST /up HTTP/1.1\r\nHost: h\r\nContent-Length: 10000\r\n\r\n";
+    // Fake heads fill the body: the parser must never see them.
+    let body: Vec<u8> = b"GET /fake HTTP/1.1\r\n\r\n"
+        .iter()
+        .copied()
+        .cycle()
+        .take(10000)
+        .collect();
+    let next = b"GET /next HTTP/1.1\r\nHost: h\r\n\r\n";
+    let stream = [&head[..], &body, next].concat();
+    let first = 1460 - head.len();
+    // 1460-byte segments: the last one straddles the body end and carries
+    // the pipelined head.
+    let (feeds, out) = run(&segments(&stream, 1460));
+    assert_eq!(feeds, [Feed::Skip(10000 - first as u32), Feed::Boundary]);
+    let urls: Vec<_> = out.iter().map(|f| f.url.clone().unwrap()).collect();
+    assert_eq!(urls, ["/up", "/next"]);
+
+    // The body ends with a segment; the next head comes in its own.
+    let with_body = [&head[..], &body].concat();
+    let mut parts = segments(&with_body, 1460);
+    parts.push(next);
+    let (feeds, out) = run(&parts);
+    assert_eq!(feeds, [Feed::Skip(10000 - first as u32), Feed::Boundary]);
+    assert_eq!(out.len(), 2);
+
+    // A head split over segments: the skip comes with its end.
+    let (feeds, out) = run(&[
+        &head[..20],
+        &[&head[20..], &body[..100]].concat(),
+        &body[100..5000],
+        &[&body[5000..], &next[..]].concat(),
+    ]);
+    assert_eq!(feeds, [Feed::More, Feed::Skip(9900), Feed::Boundary]);
+    assert_eq!(out.len(), 2);
+}
+
+#[test]
+fn chunk_data_is_skipped_chunk_by_chunk() {
+    let head = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n";
+    let data = vec![b'H'; 5000];
+    let (feeds, out) = run(&[
+        &[&head[..], b"1388;x=y\r\n", &data[..1000]].concat(), // 5000 bytes
+        &data[..1460],
+        &data[..1460],
+        &[&data[..1080], b"\r\nBB8\r\n", &data[..500]].concat(), // 3000 bytes
+        &data[..1460],
+        &[
+            &data[..1040],
+            b"\r\n0\r\nX: y\r\n\r\nHTTP/1.1 204 No Content\r\n\r\n",
+        ]
+        .concat(),
+    ]);
+    assert_eq!(feeds, [Feed::Skip(4000), Feed::Skip(2500), Feed::Boundary]);
+    let statuses: Vec<_> = out.iter().map(|f| f.status.unwrap()).collect();
+    assert_eq!(statuses, [200, 204]);
+
+    // Nothing to skip while a chunk-size line or the data's CR LF is due.
+    let (feeds, _) = run(&[head, b"5\r\nabc", b"de", b"\r", b"\n3\r\n", b"abc\r\n"]);
+    assert_eq!(
+        feeds,
+        [
+            Feed::More,
+            Feed::Skip(2),
+            Feed::More,
+            Feed::Skip(3),
+            Feed::More
+        ]
+    );
+}
+
+#[test]
+fn skip_after_a_boundary_starts_with_the_next_packet() {
+    let post = b"POST /p HTTP/1.1\r\nContent-Length: 5000\r\n\r\n";
+    let body = vec![b'b'; 5000];
+    let (feeds, out) = run(&[
+        GET,
+        &[&post[..], &body[..100]].concat(),
+        &body[..1460],
+        &body[..1460],
+        &body[..1460],
+        &[&body[..520], b"GET /last HTTP/1.1\r\n\r\n"].concat(),
+    ]);
+    // The boundary packet asks no skip; the next one, fed, asks the rest.
+    assert_eq!(
+        feeds,
+        [
+            Feed::More,
+            Feed::Boundary,
+            Feed::Skip(5000 - 100 - 1460),
+            Feed::Boundary
+        ]
+    );
+    let urls: Vec<_> = out.iter().map(|f| f.url.clone().unwrap()).collect();
+    assert_eq!(urls, ["/a?b=c", "/p", "/last"]);
+}
+
+#[test]
+fn skips_are_capped_at_u32_max() {
+    let mut parser = HttpState::new();
+    let head = b"HTTP/1.1 200 OK\r\nContent-Length: 9999999999\r\n\r\nabc";
+    assert_eq!(parser.feed(head), Feed::Skip(u32::MAX));
+    // What the cache passes once u32::MAX bytes went by.
+    let rest = 9_999_999_999 - 3 - u64::from(u32::MAX);
+    assert_eq!(parser.feed(b"12345"), Feed::Skip(u32::MAX));
+    let rest = rest - 5 - u64::from(u32::MAX);
+    assert_eq!(parser.feed(b"1"), Feed::Skip(rest as u32 - 1));
+    assert_eq!(parser.feed(b"HTTP/1.1 204 OK\r\n\r\n"), Feed::Boundary);
+}
+
+#[test]
+fn capture_bodies_are_skipped() {
+    // The references below (FlowTest, ipfixprobe, tshark) go through
+    // `run_parser`, which honours Skip: make sure the captures use it.
+    let mut skips = 0;
+    let mut unfed = 0;
+    for stream in streams() {
+        let mut parser = new_parser();
+        let mut skip = 0;
+        for segment in stream {
+            match feed_skipping(&mut *parser, &mut skip, segment) {
+                Some(Feed::Skip(_)) => skips += 1,
+                Some(Feed::Done) => break,
+                Some(_) => {}
+                None => unfed += 1,
+            }
+        }
+    }
+    assert!(
+        skips >= 5 && unfed >= 5,
+        "{skips} skips, {unfed} packets not fed"
+    );
 }
 
 #[test]
@@ -458,10 +605,11 @@ fn leading_line_ends_and_empty_payloads() {
 
 /// What the flow cache does with one packet's payload: drops the bytes a
 /// `Feed::Skip` covers and feeds the rest (or nothing, when the packet lies
-/// wholly inside them). `None` when `feed` was not called.
+/// wholly inside them). `None` when `feed` was not called. (The cache feeds
+/// no empty payload at all; here one is fed when no skip is pending.)
 fn feed_skipping(parser: &mut dyn Parser, skip: &mut u32, payload: &[u8]) -> Option<Feed> {
     let pending = *skip as usize;
-    if pending >= payload.len() {
+    if pending > 0 && pending >= payload.len() {
         *skip -= payload.len() as u32;
         return None;
     }
@@ -902,6 +1050,7 @@ proptest! {
         }
         bytes.truncate(truncate.index(bytes.len() + 1));
         let mut parser = HttpState::new();
+        let mut skip = 0;
         let mut rest = &bytes[..];
         for cut in cuts.iter().cycle() {
             if rest.is_empty() {
@@ -909,7 +1058,9 @@ proptest! {
             }
             let (segment, tail) = rest.split_at((*cut).min(rest.len()));
             rest = tail;
-            let feed = parser.feed(segment);
+            let Some(feed) = feed_skipping(&mut parser, &mut skip, segment) else {
+                continue;
+            };
             prop_assert!(parser.buffered() <= MAX_BUFFER);
             if feed == Feed::Boundary {
                 prop_assert!(parser.take_finished().is_some());
@@ -924,9 +1075,10 @@ proptest! {
     #[test]
     fn random_bytes_never_panic(segments in prop::collection::vec(prop::collection::vec(any::<u8>(), 0..300), 0..20)) {
         let mut parser = new_parser();
+        let mut skip = 0;
         for segment in &segments {
             let _ = probe(&TCP, segment);
-            if parser.feed(segment) == Feed::Boundary {
+            if feed_skipping(&mut *parser, &mut skip, segment) == Some(Feed::Boundary) {
                 let _ = parser.take_finished();
             }
         }
@@ -942,6 +1094,7 @@ proptest! {
     ]), 0..60), cuts in prop::collection::vec(1usize..64, 1..20)) {
         let bytes = parts.concat();
         let mut parser = HttpState::new();
+        let mut skip = 0;
         let mut rest = &bytes[..];
         for cut in cuts.iter().cycle() {
             if rest.is_empty() {
@@ -949,7 +1102,7 @@ proptest! {
             }
             let (segment, tail) = rest.split_at((*cut).min(rest.len()));
             rest = tail;
-            if parser.feed(segment) == Feed::Done {
+            if feed_skipping(&mut parser, &mut skip, segment) == Some(Feed::Done) {
                 break;
             }
             prop_assert!(parser.buffered() <= MAX_BUFFER);
