@@ -57,6 +57,7 @@ pub const COLUMNS: &[&str] = &[
     "sip_cseq",
     "quic_version",
     "quic_sni",
+    "quic_alpn",
 ];
 
 /// Each column's index in [`COLUMNS`], so visitors need no name lookups.
@@ -105,6 +106,7 @@ pub mod col {
     pub const SIP_CSEQ: usize = 41;
     pub const QUIC_VERSION: usize = 42;
     pub const QUIC_SNI: usize = 43;
+    pub const QUIC_ALPN: usize = 44;
 }
 
 /// Index of a column in [`COLUMNS`].
@@ -136,6 +138,7 @@ impl L7Fields {
             L7Fields::Quic(q) => {
                 num(f, col::QUIC_VERSION, q.version);
                 text(f, col::QUIC_SNI, &q.sni);
+                text(f, col::QUIC_ALPN, &q.alpn);
             }
         }
     }
@@ -231,6 +234,6 @@ mod tests {
         assert_eq!(COLUMNS[col::DNS_QCLASS], "dns_qclass");
         assert_eq!(COLUMNS[col::TLS_CIPHER_SUITE], "tls_cipher_suite");
         assert_eq!(COLUMNS[col::SIP_CSEQ], "sip_cseq");
-        assert_eq!(col::QUIC_SNI + 1, COLUMNS.len());
+        assert_eq!(col::QUIC_ALPN + 1, COLUMNS.len());
     }
 }
