@@ -3,35 +3,236 @@
 //! JA3 (Salesforce): MD5 of
 //! `SSLVersion,Ciphers,Extensions,EllipticCurves,EllipticCurvePointFormats`
 //! in decimal, `-` joined, GREASE values skipped.
-//! JA4 (FoxIO): `t13d1516h2_8daaf6152771_b186095e22b6`, see [`ja4`].
-
-use std::fmt::Write;
+//! JA4 (FoxIO): `t13d1516h2_8daaf6152771_b186095e22b6`, see [`ja4_of`].
+//!
+//! Both run once per ClientHello, so they are built for speed: numbers are
+//! written with lookup tables into a [`Text`] buffer on the stack that
+//! feeds the hash in large pieces, lists are sorted as `u16` on the stack
+//! ([`U16List`]), and the only allocations are the two result strings.
 
 use md5::{Digest, Md5};
 use sha2::Sha256;
 
-use super::parser::{is_grease, ClientHello, Ssl2ClientHello, EXT_ALPN, EXT_SERVER_NAME};
+use super::parser::{
+    is_grease, ClientExtensions, ClientHello, Ssl2ClientHello, U16List, EXT_ALPN, EXT_SERVER_NAME,
+};
 
 /// Most list entries a fingerprint looks at; a ClientHello fits in
 /// [`crate::MAX_BUFFER`], so this only bounds the sort buffers.
 const MAX_ENTRIES: usize = crate::MAX_BUFFER / 2;
 
-fn lower_hex(bytes: &[u8]) -> String {
-    let mut out = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        // Writing to a String cannot fail.
-        let _ = write!(out, "{b:02x}");
+/// `"00"` to `"99"`: two decimal digits at `2 * n`.
+const DECIMAL_PAIRS: [u8; 200] = {
+    let mut out = [0u8; 200];
+    let mut n = 0;
+    while n < 100 {
+        out[2 * n] = b'0' + (n / 10) as u8;
+        out[2 * n + 1] = b'0' + (n % 10) as u8;
+        n += 1;
     }
     out
+};
+
+/// `"00"` to `"ff"`: the two lowercase hex digits of byte `b` at `2 * b`.
+const HEX_PAIRS: [u8; 512] = {
+    let digits = b"0123456789abcdef";
+    let mut out = [0u8; 512];
+    let mut b = 0;
+    while b < 256 {
+        out[2 * b] = digits[b >> 4];
+        out[2 * b + 1] = digits[b & 0x0f];
+        b += 1;
+    }
+    out
+};
+
+/// Where finished [`Text`] bytes go: a hash, or a byte vector in tests.
+pub trait Absorb {
+    fn absorb(&mut self, bytes: &[u8]);
+}
+
+impl Absorb for Md5 {
+    fn absorb(&mut self, bytes: &[u8]) {
+        self.update(bytes);
+    }
+}
+
+impl Absorb for Sha256 {
+    fn absorb(&mut self, bytes: &[u8]) {
+        self.update(bytes);
+    }
+}
+
+impl Absorb for Vec<u8> {
+    fn absorb(&mut self, bytes: &[u8]) {
+        self.extend_from_slice(bytes);
+    }
+}
+
+/// Bytes held before they go to the sink; a typical JA3 string fits.
+const TEXT_BUFFER: usize = 256;
+
+/// ASCII text written piece by piece into a stack buffer and handed to its
+/// sink [`TEXT_BUFFER`] bytes at a time, so text of any length costs no
+/// allocation.
+pub struct Text<A: Absorb> {
+    buf: [u8; TEXT_BUFFER],
+    len: usize,
+    sink: A,
+}
+
+impl<A: Absorb> Text<A> {
+    pub fn new(sink: A) -> Self {
+        Text {
+            buf: [0; TEXT_BUFFER],
+            len: 0,
+            sink,
+        }
+    }
+
+    /// Makes room for `N` (at most [`TEXT_BUFFER`]) more bytes.
+    #[inline(always)]
+    fn room<const N: usize>(&mut self) -> &mut [u8; N] {
+        if self.len + N > TEXT_BUFFER {
+            self.flush();
+        }
+        let at = self.len;
+        // In range: `at + N <= TEXT_BUFFER` after the flush above.
+        <&mut [u8; N]>::try_from(&mut self.buf[at..at + N]).unwrap_or_else(|_| unreachable!())
+    }
+
+    #[inline(always)]
+    fn byte(&mut self, b: u8) {
+        self.room::<1>()[0] = b;
+        self.len += 1;
+    }
+
+    /// `value` in decimal, after `sep` unless it is 0.
+    #[inline(always)]
+    fn decimal(&mut self, sep: u8, value: u32) {
+        let out = self.room::<11>();
+        let at = usize::from(sep != 0);
+        out[0] = sep;
+        let digits = &mut out[at..];
+        let v = value as usize;
+        let n = if v < 10 {
+            digits[0] = b'0' + v as u8;
+            1
+        } else if v < 100 {
+            digits[..2].copy_from_slice(&pair(v));
+            2
+        } else if v < 1000 {
+            digits[0] = b'0' + (v / 100) as u8;
+            digits[1..3].copy_from_slice(&pair(v % 100));
+            3
+        } else if v < 10_000 {
+            digits[..2].copy_from_slice(&pair(v / 100));
+            digits[2..4].copy_from_slice(&pair(v % 100));
+            4
+        } else if v < 100_000 {
+            digits[0] = b'0' + (v / 10_000) as u8;
+            digits[1..3].copy_from_slice(&pair(v / 100 % 100));
+            digits[3..5].copy_from_slice(&pair(v % 100));
+            5
+        } else {
+            long_decimal(value, digits)
+        };
+        self.len += at + n;
+    }
+
+    /// `value` as four lowercase hex digits, after `sep` unless it is 0.
+    #[inline(always)]
+    fn hex4(&mut self, sep: u8, value: u16) {
+        let out = self.room::<5>();
+        let [hi, lo] = value.to_be_bytes();
+        let (hi, lo) = (usize::from(hi) * 2, usize::from(lo) * 2);
+        let at = usize::from(sep != 0);
+        out[0] = sep;
+        out[at..at + 2].copy_from_slice(&HEX_PAIRS[hi..hi + 2]);
+        out[at + 2..at + 4].copy_from_slice(&HEX_PAIRS[lo..lo + 2]);
+        self.len += at + 4;
+    }
+
+    /// Hands over what is left and returns the sink.
+    #[cfg(test)]
+    pub fn finish(mut self) -> A {
+        self.flush();
+        self.sink
+    }
+
+    /// Hands over what is left.
+    fn flush(&mut self) {
+        self.sink.absorb(&self.buf[..self.len]);
+        self.len = 0;
+    }
+}
+
+impl<D: Absorb + Digest + md5::digest::FixedOutputReset> Text<D> {
+    /// The digest of the text, without moving the buffer.
+    fn digest(&mut self) -> md5::digest::Output<D> {
+        self.flush();
+        self.sink.finalize_reset()
+    }
+}
+
+/// The two decimal digits of `n` (below 100).
+#[inline(always)]
+fn pair(n: usize) -> [u8; 2] {
+    let at = (n % 100) * 2;
+    [DECIMAL_PAIRS[at], DECIMAL_PAIRS[at + 1]]
+}
+
+/// Writes `value` (100000 or more) in decimal at the start of `out` and
+/// returns the digit count.
+#[cold]
+fn long_decimal(value: u32, out: &mut [u8]) -> usize {
+    let mut digits = [0u8; 10];
+    let mut start = digits.len();
+    let mut rest = value;
+    loop {
+        start -= 1;
+        digits[start] = b'0' + (rest % 10) as u8;
+        rest /= 10;
+        if rest == 0 {
+            break;
+        }
+    }
+    let n = digits.len() - start;
+    out[..n].copy_from_slice(&digits[start..]);
+    n
+}
+
+/// Lowercase hex of `bytes` in an exactly sized string.
+fn hex_string(bytes: &[u8]) -> String {
+    let mut out = Vec::with_capacity(bytes.len() * 2);
+    for &b in bytes {
+        let at = usize::from(b) * 2;
+        out.extend_from_slice(&HEX_PAIRS[at..at + 2]);
+    }
+    ascii_string(out)
+}
+
+/// A string of bytes that are ASCII by construction.
+fn ascii_string(bytes: Vec<u8>) -> String {
+    String::from_utf8(bytes).unwrap_or_default()
 }
 
 /// Appends `values` in decimal joined by `-`.
-fn push_dash_list(out: &mut String, values: impl Iterator<Item = u32>) {
-    for (i, value) in values.enumerate() {
-        if i > 0 {
-            out.push('-');
-        }
-        let _ = write!(out, "{value}");
+#[inline]
+fn dash_list<A: Absorb>(out: &mut Text<A>, values: impl Iterator<Item = u32>) {
+    let mut sep = 0;
+    for value in values {
+        out.decimal(sep, value);
+        sep = b'-';
+    }
+}
+
+/// Appends `values` as four-digit lowercase hex joined by `,`.
+fn hex_list<A: Absorb>(out: &mut Text<A>, values: &[u16]) {
+    let mut sep = 0;
+    for &value in values {
+        out.hex4(sep, value);
+        sep = b',';
     }
 }
 
@@ -39,161 +240,191 @@ fn not_grease(value: &u16) -> bool {
     !is_grease(*value)
 }
 
-/// The JA3 string (before hashing) of a TLS ClientHello.
-pub fn ja3_string(hello: &ClientHello) -> String {
-    let mut out = String::with_capacity(256);
-    let _ = write!(out, "{},", hello.legacy_version);
-    push_dash_list(&mut out, hello.ciphers().filter(not_grease).map(u32::from));
-    out.push(',');
-    push_dash_list(
-        &mut out,
-        hello
-            .extensions()
-            .map(|e| e.ext_type)
-            .filter(not_grease)
-            .map(u32::from),
+/// Writes the JA3 string (before hashing) of a TLS ClientHello whose
+/// extensions `ext` scanned.
+pub fn write_ja3<A: Absorb>(out: &mut Text<A>, hello: &ClientHello, ext: &ClientExtensions) {
+    out.decimal(0, u32::from(hello.legacy_version));
+    out.byte(b',');
+    dash_list(out, hello.ciphers().filter(not_grease).map(u32::from));
+    out.byte(b',');
+    dash_list(out, ext.types.as_slice().iter().map(|&t| u32::from(t)));
+    out.byte(b',');
+    dash_list(
+        out,
+        ext.supported_groups().filter(not_grease).map(u32::from),
     );
-    out.push(',');
-    push_dash_list(
-        &mut out,
-        hello.supported_groups().filter(not_grease).map(u32::from),
-    );
-    out.push(',');
-    push_dash_list(
-        &mut out,
-        hello.ec_point_formats().iter().map(|f| u32::from(*f)),
-    );
-    out
+    out.byte(b',');
+    dash_list(out, ext.ec_point_formats().iter().map(|&f| u32::from(f)));
 }
 
-/// The JA3 string of an SSLv2 CLIENT-HELLO: version and the 24-bit cipher
-/// specs; SSLv2 has no extensions, so the last three fields are empty.
-pub fn ja3_string_ssl2(hello: &Ssl2ClientHello) -> String {
-    let mut out = String::with_capacity(128);
-    let _ = write!(out, "{},", hello.version);
-    push_dash_list(&mut out, hello.ciphers());
-    out.push_str(",,,");
-    out
+/// Writes the JA3 string of an SSLv2 CLIENT-HELLO: version and the 24-bit
+/// cipher specs; SSLv2 has no extensions, so the last three fields are
+/// empty.
+pub fn write_ja3_ssl2<A: Absorb>(out: &mut Text<A>, hello: &Ssl2ClientHello) {
+    out.decimal(0, u32::from(hello.version));
+    out.byte(b',');
+    dash_list(out, hello.ciphers());
+    for _ in 0..3 {
+        out.byte(b',');
+    }
+}
+
+/// The JA3 fingerprint (lowercase hex MD5) of a TLS ClientHello.
+pub fn ja3(hello: &ClientHello, ext: &ClientExtensions) -> String {
+    let mut text = Text::new(Md5::new());
+    write_ja3(&mut text, hello, ext);
+    hex_string(&text.digest())
+}
+
+/// The JA3 fingerprint of an SSLv2 CLIENT-HELLO.
+pub fn ja3_ssl2(hello: &Ssl2ClientHello) -> String {
+    let mut text = Text::new(Md5::new());
+    write_ja3_ssl2(&mut text, hello);
+    hex_string(&text.digest())
 }
 
 /// Lowercase hex MD5 of a JA3 string.
+#[cfg(test)]
 pub fn ja3_hash(ja3: &str) -> String {
-    lower_hex(&Md5::digest(ja3.as_bytes()))
+    hex_string(&Md5::digest(ja3.as_bytes()))
 }
 
 /// JA4's two-character version code.
-fn ja4_version(version: u16) -> &'static str {
+fn ja4_version(version: u16) -> &'static [u8; 2] {
     match version {
-        0x0304 => "13",
-        0x0303 => "12",
-        0x0302 => "11",
-        0x0301 => "10",
-        0x0300 => "s3",
-        0x0002 => "s2",
-        0xfeff => "d1",
-        0xfefd => "d2",
-        0xfefc => "d3",
-        _ => "00",
+        0x0304 => b"13",
+        0x0303 => b"12",
+        0x0302 => b"11",
+        0x0301 => b"10",
+        0x0300 => b"s3",
+        0x0002 => b"s2",
+        0xfeff => b"d1",
+        0xfefd => b"d2",
+        0xfefc => b"d3",
+        _ => b"00",
     }
 }
 
 /// A count printed with two digits, capped at 99 as JA4 asks.
-fn two_digits(count: usize) -> String {
-    format!("{:02}", count.min(99))
+fn two_digits(count: usize) -> [u8; 2] {
+    let at = count.min(99) * 2;
+    [DECIMAL_PAIRS[at], DECIMAL_PAIRS[at + 1]]
 }
 
 /// JA4's ALPN part: first and last character of the first offered name;
 /// when either is not ASCII alphanumeric, the first and last hex digits of
 /// the name's bytes instead; `00` without ALPN.
-fn ja4_alpn(hello: &ClientHello) -> String {
-    let first = hello
-        .alpn()
-        .and_then(|mut names| names.next())
-        .unwrap_or(&[]);
+fn ja4_alpn(ext: &ClientExtensions) -> [u8; 2] {
+    let first = ext.alpn().and_then(|mut names| names.next()).unwrap_or(&[]);
     match (first.first(), first.last()) {
-        (Some(&a), Some(&b)) if a.is_ascii_alphanumeric() && b.is_ascii_alphanumeric() => {
-            [char::from(a), char::from(b)].iter().collect()
-        }
+        (Some(&a), Some(&b)) if a.is_ascii_alphanumeric() && b.is_ascii_alphanumeric() => [a, b],
         (Some(&a), Some(&b)) => {
-            let hex = |nibble: u8| char::from_digit(u32::from(nibble), 16).unwrap_or('0');
-            [hex(a >> 4), hex(b & 0x0f)].iter().collect()
+            let (a, b) = (usize::from(a) * 2, usize::from(b) * 2);
+            [HEX_PAIRS[a], HEX_PAIRS[b + 1]]
         }
-        _ => "00".to_string(),
+        _ => *b"00",
     }
 }
 
-/// First 12 hex digits of the SHA-256 of `text`, or twelve zeros when the
-/// list hashed is empty.
-fn truncated_sha256(text: &str, list_is_empty: bool) -> String {
-    if list_is_empty {
-        return "000000000000".to_string();
-    }
-    let mut hex = lower_hex(&Sha256::digest(text.as_bytes()));
-    hex.truncate(12);
-    hex
+/// The plain parts of a JA4 fingerprint, besides the texts hashed.
+pub struct Ja4Head {
+    /// `t13d1516h2`.
+    pub part_a: [u8; 10],
+    /// No cipher suite was hashed: the second part is twelve zeros.
+    pub no_ciphers: bool,
+    /// No extension was hashed: the third part is twelve zeros.
+    pub no_extensions: bool,
 }
 
-/// Four-digit lowercase hex values joined by `,`.
-fn hex_list(values: &[u16]) -> String {
-    let mut out = String::with_capacity(values.len() * 5);
-    for (i, value) in values.iter().enumerate() {
-        if i > 0 {
-            out.push(',');
+/// Writes the two texts JA4 hashes, `ciphers` (the sorted cipher suites)
+/// and `extensions` (the sorted extensions without SNI and ALPN, then `_`
+/// and the signature algorithms in wire order when there are any), and
+/// returns the rest of the fingerprint.
+pub fn write_ja4<A: Absorb>(
+    hello: &ClientHello,
+    ext: &ClientExtensions,
+    ciphers: &mut Text<A>,
+    extensions: &mut Text<A>,
+) -> Ja4Head {
+    let version = ext
+        .supported_versions()
+        .and_then(|versions| versions.filter(not_grease).max())
+        .unwrap_or(hello.legacy_version);
+    let mut suites = U16List::new();
+    for suite in hello.ciphers().filter(not_grease).take(MAX_ENTRIES) {
+        suites.push(suite);
+    }
+    let all_types = ext.types.as_slice();
+    let types = &all_types[..all_types.len().min(MAX_ENTRIES)];
+    let has_sni = types.contains(&EXT_SERVER_NAME);
+    let [v0, v1] = *ja4_version(version);
+    let [c0, c1] = two_digits(suites.len());
+    let [e0, e1] = two_digits(types.len());
+    let [a0, a1] = ja4_alpn(ext);
+    let sni = if has_sni { b'd' } else { b'i' };
+    let part_a = [b't', v0, v1, sni, c0, c1, e0, e1, a0, a1];
+
+    suites.as_mut_slice().sort_unstable();
+    hex_list(ciphers, suites.as_slice());
+
+    let mut hashed = U16List::new();
+    for &t in types {
+        if t != EXT_SERVER_NAME && t != EXT_ALPN {
+            hashed.push(t);
         }
-        let _ = write!(out, "{value:04x}");
+    }
+    hashed.as_mut_slice().sort_unstable();
+    hex_list(extensions, hashed.as_slice());
+    let signature_algorithms = ext.signature_algorithms().filter(not_grease);
+    let mut sep = b'_';
+    for algorithm in signature_algorithms.take(MAX_ENTRIES) {
+        extensions.hex4(sep, algorithm);
+        sep = b',';
+    }
+    Ja4Head {
+        part_a,
+        no_ciphers: suites.is_empty(),
+        no_extensions: hashed.is_empty(),
+    }
+}
+
+/// The first 12 hex digits of a SHA-256, or twelve zeros when the list
+/// hashed is empty.
+fn truncated_sha256(text: &mut Text<Sha256>, list_is_empty: bool) -> [u8; 12] {
+    let mut out = [b'0'; 12];
+    if !list_is_empty {
+        let digest = text.digest();
+        for (pair, &b) in out.chunks_exact_mut(2).zip(digest.iter()) {
+            let at = usize::from(b) * 2;
+            pair.copy_from_slice(&HEX_PAIRS[at..at + 2]);
+        }
     }
     out
 }
 
-/// The JA4 fingerprint of a ClientHello seen over TCP:
+/// The JA4 fingerprint of a ClientHello seen over TCP, whose extensions
+/// `ext` scanned:
 /// `t` + version (highest non-GREASE supported_versions entry, else the
 /// legacy version) + `d`/`i` (SNI present or not) + cipher count +
 /// extension count (GREASE skipped, SNI and ALPN counted) + ALPN part,
 /// `_`, truncated SHA-256 of the sorted ciphers, `_`, truncated SHA-256 of
 /// the sorted extensions without SNI and ALPN, then `_` and the signature
 /// algorithms in wire order (left out when there are none).
+pub fn ja4_of(hello: &ClientHello, ext: &ClientExtensions) -> String {
+    let mut ciphers = Text::new(Sha256::new());
+    let mut extensions = Text::new(Sha256::new());
+    let head = write_ja4(hello, ext, &mut ciphers, &mut extensions);
+    let mut out = Vec::with_capacity(36);
+    out.extend_from_slice(&head.part_a);
+    out.push(b'_');
+    out.extend_from_slice(&truncated_sha256(&mut ciphers, head.no_ciphers));
+    out.push(b'_');
+    out.extend_from_slice(&truncated_sha256(&mut extensions, head.no_extensions));
+    ascii_string(out)
+}
+
+/// [`ja4_of`] a ClientHello not scanned yet.
+#[cfg(test)]
 pub fn ja4(hello: &ClientHello) -> String {
-    let version = hello
-        .supported_versions()
-        .and_then(|versions| versions.filter(not_grease).max())
-        .unwrap_or(hello.legacy_version);
-    let mut ciphers: Vec<u16> = hello
-        .ciphers()
-        .filter(not_grease)
-        .take(MAX_ENTRIES)
-        .collect();
-    let extensions: Vec<u16> = hello
-        .extensions()
-        .map(|e| e.ext_type)
-        .filter(not_grease)
-        .take(MAX_ENTRIES)
-        .collect();
-    let has_sni = extensions.contains(&EXT_SERVER_NAME);
-    let part_a = format!(
-        "t{}{}{}{}{}",
-        ja4_version(version),
-        if has_sni { 'd' } else { 'i' },
-        two_digits(ciphers.len()),
-        two_digits(extensions.len()),
-        ja4_alpn(hello)
-    );
-    ciphers.sort_unstable();
-    let part_b = truncated_sha256(&hex_list(&ciphers), ciphers.is_empty());
-    let mut hashed_extensions: Vec<u16> = extensions
-        .into_iter()
-        .filter(|e| *e != EXT_SERVER_NAME && *e != EXT_ALPN)
-        .collect();
-    hashed_extensions.sort_unstable();
-    let signature_algorithms: Vec<u16> = hello
-        .signature_algorithms()
-        .filter(not_grease)
-        .take(MAX_ENTRIES)
-        .collect();
-    let mut text = hex_list(&hashed_extensions);
-    if !signature_algorithms.is_empty() {
-        text.push('_');
-        text.push_str(&hex_list(&signature_algorithms));
-    }
-    let part_c = truncated_sha256(&text, hashed_extensions.is_empty());
-    format!("{part_a}_{part_b}_{part_c}")
+    ja4_of(hello, &hello.scan())
 }

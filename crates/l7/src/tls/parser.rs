@@ -204,6 +204,48 @@ impl<'a> ClientHello<'a> {
         }
     }
 
+    /// One walk over the extensions instead of one per question: the data
+    /// of the first extension of each type the fields and fingerprints
+    /// read and every non-GREASE extension type in order.
+    pub fn scan(&self) -> ClientExtensions<'a> {
+        let mut out = ClientExtensions {
+            legacy_version: self.legacy_version,
+            server_name: None,
+            alpn: None,
+            supported_versions: None,
+            signature_algorithms: None,
+            supported_groups: None,
+            ec_point_formats: None,
+            types: U16List::new(),
+        };
+        for ext in self.extensions() {
+            let slot = match ext.ext_type {
+                EXT_SERVER_NAME => &mut out.server_name,
+                EXT_ALPN => &mut out.alpn,
+                EXT_SUPPORTED_VERSIONS => &mut out.supported_versions,
+                EXT_SIGNATURE_ALGORITHMS => &mut out.signature_algorithms,
+                EXT_SUPPORTED_GROUPS => &mut out.supported_groups,
+                EXT_EC_POINT_FORMATS => &mut out.ec_point_formats,
+                other => {
+                    if !is_grease(other) {
+                        out.types.push(other);
+                    }
+                    continue;
+                }
+            };
+            if slot.is_none() {
+                *slot = Some(ext.data);
+            }
+            out.types.push(ext.ext_type);
+        }
+        out
+    }
+}
+
+/// One extension walk per question: the reference [`ClientHello::scan`]
+/// is tested against.
+#[cfg(test)]
+impl<'a> ClientHello<'a> {
     pub fn extension(&self, ext_type: u16) -> Option<&'a [u8]> {
         self.extensions()
             .find(|e| e.ext_type == ext_type)
@@ -212,61 +254,196 @@ impl<'a> ClientHello<'a> {
 
     /// The first host_name entry of the server_name extension.
     pub fn server_name(&self) -> Option<&'a [u8]> {
-        let mut list = Reader::new(Reader::new(self.extension(EXT_SERVER_NAME)?).vec16()?);
-        while !list.is_empty() {
-            let name_type = list.u8()?;
-            let name = list.vec16()?;
-            if name_type == 0 {
-                return Some(name);
-            }
-        }
-        None
+        server_name_in(self.extension(EXT_SERVER_NAME))
     }
 
     /// The offered ALPN protocol names, in order.
     pub fn alpn(&self) -> Option<ProtocolNames<'a>> {
-        let list = Reader::new(self.extension(EXT_ALPN)?).vec16()?;
-        Some(ProtocolNames {
-            reader: Reader::new(list),
-        })
+        alpn_in(self.extension(EXT_ALPN))
     }
 
     /// The supported_versions list, GREASE included.
     pub fn supported_versions(&self) -> Option<impl Iterator<Item = u16> + 'a> {
-        let list = Reader::new(self.extension(EXT_SUPPORTED_VERSIONS)?).vec8()?;
-        Some(u16_list(list))
+        supported_versions_in(self.extension(EXT_SUPPORTED_VERSIONS))
     }
 
     /// The signature_algorithms list, in order.
     pub fn signature_algorithms(&self) -> impl Iterator<Item = u16> + 'a {
-        let list = self
-            .extension(EXT_SIGNATURE_ALGORITHMS)
-            .and_then(|d| Reader::new(d).vec16());
-        u16_list(list.unwrap_or(&[]))
+        list16_in(self.extension(EXT_SIGNATURE_ALGORITHMS))
     }
 
     /// The supported_groups (elliptic curves) list, in order.
     pub fn supported_groups(&self) -> impl Iterator<Item = u16> + 'a {
-        let list = self
-            .extension(EXT_SUPPORTED_GROUPS)
-            .and_then(|d| Reader::new(d).vec16());
-        u16_list(list.unwrap_or(&[]))
+        list16_in(self.extension(EXT_SUPPORTED_GROUPS))
     }
 
     /// The ec_point_formats list, in order.
     pub fn ec_point_formats(&self) -> &'a [u8] {
-        self.extension(EXT_EC_POINT_FORMATS)
-            .and_then(|d| Reader::new(d).vec8())
-            .unwrap_or(&[])
+        ec_point_formats_in(self.extension(EXT_EC_POINT_FORMATS))
     }
 
     /// The version the client offers: its first non-GREASE
     /// supported_versions entry (clients list them by preference, highest
     /// first), else the legacy version field.
     pub fn offered_version(&self) -> u16 {
-        self.supported_versions()
-            .and_then(|mut versions| versions.find(|v| !is_grease(*v)))
-            .unwrap_or(self.legacy_version)
+        offered_version_in(self.extension(EXT_SUPPORTED_VERSIONS), self.legacy_version)
+    }
+}
+
+/// The first host_name entry of a server_name extension's data.
+fn server_name_in(data: Option<&[u8]>) -> Option<&[u8]> {
+    let mut list = Reader::new(Reader::new(data?).vec16()?);
+    while !list.is_empty() {
+        let name_type = list.u8()?;
+        let name = list.vec16()?;
+        if name_type == 0 {
+            return Some(name);
+        }
+    }
+    None
+}
+
+/// The protocol names of an ALPN extension's data.
+fn alpn_in(data: Option<&[u8]>) -> Option<ProtocolNames<'_>> {
+    let list = Reader::new(data?).vec16()?;
+    Some(ProtocolNames {
+        reader: Reader::new(list),
+    })
+}
+
+/// The versions of a ClientHello's supported_versions extension data.
+fn supported_versions_in(data: Option<&[u8]>) -> Option<impl Iterator<Item = u16> + '_> {
+    let list = Reader::new(data?).vec8()?;
+    Some(u16_list(list))
+}
+
+/// The 16-bit entries of an extension holding one vector with a two-byte
+/// length (signature_algorithms, supported_groups); none without it.
+fn list16_in(data: Option<&[u8]>) -> impl Iterator<Item = u16> + '_ {
+    let list = data.and_then(|d| Reader::new(d).vec16());
+    u16_list(list.unwrap_or(&[]))
+}
+
+/// The formats of an ec_point_formats extension's data.
+fn ec_point_formats_in(data: Option<&[u8]>) -> &[u8] {
+    data.and_then(|d| Reader::new(d).vec8()).unwrap_or(&[])
+}
+
+/// The first non-GREASE entry of supported_versions data, else `legacy`.
+fn offered_version_in(data: Option<&[u8]>, legacy: u16) -> u16 {
+    supported_versions_in(data)
+        .and_then(|mut versions| versions.find(|v| !is_grease(*v)))
+        .unwrap_or(legacy)
+}
+
+/// Most entries a [`U16List`] keeps on the stack. Real hellos have a few
+/// dozen cipher suites and extensions; longer (hostile) lists spill to the
+/// heap, so nothing is ever cut.
+pub const INLINE_ENTRIES: usize = 256;
+
+/// A list of 16-bit values on the stack, spilling to the heap only past
+/// [`INLINE_ENTRIES`].
+pub struct U16List {
+    len: usize,
+    inline: [u16; INLINE_ENTRIES],
+    heap: Vec<u16>,
+}
+
+impl U16List {
+    pub fn new() -> Self {
+        U16List {
+            len: 0,
+            inline: [0; INLINE_ENTRIES],
+            heap: Vec::new(),
+        }
+    }
+
+    #[inline]
+    pub fn push(&mut self, value: u16) {
+        if let Some(slot) = self.inline.get_mut(self.len) {
+            *slot = value;
+        } else {
+            if self.heap.is_empty() {
+                self.heap.reserve(2 * INLINE_ENTRIES);
+                self.heap.extend_from_slice(&self.inline);
+            }
+            self.heap.push(value);
+        }
+        self.len += 1;
+    }
+
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    pub fn as_slice(&self) -> &[u16] {
+        if self.len <= INLINE_ENTRIES {
+            &self.inline[..self.len]
+        } else {
+            &self.heap
+        }
+    }
+
+    pub fn as_mut_slice(&mut self) -> &mut [u16] {
+        if self.len <= INLINE_ENTRIES {
+            &mut self.inline[..self.len]
+        } else {
+            &mut self.heap
+        }
+    }
+}
+
+impl Default for U16List {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// What [`ClientHello::scan`] finds: the same answers as the
+/// [`ClientHello`] methods of the same names, from one extension walk.
+pub struct ClientExtensions<'a> {
+    legacy_version: u16,
+    server_name: Option<&'a [u8]>,
+    alpn: Option<&'a [u8]>,
+    supported_versions: Option<&'a [u8]>,
+    signature_algorithms: Option<&'a [u8]>,
+    supported_groups: Option<&'a [u8]>,
+    ec_point_formats: Option<&'a [u8]>,
+    /// Every non-GREASE extension type, in wire order.
+    pub types: U16List,
+}
+
+impl<'a> ClientExtensions<'a> {
+    pub fn server_name(&self) -> Option<&'a [u8]> {
+        server_name_in(self.server_name)
+    }
+
+    pub fn alpn(&self) -> Option<ProtocolNames<'a>> {
+        alpn_in(self.alpn)
+    }
+
+    pub fn supported_versions(&self) -> Option<impl Iterator<Item = u16> + 'a> {
+        supported_versions_in(self.supported_versions)
+    }
+
+    pub fn signature_algorithms(&self) -> impl Iterator<Item = u16> + 'a {
+        list16_in(self.signature_algorithms)
+    }
+
+    pub fn supported_groups(&self) -> impl Iterator<Item = u16> + 'a {
+        list16_in(self.supported_groups)
+    }
+
+    pub fn ec_point_formats(&self) -> &'a [u8] {
+        ec_point_formats_in(self.ec_point_formats)
+    }
+
+    pub fn offered_version(&self) -> u16 {
+        offered_version_in(self.supported_versions, self.legacy_version)
     }
 }
 
@@ -312,26 +489,36 @@ impl<'a> ServerHello<'a> {
         })
     }
 
-    pub fn extension(&self, ext_type: u16) -> Option<&'a [u8]> {
-        Extensions {
+    /// The negotiated version (supported_versions' selected version when
+    /// present, TLS 1.3, else the legacy version field) and the selected
+    /// ALPN protocol (a list of exactly one name), from one walk over the
+    /// extensions (the first extension of each type counts).
+    pub fn version_and_alpn(&self) -> (u16, Option<&'a [u8]>) {
+        let mut versions = None;
+        let mut alpn = None;
+        let walk = Extensions {
             reader: Reader::new(self.extensions),
+        };
+        for ext in walk {
+            let slot = match ext.ext_type {
+                EXT_SUPPORTED_VERSIONS => &mut versions,
+                EXT_ALPN => &mut alpn,
+                _ => continue,
+            };
+            if slot.is_none() {
+                *slot = Some(ext.data);
+            }
+            if versions.is_some() && alpn.is_some() {
+                break;
+            }
         }
-        .find(|e| e.ext_type == ext_type)
-        .map(|e| e.data)
-    }
-
-    /// The negotiated version: supported_versions' selected version when
-    /// present (TLS 1.3), else the legacy version field.
-    pub fn negotiated_version(&self) -> u16 {
-        self.extension(EXT_SUPPORTED_VERSIONS)
+        let version = versions
             .and_then(|data| Reader::new(data).u16())
-            .unwrap_or(self.legacy_version)
-    }
-
-    /// The selected ALPN protocol (a list of exactly one name).
-    pub fn alpn(&self) -> Option<&'a [u8]> {
-        let list = Reader::new(self.extension(EXT_ALPN)?).vec16()?;
-        Reader::new(list).vec8()
+            .unwrap_or(self.legacy_version);
+        let alpn = alpn
+            .and_then(|data| Reader::new(data).vec16())
+            .and_then(|list| Reader::new(list).vec8());
+        (version, alpn)
     }
 }
 

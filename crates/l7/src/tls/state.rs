@@ -4,7 +4,7 @@
 
 use std::mem;
 
-use super::fingerprint::{ja3_hash, ja3_string, ja3_string_ssl2, ja4};
+use super::fingerprint::{ja3, ja3_ssl2, ja4_of};
 use super::parser::{
     handshake_header, ssl2_record_len, ClientHello, RecordHeader, ServerHello, Ssl2ClientHello,
     Ssl2ServerHello, CLIENT_HELLO, CONTENT_ALERT, CONTENT_HANDSHAKE, HANDSHAKE_HEADER_LEN,
@@ -152,6 +152,14 @@ impl TlsState {
             if let Some(outcome) = self.try_message(chunk) {
                 return outcome;
             }
+            // Size the buffer for the whole message once (try_message
+            // refused lengths past the buffer).
+            let whole = match self.framing {
+                Framing::Ssl2 => Some(chunk.len() + self.record_left),
+                _ => handshake_header(chunk).map(|(_, len)| HANDSHAKE_HEADER_LEN + len),
+            };
+            let wanted = whole.unwrap_or(0).max(chunk.len()).min(MAX_BUFFER);
+            self.handshake.reserve_exact(wanted);
         }
         if self.handshake.len() + chunk.len() > MAX_BUFFER {
             return Feed::Done;
@@ -191,13 +199,14 @@ impl TlsState {
         let Some(hello) = ClientHello::parse(body) else {
             return;
         };
+        let ext = hello.scan();
         let fields = &mut self.fields;
         fields.legacy_version = Some(hello.legacy_version);
-        fields.version = Some(hello.offered_version());
-        fields.sni = hello.server_name().map(field_string);
-        fields.alpn = hello.alpn().map(join_capped).filter(|s| !s.is_empty());
-        fields.ja3 = Some(ja3_hash(&ja3_string(&hello)));
-        fields.ja4 = Some(ja4(&hello));
+        fields.version = Some(ext.offered_version());
+        fields.sni = ext.server_name().map(field_string);
+        fields.alpn = ext.alpn().map(join_capped).filter(|s| !s.is_empty());
+        fields.ja3 = Some(ja3(&hello, &ext));
+        fields.ja4 = Some(ja4_of(&hello, &ext));
     }
 
     fn on_server_hello(&mut self, body: &[u8]) {
@@ -205,10 +214,11 @@ impl TlsState {
             return;
         };
         let fields = &mut self.fields;
+        let (version, alpn) = hello.version_and_alpn();
         fields.legacy_version = Some(hello.legacy_version);
-        fields.version = Some(hello.negotiated_version());
+        fields.version = Some(version);
         fields.cipher_suite = Some(u32::from(hello.cipher_suite));
-        fields.alpn = hello.alpn().map(field_string);
+        fields.alpn = alpn.map(field_string);
     }
 
     fn on_ssl2_message(&mut self, msg: &[u8]) {
@@ -217,7 +227,7 @@ impl TlsState {
                 if let Some(hello) = Ssl2ClientHello::parse(msg) {
                     self.fields.legacy_version = Some(hello.version);
                     self.fields.version = Some(hello.version);
-                    self.fields.ja3 = Some(ja3_hash(&ja3_string_ssl2(&hello)));
+                    self.fields.ja3 = Some(ja3_ssl2(&hello));
                 }
             }
             Some(&SSL2_SERVER_HELLO) => {
@@ -246,7 +256,12 @@ fn join_capped<'a>(names: impl Iterator<Item = &'a [u8]>) -> String {
             break;
         }
     }
-    field_string(&joined)
+    // Keeps the buffer as the string when it already is a valid field.
+    match String::from_utf8(joined) {
+        Ok(text) if text.len() <= MAX_FIELD_LEN => text,
+        Ok(text) => field_string(text.as_bytes()),
+        Err(err) => field_string(err.as_bytes()),
+    }
 }
 
 impl Default for TlsState {

@@ -814,4 +814,453 @@ fn tls_speed() {
         }
         println!("{name}: {best} ns per hello ({} distinct)", dirs.len());
     }
+    // The floor: hashing the JA3 and JA4 texts alone.
+    /// The JA3 text and the two JA4 texts of one ClientHello.
+    type Texts = (Vec<u8>, Vec<u8>, Vec<u8>);
+    let texts: Vec<Texts> = client
+        .iter()
+        .filter_map(|packets| {
+            let body = packets[0].get(RECORD_HEADER_LEN + 4..)?;
+            let hello = ClientHello::parse(body)?;
+            let ext = hello.scan();
+            let mut ja3 = super::fingerprint::Text::new(Vec::new());
+            super::fingerprint::write_ja3(&mut ja3, &hello, &ext);
+            let mut ciphers = super::fingerprint::Text::new(Vec::new());
+            let mut extensions = super::fingerprint::Text::new(Vec::new());
+            super::fingerprint::write_ja4(&hello, &ext, &mut ciphers, &mut extensions);
+            Some((ja3.finish(), ciphers.finish(), extensions.finish()))
+        })
+        .collect();
+    let rounds = 200_000 / texts.len();
+    let start = std::time::Instant::now();
+    for _ in 0..rounds {
+        for (ja3, ciphers, extensions) in &texts {
+            use sha2::Digest;
+            std::hint::black_box(md5::Md5::digest(std::hint::black_box(ja3)));
+            std::hint::black_box(sha2::Sha256::digest(std::hint::black_box(ciphers)));
+            std::hint::black_box(sha2::Sha256::digest(std::hint::black_box(extensions)));
+        }
+    }
+    let per = start.elapsed().as_nanos() / (rounds * texts.len()) as u128;
+    let mean = |f: fn(&Texts) -> usize| texts.iter().map(f).sum::<usize>() / texts.len();
+    println!(
+        "of which MD5 + 2 x SHA-256 alone: {per} ns per ClientHello \
+         (mean text bytes: JA3 {}, JA4 ciphers {}, JA4 extensions {}; {} hellos whole in one record)",
+        mean(|t| t.0.len()),
+        mean(|t| t.1.len()),
+        mean(|t| t.2.len()),
+        texts.len()
+    );
+}
+
+// ---- the fingerprint builders against the ones they replaced ----
+
+/// The JA3/JA4 builders as they were before they were made fast (format!
+/// and String joins), kept verbatim as the reference.
+mod old_fingerprint {
+    use std::fmt::Write;
+
+    use md5::{Digest, Md5};
+    use sha2::Sha256;
+
+    use super::super::parser::{
+        is_grease, ClientHello, Ssl2ClientHello, EXT_ALPN, EXT_SERVER_NAME,
+    };
+
+    const MAX_ENTRIES: usize = crate::MAX_BUFFER / 2;
+
+    fn lower_hex(bytes: &[u8]) -> String {
+        let mut out = String::with_capacity(bytes.len() * 2);
+        for b in bytes {
+            let _ = write!(out, "{b:02x}");
+        }
+        out
+    }
+
+    fn push_dash_list(out: &mut String, values: impl Iterator<Item = u32>) {
+        for (i, value) in values.enumerate() {
+            if i > 0 {
+                out.push('-');
+            }
+            let _ = write!(out, "{value}");
+        }
+    }
+
+    fn not_grease(value: &u16) -> bool {
+        !is_grease(*value)
+    }
+
+    pub fn ja3_string(hello: &ClientHello) -> String {
+        let mut out = String::with_capacity(256);
+        let _ = write!(out, "{},", hello.legacy_version);
+        push_dash_list(&mut out, hello.ciphers().filter(not_grease).map(u32::from));
+        out.push(',');
+        push_dash_list(
+            &mut out,
+            hello
+                .extensions()
+                .map(|e| e.ext_type)
+                .filter(not_grease)
+                .map(u32::from),
+        );
+        out.push(',');
+        push_dash_list(
+            &mut out,
+            hello.supported_groups().filter(not_grease).map(u32::from),
+        );
+        out.push(',');
+        push_dash_list(
+            &mut out,
+            hello.ec_point_formats().iter().map(|f| u32::from(*f)),
+        );
+        out
+    }
+
+    pub fn ja3_string_ssl2(hello: &Ssl2ClientHello) -> String {
+        let mut out = String::with_capacity(128);
+        let _ = write!(out, "{},", hello.version);
+        push_dash_list(&mut out, hello.ciphers());
+        out.push_str(",,,");
+        out
+    }
+
+    pub fn ja3_hash(ja3: &str) -> String {
+        lower_hex(&Md5::digest(ja3.as_bytes()))
+    }
+
+    fn ja4_version(version: u16) -> &'static str {
+        match version {
+            0x0304 => "13",
+            0x0303 => "12",
+            0x0302 => "11",
+            0x0301 => "10",
+            0x0300 => "s3",
+            0x0002 => "s2",
+            0xfeff => "d1",
+            0xfefd => "d2",
+            0xfefc => "d3",
+            _ => "00",
+        }
+    }
+
+    fn two_digits(count: usize) -> String {
+        format!("{:02}", count.min(99))
+    }
+
+    fn ja4_alpn(hello: &ClientHello) -> String {
+        let first = hello
+            .alpn()
+            .and_then(|mut names| names.next())
+            .unwrap_or(&[]);
+        match (first.first(), first.last()) {
+            (Some(&a), Some(&b)) if a.is_ascii_alphanumeric() && b.is_ascii_alphanumeric() => {
+                [char::from(a), char::from(b)].iter().collect()
+            }
+            (Some(&a), Some(&b)) => {
+                let hex = |nibble: u8| char::from_digit(u32::from(nibble), 16).unwrap_or('0');
+                [hex(a >> 4), hex(b & 0x0f)].iter().collect()
+            }
+            _ => "00".to_string(),
+        }
+    }
+
+    fn truncated_sha256(text: &str, list_is_empty: bool) -> String {
+        if list_is_empty {
+            return "000000000000".to_string();
+        }
+        let mut hex = lower_hex(&Sha256::digest(text.as_bytes()));
+        hex.truncate(12);
+        hex
+    }
+
+    pub fn hex_list(values: &[u16]) -> String {
+        let mut out = String::with_capacity(values.len() * 5);
+        for (i, value) in values.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            let _ = write!(out, "{value:04x}");
+        }
+        out
+    }
+
+    /// The JA4 fingerprint and the two texts it hashes.
+    pub fn ja4_parts(hello: &ClientHello) -> (String, String, String) {
+        let version = hello
+            .supported_versions()
+            .and_then(|versions| versions.filter(not_grease).max())
+            .unwrap_or(hello.legacy_version);
+        let mut ciphers: Vec<u16> = hello
+            .ciphers()
+            .filter(not_grease)
+            .take(MAX_ENTRIES)
+            .collect();
+        let extensions: Vec<u16> = hello
+            .extensions()
+            .map(|e| e.ext_type)
+            .filter(not_grease)
+            .take(MAX_ENTRIES)
+            .collect();
+        let has_sni = extensions.contains(&EXT_SERVER_NAME);
+        let part_a = format!(
+            "t{}{}{}{}{}",
+            ja4_version(version),
+            if has_sni { 'd' } else { 'i' },
+            two_digits(ciphers.len()),
+            two_digits(extensions.len()),
+            ja4_alpn(hello)
+        );
+        ciphers.sort_unstable();
+        let cipher_text = hex_list(&ciphers);
+        let part_b = truncated_sha256(&cipher_text, ciphers.is_empty());
+        let mut hashed_extensions: Vec<u16> = extensions
+            .into_iter()
+            .filter(|e| *e != EXT_SERVER_NAME && *e != EXT_ALPN)
+            .collect();
+        hashed_extensions.sort_unstable();
+        let signature_algorithms: Vec<u16> = hello
+            .signature_algorithms()
+            .filter(not_grease)
+            .take(MAX_ENTRIES)
+            .collect();
+        let mut text = hex_list(&hashed_extensions);
+        if !signature_algorithms.is_empty() {
+            text.push('_');
+            text.push_str(&hex_list(&signature_algorithms));
+        }
+        let part_c = truncated_sha256(&text, hashed_extensions.is_empty());
+        (format!("{part_a}_{part_b}_{part_c}"), cipher_text, text)
+    }
+}
+
+/// Old and new builders on one ClientHello body: the JA3 text and hash,
+/// the JA4 texts and fingerprint, and the scanned fields.
+fn assert_builders_agree(body: &[u8]) -> Result<(), TestCaseError> {
+    use super::fingerprint::{ja3, ja4_of, write_ja3, write_ja4, Text};
+    let Some(hello) = ClientHello::parse(body) else {
+        return Ok(());
+    };
+    let ext = hello.scan();
+    let old_ja3 = old_fingerprint::ja3_string(&hello);
+    let mut text = Text::new(Vec::new());
+    write_ja3(&mut text, &hello, &ext);
+    prop_assert_eq!(String::from_utf8(text.finish()).unwrap(), old_ja3.clone());
+    prop_assert_eq!(ja3(&hello, &ext), old_fingerprint::ja3_hash(&old_ja3));
+
+    let (old_ja4, old_ciphers, old_extensions) = old_fingerprint::ja4_parts(&hello);
+    let mut ciphers = Text::new(Vec::new());
+    let mut extensions = Text::new(Vec::new());
+    let head = write_ja4(&hello, &ext, &mut ciphers, &mut extensions);
+    prop_assert_eq!(String::from_utf8(ciphers.finish()).unwrap(), old_ciphers);
+    prop_assert_eq!(
+        String::from_utf8(extensions.finish()).unwrap(),
+        old_extensions
+    );
+    prop_assert_eq!(&head.part_a[..], &old_ja4.as_bytes()[..10]);
+    prop_assert_eq!(ja4_of(&hello, &ext), old_ja4.clone());
+    prop_assert_eq!(super::fingerprint::ja4(&hello), old_ja4);
+
+    prop_assert_eq!(ext.server_name(), hello.server_name());
+    prop_assert_eq!(ext.offered_version(), hello.offered_version());
+    let new_alpn: Option<Vec<&[u8]>> = ext.alpn().map(Iterator::collect);
+    let old_alpn: Option<Vec<&[u8]>> = hello.alpn().map(Iterator::collect);
+    prop_assert_eq!(new_alpn, old_alpn);
+    Ok(())
+}
+
+/// A 16-bit value that is often GREASE, a type the fingerprints treat
+/// specially, or small.
+fn interesting_u16() -> impl Strategy<Value = u16> {
+    prop_oneof![
+        (0u16..16).prop_map(|n| 0x0a0a + n * 0x1010),
+        prop::sample::select(vec![0x0000, 0x000a, 0x000b, 0x000d, 0x0010, 0x002b, 0x0017]),
+        0u16..10,
+        0u16..1000,
+        any::<u16>(),
+    ]
+}
+
+/// Extension data: a well-formed list of the kind its type holds, or junk.
+fn extension_data(ext_type: u16) -> impl Strategy<Value = Vec<u8>> {
+    let values = prop::collection::vec(interesting_u16(), 0..40);
+    let names = prop::collection::vec(
+        prop_oneof![
+            prop::collection::vec(any::<u8>(), 0..6),
+            prop::collection::vec(prop::sample::select(b"ah2p/1.x".to_vec()), 1..9),
+        ],
+        0..4,
+    );
+    let junk = prop::collection::vec(any::<u8>(), 0..12);
+    let well_formed: BoxedStrategy<Vec<u8>> = match ext_type {
+        0x0000 => prop::collection::vec(any::<u8>(), 0..20)
+            .prop_map(|name| sni_ext(&name)[4..].to_vec())
+            .boxed(),
+        0x0010 => names
+            .prop_map(|names| {
+                let refs: Vec<&[u8]> = names.iter().map(|n| n.as_slice()).collect();
+                alpn_ext(&refs)[4..].to_vec()
+            })
+            .boxed(),
+        0x000b => prop::collection::vec(any::<u8>(), 0..5)
+            .prop_map(|f| vec8(&f))
+            .boxed(),
+        0x002b => values.prop_map(|v| vec8(&u16s(&v))).boxed(),
+        _ => values.prop_map(|v| vec16(&u16s(&v))).boxed(),
+    };
+    prop_oneof![4 => well_formed, 1 => junk]
+}
+
+fn random_extension() -> impl Strategy<Value = Vec<u8>> {
+    interesting_u16().prop_flat_map(|t| extension_data(t).prop_map(move |d| extension(t, &d)))
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(2000))]
+    #[test]
+    fn new_fingerprint_builders_match_the_old_ones(
+        version in prop_oneof![Just(0x0303u16), Just(0x0301), Just(0x0300), any::<u16>()],
+        ciphers in prop::collection::vec(interesting_u16(), 0..300),
+        extensions in prop::collection::vec(random_extension(), 0..30),
+        cut in any::<prop::sample::Index>(),
+    ) {
+        let mut body = client_hello_body(&ciphers, &extensions);
+        body[..2].copy_from_slice(&version.to_be_bytes());
+        assert_builders_agree(&body)?;
+        // A truncated extension block (the walk stops early).
+        let ext_start = body.len() - extensions.iter().map(Vec::len).sum::<usize>();
+        let keep = ext_start + cut.index(body.len() - ext_start + 1);
+        let mut cut_body = body[..keep].to_vec();
+        let ext_len = (keep - ext_start) as u16;
+        cut_body[ext_start - 2..ext_start].copy_from_slice(&ext_len.to_be_bytes());
+        assert_builders_agree(&cut_body)?;
+    }
+
+    #[test]
+    fn new_ssl2_ja3_matches_the_old_one(
+        version in any::<u16>(),
+        specs in prop::collection::vec(any::<u8>(), 0..400),
+    ) {
+        let mut msg = vec![1];
+        msg.extend(version.to_be_bytes());
+        msg.extend((specs.len() as u16).to_be_bytes());
+        msg.extend([0, 0, 0, 0]);
+        msg.extend(&specs);
+        let hello = super::parser::Ssl2ClientHello::parse(&msg).unwrap();
+        let old = old_fingerprint::ja3_string_ssl2(&hello);
+        let mut text = super::fingerprint::Text::new(Vec::new());
+        super::fingerprint::write_ja3_ssl2(&mut text, &hello);
+        prop_assert_eq!(String::from_utf8(text.finish()).unwrap(), old.clone());
+        prop_assert_eq!(super::fingerprint::ja3_ssl2(&hello), old_fingerprint::ja3_hash(&old));
+    }
+}
+
+#[test]
+fn builders_match_the_old_ones_on_every_real_client_hello() {
+    let mut checked = 0;
+    for bytes in real_directions() {
+        // Reassemble the first handshake message from its records.
+        let mut message = Vec::new();
+        let mut rest = bytes.as_slice();
+        while rest.len() >= RECORD_HEADER_LEN && rest[0] == 22 {
+            let len = usize::from(u16::from_be_bytes([rest[3], rest[4]]));
+            let end = (RECORD_HEADER_LEN + len).min(rest.len());
+            message.extend_from_slice(&rest[RECORD_HEADER_LEN..end]);
+            rest = &rest[end..];
+        }
+        if message.first() == Some(&1) && message.len() > 4 {
+            assert_builders_agree(&message[4..]).unwrap();
+            checked += 1;
+        }
+    }
+    assert!(checked > 30, "only {checked} hellos");
+}
+
+/// Decimal and hex writers on edge values, across the text buffer's
+/// flushes, and lists longer than the stack lists hold.
+#[test]
+fn text_writers_match_format() {
+    use super::fingerprint::{write_ja3_ssl2, Text};
+    let values = [0u32, 9, 10, 99, 100, 999, 1000, 9999, 10_000, 65_535]
+        .into_iter()
+        .chain([99_999, 100_000, 999_999, 1_000_000, 16_777_215]);
+    let specs: Vec<u8> = values
+        .cycle()
+        .take(500)
+        .flat_map(|v| v.to_be_bytes()[1..].to_vec())
+        .collect();
+    let mut msg = vec![1, 0, 2];
+    msg.extend((specs.len() as u16).to_be_bytes());
+    msg.extend([0, 0, 0, 0]);
+    msg.extend(&specs);
+    let hello = super::parser::Ssl2ClientHello::parse(&msg).unwrap();
+    let mut text = Text::new(Vec::new());
+    write_ja3_ssl2(&mut text, &hello);
+    let got = String::from_utf8(text.finish()).unwrap();
+    assert_eq!(got, old_fingerprint::ja3_string_ssl2(&hello));
+    let hex: Vec<u16> = (0..2000u32).map(|i| (i * 37) as u16).collect();
+    let body = client_hello_body(&hex, &[]);
+    let hello = ClientHello::parse(&body).unwrap();
+    let ext = hello.scan();
+    let mut ciphers = Text::new(Vec::new());
+    let mut extensions = Text::new(Vec::new());
+    super::fingerprint::write_ja4(&hello, &ext, &mut ciphers, &mut extensions);
+    let mut sorted: Vec<u16> = hex.iter().copied().filter(|v| !is_grease(*v)).collect();
+    sorted.sort_unstable();
+    assert_eq!(
+        String::from_utf8(ciphers.finish()).unwrap(),
+        old_fingerprint::hex_list(&sorted)
+    );
+    let many: Vec<Vec<u8>> = (0..700u16)
+        .map(|t| extension(t.wrapping_mul(97), &[]))
+        .collect();
+    assert_builders_agree(&client_hello_body(&hex, &many)).unwrap();
+}
+
+/// The ServerHello's version and ALPN as they were read before (one
+/// extension walk per question).
+fn old_server_version_and_alpn(hello: &super::parser::ServerHello) -> (u16, Option<Vec<u8>>) {
+    let find = |wanted: u16| {
+        let mut rest = hello.extensions;
+        while rest.len() >= 4 {
+            let ext_type = u16::from_be_bytes([rest[0], rest[1]]);
+            let len = usize::from(u16::from_be_bytes([rest[2], rest[3]]));
+            let data = rest.get(4..4 + len)?;
+            if ext_type == wanted {
+                return Some(data);
+            }
+            rest = &rest[4 + len..];
+        }
+        None
+    };
+    let version = find(0x002b)
+        .filter(|d| d.len() >= 2)
+        .map_or(hello.legacy_version, |d| u16::from_be_bytes([d[0], d[1]]));
+    let alpn = find(0x0010).and_then(|d| {
+        let list_len = usize::from(u16::from_be_bytes([*d.first()?, *d.get(1)?]));
+        let list = d.get(2..2 + list_len)?;
+        let name_len = usize::from(*list.first()?);
+        list.get(1..1 + name_len).map(<[u8]>::to_vec)
+    });
+    (version, alpn)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(1000))]
+    #[test]
+    fn server_hello_single_walk_matches_one_walk_per_question(
+        extensions in prop::collection::vec(random_extension(), 0..12),
+        cut in any::<prop::sample::Index>(),
+    ) {
+        let mut body = 0x0303u16.to_be_bytes().to_vec();
+        body.extend([9u8; 32]);
+        body.extend(vec8(&[1, 2]));
+        body.extend(0x1301u16.to_be_bytes());
+        body.push(0);
+        let block = extensions.concat();
+        let keep = cut.index(block.len() + 1);
+        body.extend(vec16(&block[..keep]));
+        let hello = super::parser::ServerHello::parse(&body).unwrap();
+        let (version, alpn) = hello.version_and_alpn();
+        prop_assert_eq!((version, alpn.map(<[u8]>::to_vec)), old_server_version_and_alpn(&hello));
+    }
 }
