@@ -126,8 +126,10 @@ enum L7State {
     Unprobed,
     /// A parser claimed the flow and wants more payload.
     Feeding(Box<dyn Parser>),
-    /// Nothing more to feed: the parser's fields (if one claimed the flow) wait for export.
-    Stopped(Option<Box<dyn Parser>>),
+    /// Nothing more to feed. A parser that finished has already handed its
+    /// fields to the record and been dropped, so a long-lived flow (a TLS
+    /// connection after its handshake) keeps no parser state.
+    Stopped,
 }
 
 /// Most timer-wheel buckets; a flow due later is filed in the last one and
@@ -348,7 +350,7 @@ impl FlowCache {
                     *state = L7State::Feeding((spec.new)());
                     self.stats.l7_flows += 1;
                 }
-                None => *state = L7State::Stopped(None),
+                None => *state = L7State::Stopped,
             }
         }
         let result = match state {
@@ -359,10 +361,8 @@ impl FlowCache {
             self.slots[idx as usize].l7_skip = n;
         }
         if result == Feed::Done {
-            if let L7State::Feeding(parser) = std::mem::replace(state, L7State::Unprobed) {
-                *state = L7State::Stopped(Some(parser));
-            } else {
-                *state = L7State::Stopped(None);
+            if let L7State::Feeding(mut parser) = std::mem::replace(state, L7State::Stopped) {
+                self.records[idx as usize].l7 = parser.take_current().map(Box::new);
             }
             self.slots[idx as usize].l7_wanted = false;
         }
@@ -694,10 +694,8 @@ impl FlowCache {
         record.tcp_flags = slot.tcp_flags;
         record.end_reason = reason;
         match std::mem::replace(&mut self.l7[idx as usize], L7State::Unprobed) {
-            L7State::Feeding(mut parser) | L7State::Stopped(Some(mut parser)) => {
-                record.l7 = parser.take_current().map(Box::new);
-            }
-            _ => {}
+            L7State::Feeding(mut parser) => record.l7 = parser.take_current().map(Box::new),
+            L7State::Unprobed | L7State::Stopped => {}
         }
         self.free.push(idx);
         self.stats.flows_exported += 1;
