@@ -415,10 +415,11 @@ impl FlowCache {
         }
     }
 
-    /// Why flow `idx` has ended by `now_ns`, if it has.
-    fn due_reason(&self, idx: u32, now_ns: u64) -> Option<EndReason> {
+    /// Which timeout of flow `idx` has passed at `now_ns`, if any.
+    fn timeout_reason(&self, idx: u32, now_ns: u64) -> Option<EndReason> {
         let slot = &self.slots[idx as usize];
         if now_ns.saturating_sub(slot.last_ns) > self.config.inactive_timeout_ns {
+            // A finished connection that went quiet ended by its FIN/RST.
             Some(if slot.finished {
                 EndReason::EndOfFlow
             } else {
@@ -426,31 +427,26 @@ impl FlowCache {
             })
         } else if now_ns.saturating_sub(slot.first_ns) > self.config.active_timeout_ns {
             Some(EndReason::Active)
-        } else if slot.finished {
-            // Only the end of input asks about a finished flow that is not due.
-            Some(EndReason::EndOfFlow)
         } else {
             None
         }
     }
 
+    /// Why flow `idx` has ended by `now_ns` (timeouts, or a FIN/RST seen),
+    /// if it has: what the end of input asks.
+    fn due_reason(&self, idx: u32, now_ns: u64) -> Option<EndReason> {
+        let finished = self.slots[idx as usize].finished;
+        self.timeout_reason(idx, now_ns)
+            .or(finished.then_some(EndReason::EndOfFlow))
+    }
+
     /// Whether flow `idx` ends before a packet at `ts_ns` with `flags`: its
     /// timeouts passed, or a new SYN reuses a finished connection's key.
     fn ends_before(&self, idx: u32, ts_ns: u64, flags: u8) -> Option<EndReason> {
-        let slot = &self.slots[idx as usize];
-        if ts_ns.saturating_sub(slot.last_ns) > self.config.inactive_timeout_ns {
-            Some(if slot.finished {
-                EndReason::EndOfFlow
-            } else {
-                EndReason::Idle
-            })
-        } else if ts_ns.saturating_sub(slot.first_ns) > self.config.active_timeout_ns {
-            Some(EndReason::Active)
-        } else if slot.finished && flags & (tcp_flags::SYN | tcp_flags::ACK) == tcp_flags::SYN {
-            Some(EndReason::EndOfFlow)
-        } else {
-            None
-        }
+        let new_syn = flags & (tcp_flags::SYN | tcp_flags::ACK) == tcp_flags::SYN;
+        let reused = self.slots[idx as usize].finished && new_syn;
+        self.timeout_reason(idx, ts_ns)
+            .or(reused.then_some(EndReason::EndOfFlow))
     }
 
     /// The time after which flow `idx` has timed out.
@@ -508,13 +504,9 @@ impl FlowCache {
         }
     }
 
-    /// Like [`Self::due_reason`] but only for timeouts (what the wheel checks).
+    /// What the wheel checks: has a timeout of flow `idx` passed?
     fn timed_out(&self, idx: u32) -> Option<EndReason> {
-        if self.due_ns(idx) < self.now_ns {
-            self.due_reason(idx, self.now_ns)
-        } else {
-            None
-        }
+        self.timeout_reason(idx, self.now_ns)
     }
 
     fn is_per_packet(&self, proto: u8, src_port: u16, dst_port: u16) -> bool {

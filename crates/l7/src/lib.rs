@@ -24,6 +24,7 @@ mod columns;
 pub mod dns;
 pub mod http;
 pub mod quic;
+mod reader;
 pub mod sip;
 pub mod smtp;
 pub mod tls;

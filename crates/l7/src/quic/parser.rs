@@ -6,6 +6,8 @@
 //! Every length read from the wire is checked against the bytes at hand
 //! before use: the [`Reader`] returns `None` instead of panicking.
 
+pub use crate::reader::Reader;
+
 /// QUIC version 1 (RFC 9000).
 pub const VERSION_1: u32 = 0x0000_0001;
 /// QUIC version 2 (RFC 9369).
@@ -36,84 +38,6 @@ const FRAME_CLOSE_APPLICATION: u64 = 0x1d;
 pub const CLIENT_HELLO: u8 = 1;
 const EXT_SERVER_NAME: u16 = 0x0000;
 const EXT_ALPN: u16 = 0x0010;
-
-/// A bounds-checked cursor over wire bytes.
-#[derive(Clone, Copy, Debug)]
-pub struct Reader<'a> {
-    rest: &'a [u8],
-}
-
-impl<'a> Reader<'a> {
-    pub fn new(bytes: &'a [u8]) -> Self {
-        Reader { rest: bytes }
-    }
-
-    pub fn rest(&self) -> &'a [u8] {
-        self.rest
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.rest.is_empty()
-    }
-
-    pub fn take(&mut self, n: usize) -> Option<&'a [u8]> {
-        if n > self.rest.len() {
-            return None;
-        }
-        let (head, tail) = self.rest.split_at(n);
-        self.rest = tail;
-        Some(head)
-    }
-
-    pub fn u8(&mut self) -> Option<u8> {
-        self.take(1).map(|b| b[0])
-    }
-
-    pub fn u16(&mut self) -> Option<u16> {
-        self.take(2).map(|b| u16::from_be_bytes([b[0], b[1]]))
-    }
-
-    pub fn u24(&mut self) -> Option<u32> {
-        self.take(3)
-            .map(|b| u32::from_be_bytes([0, b[0], b[1], b[2]]))
-    }
-
-    pub fn u32(&mut self) -> Option<u32> {
-        self.take(4)
-            .map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
-    }
-
-    /// A variable-length integer (RFC 9000 section 16): the two high bits
-    /// of the first byte give its length, 1, 2, 4 or 8 bytes.
-    pub fn varint(&mut self) -> Option<u64> {
-        let first = *self.rest.first()?;
-        let len = 1usize << (first >> 6);
-        let bytes = self.take(len)?;
-        let mut value = u64::from(first & 0x3f);
-        for byte in bytes.iter().skip(1) {
-            value = value << 8 | u64::from(*byte);
-        }
-        Some(value)
-    }
-
-    /// A vector with a one-byte length prefix.
-    pub fn vec8(&mut self) -> Option<&'a [u8]> {
-        let n = self.u8()?;
-        self.take(usize::from(n))
-    }
-
-    /// A vector with a two-byte length prefix.
-    pub fn vec16(&mut self) -> Option<&'a [u8]> {
-        let n = self.u16()?;
-        self.take(usize::from(n))
-    }
-
-    /// A vector with a varint length prefix.
-    fn vec_varint(&mut self) -> Option<&'a [u8]> {
-        let n = usize::try_from(self.varint()?).ok()?;
-        self.take(n)
-    }
-}
 
 /// What one QUIC version needs for its Initial packets.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
