@@ -93,6 +93,15 @@ fn parse_l7_list(s: &str) -> Result<L7List, String> {
         .map(L7List)
 }
 
+fn seconds_to_ns(seconds: u64, flag: &str) -> Result<u64> {
+    seconds.checked_mul(NS_PER_SEC).with_context(|| {
+        format!(
+            "{flag} {seconds}: too large (at most {} seconds)",
+            u64::MAX / NS_PER_SEC
+        )
+    })
+}
+
 /// What the meter counts besides the cache and the source.
 #[derive(Debug, Default)]
 struct DecodeStats {
@@ -110,8 +119,8 @@ pub fn run(args: MeterArgs) -> Result<()> {
         _ => CacheConfig::like_nfpcapd(),
     };
     let config = CacheConfig {
-        active_timeout_ns: args.active * NS_PER_SEC,
-        inactive_timeout_ns: args.inactive * NS_PER_SEC,
+        active_timeout_ns: seconds_to_ns(args.active, "--active")?,
+        inactive_timeout_ns: seconds_to_ns(args.inactive, "--inactive")?,
         capacity: args.cache_size,
         biflow: args.biflow,
         l7_parsers: match (&args.l7, args.no_l7) {

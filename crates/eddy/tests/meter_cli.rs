@@ -107,6 +107,16 @@ fn bad_input_is_a_clear_error() {
         .unwrap()
         .contains("eddy-garbage"));
 
+    let huge = eddy()
+        .args(["meter", "--active", "20000000000", "-r"])
+        .arg(tls12())
+        .output()
+        .unwrap();
+    assert!(!huge.status.success());
+    assert!(String::from_utf8(huge.stderr)
+        .unwrap()
+        .contains("--active 20000000000: too large"));
+
     let neither = eddy().args(["meter"]).output().unwrap();
     assert!(!neither.status.success());
     assert!(String::from_utf8(neither.stderr)

@@ -199,6 +199,54 @@ impl FlowCache {
         }
     }
 
+    /// Panics if the index, the slab, the free list and the wheel disagree
+    /// (every indexed flow filed once, in a bucket not after its due tick).
+    #[cfg(test)]
+    fn check_invariants(&self) {
+        let len = self.wheel.len() as u64;
+        let mut seen = vec![0u32; self.slots.len()];
+        for (b, list) in self.wheel.iter().enumerate() {
+            let mut i = list.head;
+            let mut prev = NIL;
+            while i != NIL {
+                assert_eq!(self.links[i as usize].prev, prev, "prev link");
+                assert_eq!(self.slots[i as usize].bucket as usize, b, "bucket field");
+                seen[i as usize] += 1;
+                let t = (0..len)
+                    .map(|k| self.next_tick + k)
+                    .find(|t| t % len == b as u64)
+                    .unwrap();
+                let due_tick = (self.due_ns(i) / TICK_NS).max(self.next_tick);
+                assert!(
+                    t <= due_tick,
+                    "flow {i} filed at tick {t} but due at tick {due_tick} (next_tick {})",
+                    self.next_tick
+                );
+                prev = i;
+                i = self.links[i as usize].next;
+            }
+            assert_eq!(list.tail, prev, "tail");
+        }
+        let mut in_index = 0;
+        for &i in self.index.iter() {
+            assert_eq!(
+                seen[i as usize], 1,
+                "slot {i} in index filed {} times",
+                seen[i as usize]
+            );
+            in_index += 1;
+        }
+        assert_eq!(
+            seen.iter().map(|&n| n as usize).sum::<usize>(),
+            in_index,
+            "wheel entries not in index"
+        );
+        for &f in &self.free {
+            assert_eq!(seen[f as usize], 0, "free slot filed");
+        }
+        assert_eq!(self.free.len() + in_index, self.slots.len());
+    }
+
     pub fn stats(&self) -> CacheStats {
         CacheStats {
             active: self.index.len() as u64,
@@ -476,6 +524,12 @@ impl FlowCache {
     fn advance(&mut self, now_ns: u64, out: &mut Vec<FlowRecord>) {
         self.now_ns = self.now_ns.max(now_ns);
         let now_tick = self.now_ns / TICK_NS;
+        let len = self.wheel.len() as u64;
+        if now_tick.saturating_sub(self.next_tick) > len {
+            // One turn sees every flow; do it as the last turn before now,
+            // so refiled flows land in buckets of ticks >= now_tick.
+            self.next_tick = now_tick - len;
+        }
         if !self.index.is_empty() {
             // After a jump longer than the wheel, one turn sees every flow.
             let ticks = now_tick
@@ -629,8 +683,13 @@ impl FlowCache {
             while self.wheel[bucket].head != NIL {
                 let idx = self.wheel[bucket].head;
                 if self.due_tick(idx) <= tick || step >= len {
-                    self.stats.evictions += 1;
-                    self.export(idx, EndReason::Eviction, out);
+                    match self.timed_out(idx) {
+                        Some(reason) => self.export(idx, reason, out),
+                        None => {
+                            self.stats.evictions += 1;
+                            self.export(idx, EndReason::Eviction, out);
+                        }
+                    }
                     return;
                 }
                 self.wheel[bucket].unlink(&mut self.links, idx);
@@ -648,14 +707,22 @@ impl FlowCache {
             slot.packets += 1;
             slot.bytes += u64::from(pkt.ip_len);
             slot.tcp_flags |= flags;
-            slot.first_ns = slot.first_ns.min(ts_ns);
+            if ts_ns < slot.first_ns {
+                // The active due time moved earlier: refile.
+                slot.first_ns = ts_ns;
+                let bucket = slot.bucket as usize;
+                self.wheel[bucket].unlink(&mut self.links, idx);
+                self.schedule(idx);
+            }
         } else {
             let rev = self.records[idx as usize]
                 .reverse
                 .get_or_insert_with(Reverse::default);
-            if rev.packets == 0 {
-                rev.first_ns = ts_ns;
-            }
+            rev.first_ns = if rev.packets == 0 {
+                ts_ns
+            } else {
+                rev.first_ns.min(ts_ns)
+            };
             rev.packets += 1;
             rev.bytes += u64::from(pkt.ip_len);
             rev.tcp_flags |= flags;

@@ -215,3 +215,181 @@ fn ticks_expire_without_packets() {
     assert_eq!(out.len(), 1);
     assert_eq!(cache.stats().active, 0);
 }
+
+// Regression tests from the review of the timer wheel (one per bug found),
+// and a random driver that checks the cache's invariants after every call.
+
+#[test]
+fn jump_longer_than_capped_wheel_exports_late() {
+    let mut cache = FlowCache::new(CacheConfig {
+        active_timeout_ns: 10_000 * SEC,
+        inactive_timeout_ns: u64::MAX,
+        ..CacheConfig::like_ipfixprobe()
+    });
+    let mut out = Vec::new();
+    cache.observe(0, &udp("10.0.0.1", 1, "10.0.0.2", 2), &mut out);
+    cache.expire(9_000 * SEC, &mut out); // jump > 4096 ticks, flow not due yet
+    assert!(out.is_empty());
+    cache.expire(10_001 * SEC + 1, &mut out); // due at 10 000 s: must be out by now
+    assert_eq!(out.len(), 1, "flow due at 10000 s not exported at 10001 s");
+    assert_eq!(out[0].end_reason, EndReason::Active);
+}
+
+/// Bug 2: an out-of-order packet lowers `first_ns`, which moves the active
+/// due time earlier, but the flow stays filed in its old (later) bucket.
+#[test]
+fn out_of_order_packet_moves_active_due_earlier_but_wheel_does_not_follow() {
+    let mut cache = FlowCache::new(CacheConfig {
+        active_timeout_ns: 10 * SEC,
+        ..CacheConfig::like_ipfixprobe()
+    });
+    let p = udp("10.0.0.1", 1, "10.0.0.2", 2);
+    let mut out = Vec::new();
+    cache.observe(100 * SEC, &p, &mut out);
+    cache.observe(95 * SEC, &p, &mut out); // out of order: first_ns = 95 s
+                                           // Due at 105 s (95 + 10); at most one tick late means out by 106 s.
+    cache.expire(107 * SEC, &mut out);
+    assert_eq!(out.len(), 1, "flow due at 105 s still in cache at 107 s");
+}
+
+/// Bug 3: a flow whose inactive timeout has already passed but whose bucket
+/// has not come up yet is pushed out as an eviction (wrong reason, counted).
+#[test]
+fn timed_out_flow_is_reported_as_eviction() {
+    let mut cache = FlowCache::new(CacheConfig {
+        capacity: 1,
+        ..CacheConfig::like_ipfixprobe()
+    });
+    let mut out = Vec::new();
+    cache.observe(0, &udp("10.0.0.1", 1, "10.0.0.2", 2), &mut out);
+    cache.observe(
+        30 * SEC + SEC / 2,
+        &udp("10.0.0.3", 3, "10.0.0.2", 2),
+        &mut out,
+    );
+    assert_eq!(out.len(), 1);
+    assert_eq!(out[0].end_reason, EndReason::Idle, "idle 30.5 s > 30 s");
+    assert_eq!(cache.stats().evictions, 0);
+}
+
+/// Bug 4: biflow reverse first_ns is not lowered by an out-of-order reverse
+/// packet (forward first_ns is).
+#[test]
+fn biflow_reverse_first_ns_ignores_out_of_order() {
+    let mut cache = FlowCache::new(CacheConfig {
+        biflow: true,
+        ..CacheConfig::like_ipfixprobe()
+    });
+    let mut out = Vec::new();
+    cache.observe(10 * SEC, &udp("10.0.0.1", 1, "10.0.0.2", 2), &mut out);
+    cache.observe(12 * SEC, &udp("10.0.0.2", 2, "10.0.0.1", 1), &mut out);
+    cache.observe(11 * SEC, &udp("10.0.0.2", 2, "10.0.0.1", 1), &mut out);
+    cache.flush(&mut out);
+    let rev = out[0].reverse.unwrap();
+    assert_eq!(rev.packets, 2);
+    assert_eq!(rev.first_ns, 11 * SEC);
+}
+
+fn _unused(_: &FlowRecord) {
+    let _ = tcp_flags::SYN;
+}
+
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+}
+
+const PAYLOADS: &[&[u8]] = &[
+    b"",
+    b"GET /a HTTP/1.1\r\nHost: x\r\nContent-Length: 20\r\n\r\n0123456789",
+    b"0123456789",
+    b"POST /b HTTP/1.1\r\nHost: y\r\nContent-Length: 5\r\n\r\n",
+    b"abcde",
+    b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nabc",
+    b"GET /c HTTP/1.1\r\nHost: z\r\n\r\nGET /d HTTP/1.1\r\nHost: z\r\n\r\n",
+];
+
+#[test]
+fn random_conservation() {
+    for seed in 1..1000u64 {
+        let mut rng = Rng(seed.wrapping_mul(0x9E3779B97F4A7C15) | 1);
+        let biflow = rng.below(2) == 0;
+        let capacity = 1 + rng.below(6) as usize;
+        let inactive = [1, 2, 5, 30, 5000][rng.below(5) as usize] * SEC;
+        let active = [1, 3, 10, 300, 10_000][rng.below(5) as usize] * SEC;
+        let mut cache = FlowCache::new(CacheConfig {
+            capacity,
+            biflow,
+            inactive_timeout_ns: inactive,
+            active_timeout_ns: active,
+            l7_parsers: vec!["http", "dns", "tls", "sip", "smtp", "quic"],
+            ..CacheConfig::default()
+        });
+        let mut out = Vec::new();
+        let mut t: u64 = rng.below(3) * SEC;
+        let mut sent = 0u64;
+        for _ in 0..300 {
+            match rng.below(10) {
+                0 => t += rng.below(20) * SEC / 2,
+                1 => t = t.saturating_sub(rng.below(5) * SEC),
+                2 => t += rng.below(10_000) * SEC,
+                _ => t += rng.below(SEC / 4),
+            }
+            if rng.below(15) == 0 {
+                cache.expire(t, &mut out);
+                cache.check_invariants();
+                continue;
+            }
+            let c = 1 + rng.below(3) as u8;
+            let s = 100 + rng.below(2) as u8;
+            let (cport, sport) = (
+                1000 + rng.below(2) as u16,
+                [80, 53, 443][rng.below(3) as usize],
+            );
+            let proto = if rng.below(4) == 0 { 17 } else { 6 };
+            let rev = rng.below(3) == 0;
+            let flags = [
+                tcp_flags::SYN,
+                tcp_flags::ACK,
+                tcp_flags::ACK | tcp_flags::FIN,
+                tcp_flags::RST,
+                tcp_flags::SYN | tcp_flags::ACK,
+            ][rng.below(5) as usize];
+            let payload = PAYLOADS[rng.below(PAYLOADS.len() as u64) as usize];
+            let (a, b) = (format!("10.0.0.{c}"), format!("10.0.1.{s}"));
+            let mut p = if rev {
+                udp(&b, sport, &a, cport)
+            } else {
+                udp(&a, cport, &b, sport)
+            };
+            p.proto = proto;
+            p.tcp_flags = if proto == 6 { flags } else { 0 };
+            p.payload = payload;
+            cache.observe(t, &p, &mut out);
+            cache.check_invariants();
+            sent += 1;
+        }
+        cache.flush(&mut out);
+        let got: u64 = out
+            .iter()
+            .map(|f| f.packets + f.reverse.map_or(0, |r| r.packets))
+            .sum();
+        let st = cache.stats();
+        assert_eq!(got, sent, "seed {seed}: packets not conserved");
+        assert_eq!(st.flows_created, st.flows_exported, "seed {seed}");
+        assert_eq!(st.active, 0, "seed {seed}");
+        assert_eq!(out.len() as u64, st.flows_exported, "seed {seed}");
+        for f in &out {
+            assert!(f.first_ns <= f.last_ns, "seed {seed}: {f:?}");
+            assert!(f.packets >= 1, "seed {seed}: {f:?}");
+        }
+    }
+}
