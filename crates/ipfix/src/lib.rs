@@ -1,0 +1,28 @@
+//! IPFIX (RFC 7011) and NetFlow v5/v9 (RFC 3954) decoding for eddy's
+//! collector: an element registry, zero-copy message views, a template
+//! cache and the mapping of data records to [`record::FlowRecord`].
+//!
+//! Not here: sockets, sessions over time (template expiry, sequence gap
+//! counting), held records for late templates, and encoding; the collector
+//! and the meter's exporter build those on top. The decision a reader may
+//! question: decoding is callback-based ([`Decoder::decode`] hands each
+//! [`DataRecord`] to a closure while it still borrows the datagram and the
+//! template) rather than returning owned records, so a collector that only
+//! wants [`record::FlowRecord`]s or a few raw fields pays no allocation per
+//! field. A malformed set costs that set: every call returns what it decoded
+//! and a `Vec` of errors that say where (offset, set id, template id).
+
+pub mod decode;
+pub mod error;
+pub mod flow;
+pub mod message;
+pub mod netflow;
+pub mod registry;
+pub mod template;
+
+pub use decode::{file_messages, Context, Decoded, Decoder};
+pub use error::{DecodeError, ErrorKind};
+pub use flow::to_flow;
+pub use message::{DataRecord, Field};
+pub use registry::{lookup, DataType, Element};
+pub use template::{FieldSpec, Template, TemplateCache, TemplateKey};

@@ -1,0 +1,153 @@
+//! Templates and the per-session template cache.
+//!
+//! The cache is keyed by (session, observation domain, template id). A
+//! session is an opaque `u64` the caller derives from whatever identifies an
+//! exporter (a UDP source address, a TCP connection, a file): the codec does
+//! not know about sockets.
+
+use std::collections::HashMap;
+
+use crate::registry::{self, Element};
+
+/// Most templates one cache holds; a new template past the cap is refused
+/// (and reported), so an exporter cannot grow the collector without bound.
+pub const MAX_TEMPLATES: usize = 65_536;
+
+/// One field of a template.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FieldSpec {
+    pub pen: u32,
+    pub id: u16,
+    /// Length on the wire; meaningless when `variable`.
+    pub len: u16,
+    /// IPFIX variable-length field (announced with length 65535).
+    pub variable: bool,
+}
+
+impl FieldSpec {
+    pub fn new(pen: u32, id: u16, len: u16, variable: bool) -> FieldSpec {
+        FieldSpec {
+            pen,
+            id,
+            len,
+            variable,
+        }
+    }
+
+    /// The registry entry, when we know the element.
+    pub fn element(&self) -> Option<&'static Element> {
+        registry::lookup(self.pen, self.id)
+    }
+}
+
+/// A (data or options) template.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Template {
+    pub id: u16,
+    pub options: bool,
+    /// Number of leading scope fields (options templates only).
+    pub scope_count: u16,
+    pub fields: Vec<FieldSpec>,
+    /// Smallest possible record: fixed lengths plus one byte per variable
+    /// field. Less than this at the end of a set is padding.
+    pub min_len: usize,
+}
+
+impl Template {
+    pub fn new(id: u16, options: bool, scope_count: u16, fields: Vec<FieldSpec>) -> Template {
+        let min_len = fields
+            .iter()
+            .map(|f| if f.variable { 1 } else { usize::from(f.len) })
+            .sum();
+        Template {
+            id,
+            options,
+            scope_count,
+            fields,
+            min_len,
+        }
+    }
+}
+
+/// Where a template lives.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct TemplateKey {
+    pub session: u64,
+    pub odid: u32,
+    pub template_id: u16,
+}
+
+/// Templates by (session, ODID, id), plus counts of data sets that arrived
+/// for templates we did not have.
+#[derive(Clone, Debug, Default)]
+pub struct TemplateCache {
+    templates: HashMap<TemplateKey, Template>,
+    unknown: HashMap<TemplateKey, u64>,
+}
+
+impl TemplateCache {
+    pub fn new() -> TemplateCache {
+        TemplateCache::default()
+    }
+
+    /// Adds or replaces a template. False when the cache is full.
+    pub fn insert(&mut self, session: u64, odid: u32, template: Template) -> bool {
+        let key = TemplateKey {
+            session,
+            odid,
+            template_id: template.id,
+        };
+        if self.templates.len() >= MAX_TEMPLATES && !self.templates.contains_key(&key) {
+            return false;
+        }
+        self.templates.insert(key, template);
+        true
+    }
+
+    pub fn get(&self, session: u64, odid: u32, template_id: u16) -> Option<&Template> {
+        let key = TemplateKey {
+            session,
+            odid,
+            template_id,
+        };
+        self.templates.get(&key)
+    }
+
+    pub fn withdraw(&mut self, session: u64, odid: u32, template_id: u16) {
+        let key = TemplateKey {
+            session,
+            odid,
+            template_id,
+        };
+        self.templates.remove(&key);
+    }
+
+    /// Withdraws all data templates (or all options templates) of a domain.
+    pub fn withdraw_all(&mut self, session: u64, odid: u32, options: bool) {
+        self.templates
+            .retain(|k, t| !(k.session == session && k.odid == odid && t.options == options));
+    }
+
+    pub fn len(&self) -> usize {
+        self.templates.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.templates.is_empty()
+    }
+
+    /// Counts a data set whose template was missing.
+    pub fn note_unknown(&mut self, session: u64, odid: u32, template_id: u16) {
+        let key = TemplateKey {
+            session,
+            odid,
+            template_id,
+        };
+        *self.unknown.entry(key).or_default() += 1;
+    }
+
+    /// Data sets dropped for want of a template, by where they came from.
+    pub fn unknown(&self) -> impl Iterator<Item = (&TemplateKey, u64)> + '_ {
+        self.unknown.iter().map(|(k, n)| (k, *n))
+    }
+}
