@@ -13,6 +13,7 @@
 //! and a `Vec` of errors that say where (offset, set id, template id).
 
 pub mod decode;
+pub mod encode;
 pub mod error;
 pub mod flow;
 pub mod message;

@@ -1,0 +1,1 @@
+//! PLACEHOLDER: IPFIX encoding of flow records (being written).
