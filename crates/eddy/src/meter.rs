@@ -6,6 +6,7 @@ use anyhow::{bail, Context, Result};
 use capture::{Event, PacketSource};
 use clap::Args;
 use flow::{CacheConfig, CacheStats, FlowCache};
+use ipfix::IpfixSink;
 use packet::DropReason;
 use record::format::{Format, TextSink};
 use record::{FlowRecord, FlowSink};
@@ -65,6 +66,18 @@ pub struct MeterArgs {
     /// Quiet: no header, no summary lines.
     #[arg(short = 'q', long)]
     pub quiet: bool,
+    /// Also export the flows as IPFIX (RFC 7011; biflow records with RFC 5103
+    /// reverse counters; L7 fields in the CESNET/Flowmon elements ipfixprobe
+    /// uses) to DEST: `udp://HOST:PORT`, `tcp://HOST:PORT` (reconnects;
+    /// records exported while it is down are dropped and counted) or
+    /// `file:PATH` (an RFC 5655 file). Text output still goes to stdout; for
+    /// IPFIX only, discard it with `-o csv > /dev/null` (the summary, with the
+    /// exporter's counts, goes to stderr).
+    #[arg(long, value_name = "DEST", value_parser = parse_ipfix_dest)]
+    pub ipfix: Option<ipfix::Destination>,
+    /// IPFIX observation domain id of the exported messages.
+    #[arg(long, default_value_t = 1, value_name = "ID", requires = "ipfix")]
+    pub ipfix_odid: u32,
     /// Snapshot length for live capture.
     #[arg(long, default_value_t = 1522, value_name = "BYTES")]
     pub snaplen: u32,
@@ -91,6 +104,10 @@ fn parse_l7_list(s: &str) -> Result<L7List, String> {
         })
         .collect::<Result<_, _>>()
         .map(L7List)
+}
+
+fn parse_ipfix_dest(s: &str) -> Result<ipfix::Destination, String> {
+    ipfix::Destination::parse(s)
 }
 
 fn seconds_to_ns(seconds: u64, flag: &str) -> Result<u64> {
@@ -139,11 +156,71 @@ pub fn run(args: MeterArgs) -> Result<()> {
     );
     sink.decorations = !args.quiet;
     sink.l7_columns = !config.l7_parsers.is_empty();
-    let (decode_stats, cache_stats) = meter(source.as_mut(), config, &mut sink)?;
+    let exporter = match &args.ipfix {
+        Some(dest) => Some(
+            IpfixSink::open(dest.clone(), args.ipfix_odid)
+                .with_context(|| format!("cannot export IPFIX to {dest}"))?,
+        ),
+        None => None,
+    };
+    let mut sinks = Sinks {
+        text: &mut sink,
+        ipfix: exporter,
+    };
+    let (decode_stats, cache_stats) = meter(source.as_mut(), config, &mut sinks)?;
     if !args.quiet {
         print_summary(&decode_stats, &cache_stats, &source.stats());
+        if let Some(exporter) = &sinks.ipfix {
+            print_export_summary(exporter);
+        }
     }
     Ok(())
+}
+
+/// The text sink, and beside it the IPFIX exporter when one was asked for.
+struct Sinks<'a> {
+    text: &'a mut dyn FlowSink,
+    ipfix: Option<IpfixSink>,
+}
+
+impl FlowSink for Sinks<'_> {
+    fn write(&mut self, records: &[FlowRecord]) -> io::Result<()> {
+        self.text.write(records)?;
+        match &mut self.ipfix {
+            Some(exporter) => exporter.write(records),
+            None => Ok(()),
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.text.flush()?;
+        match &mut self.ipfix {
+            Some(exporter) => exporter.flush(),
+            None => Ok(()),
+        }
+    }
+
+    fn finish(&mut self) -> io::Result<()> {
+        self.text.finish()?;
+        match &mut self.ipfix {
+            Some(exporter) => exporter.finish(),
+            None => Ok(()),
+        }
+    }
+}
+
+fn print_export_summary(exporter: &IpfixSink) {
+    let stats = exporter.stats();
+    eprintln!(
+        "eddy meter: ipfix {}: messages {}, records {}, dropped records {} (messages {}), reconnects {}, records without their L7 fields (too long) {}",
+        exporter.destination(),
+        stats.messages,
+        stats.records,
+        stats.dropped_records,
+        stats.dropped_messages,
+        stats.reconnects,
+        stats.l7_dropped
+    );
 }
 
 fn open_source(args: &MeterArgs) -> Result<Box<dyn PacketSource>> {

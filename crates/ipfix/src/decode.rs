@@ -38,10 +38,14 @@ pub struct Decoded {
 }
 
 /// Decodes IPFIX messages and NetFlow v5/v9 packets. Templates persist
-/// between calls; nothing else does.
+/// between calls, stamped with the time they were last (re)defined so a UDP
+/// collector can expire them ([`crate::session::Sessions`]); nothing else
+/// persists.
 #[derive(Clone, Debug, Default)]
 pub struct Decoder {
     pub templates: TemplateCache,
+    /// The clock of the message being decoded ([`Decoder::decode_at`]).
+    clock_ms: Option<u64>,
 }
 
 type OnRecord<'f> = dyn FnMut(&Context, &DataRecord<'_, '_>) + 'f;
@@ -54,12 +58,27 @@ impl Decoder {
     /// Decodes one message from `session`, calling `on_record` for each data
     /// record (options data included: `record.template.options` tells).
     /// A broken set costs that set; the errors say where.
+    /// Templates it defines are stamped with the message's export time.
     pub fn decode(
         &mut self,
         session: u64,
         msg: &[u8],
         on_record: &mut OnRecord<'_>,
     ) -> (Decoded, Vec<DecodeError>) {
+        self.decode_at(session, msg, None, on_record)
+    }
+
+    /// [`Decoder::decode`], stamping the templates the message defines with
+    /// `clock_ms` (ms since the epoch on the caller's clock) instead of the
+    /// message's export time.
+    pub fn decode_at(
+        &mut self,
+        session: u64,
+        msg: &[u8],
+        clock_ms: Option<u64>,
+        on_record: &mut OnRecord<'_>,
+    ) -> (Decoded, Vec<DecodeError>) {
+        self.clock_ms = clock_ms;
         let mut decoded = Decoded::default();
         let mut errors = Vec::new();
         match message::version(msg) {
@@ -177,13 +196,14 @@ impl Decoder {
         errors: &mut Vec<DecodeError>,
     ) {
         let (session, odid) = (decoded.context.session, decoded.context.odid);
+        let at_ms = self.clock_ms.unwrap_or(decoded.context.export_ms);
         let records = TemplateRecords::new(set, flavor);
         for def in records {
             decoded.templates += 1;
             match def {
                 Ok(TemplateDef::Define(t)) => {
                     let id = t.id;
-                    if !self.templates.insert(session, odid, t) {
+                    if !self.templates.insert_at(session, odid, t, at_ms) {
                         let kind = ErrorKind::BadTemplate("template cache full");
                         let err = DecodeError::at(set.offset, kind).in_set(set.id);
                         errors.push(err.with_template(id));
@@ -213,6 +233,17 @@ impl Decoder {
             errors.push(err.with_template(set.id));
             return;
         };
+        // Fixed-length records (the common case) are cut without walking
+        // the fields: what is left shorter than a record is padding, as in
+        // `DataRecords`, which handles variable-length templates.
+        let fixed = template.min_len;
+        if fixed > 0 && !template.fields.iter().any(|f| f.variable) {
+            for data in set.body.chunks_exact(fixed) {
+                decoded.records += 1;
+                on_record(&ctx, &DataRecord { template, data });
+            }
+            return;
+        }
         for rec in DataRecords::new(set, template) {
             match rec {
                 Ok(rec) => {

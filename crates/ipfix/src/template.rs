@@ -77,11 +77,19 @@ pub struct TemplateKey {
     pub template_id: u16,
 }
 
+/// A cached template and when it was last defined or refreshed (ms on
+/// whatever clock the caller stamps with; `None`: never expires).
+#[derive(Clone, Debug)]
+struct Entry {
+    template: Template,
+    refreshed_ms: Option<u64>,
+}
+
 /// Templates by (session, ODID, id), plus counts of data sets that arrived
 /// for templates we did not have.
 #[derive(Clone, Debug, Default)]
 pub struct TemplateCache {
-    templates: HashMap<TemplateKey, Template>,
+    templates: HashMap<TemplateKey, Entry>,
     unknown: HashMap<TemplateKey, u64>,
 }
 
@@ -90,8 +98,26 @@ impl TemplateCache {
         TemplateCache::default()
     }
 
-    /// Adds or replaces a template. False when the cache is full.
+    /// Adds or replaces a template that never expires. False when the
+    /// cache is full.
     pub fn insert(&mut self, session: u64, odid: u32, template: Template) -> bool {
+        self.insert_stamped(session, odid, template, None)
+    }
+
+    /// Adds or replaces (refreshes) a template seen at `at_ms`, the time
+    /// [`TemplateCache::expire`] later compares against. False when the
+    /// cache is full.
+    pub fn insert_at(&mut self, session: u64, odid: u32, template: Template, at_ms: u64) -> bool {
+        self.insert_stamped(session, odid, template, Some(at_ms))
+    }
+
+    fn insert_stamped(
+        &mut self,
+        session: u64,
+        odid: u32,
+        template: Template,
+        refreshed_ms: Option<u64>,
+    ) -> bool {
         let key = TemplateKey {
             session,
             odid,
@@ -100,8 +126,41 @@ impl TemplateCache {
         if self.templates.len() >= MAX_TEMPLATES && !self.templates.contains_key(&key) {
             return false;
         }
-        self.templates.insert(key, template);
+        let entry = Entry {
+            template,
+            refreshed_ms,
+        };
+        self.templates.insert(key, entry);
         true
+    }
+
+    /// When the template was last defined or refreshed, if it is stamped.
+    pub fn refreshed_ms(&self, session: u64, odid: u32, template_id: u16) -> Option<u64> {
+        let key = TemplateKey {
+            session,
+            odid,
+            template_id,
+        };
+        self.templates.get(&key)?.refreshed_ms
+    }
+
+    /// Removes the stamped templates last refreshed before `before_ms`, of
+    /// one (session, ODID) or of all, and appends their keys to `expired`.
+    /// Unstamped templates (from [`TemplateCache::insert`]) stay.
+    pub fn expire(
+        &mut self,
+        domain: Option<(u64, u32)>,
+        before_ms: u64,
+        expired: &mut Vec<TemplateKey>,
+    ) {
+        self.templates.retain(|k, e| {
+            let mine = domain.is_none_or(|(s, o)| k.session == s && k.odid == o);
+            let stale = e.refreshed_ms.is_some_and(|t| t < before_ms);
+            if mine && stale {
+                expired.push(*k);
+            }
+            !(mine && stale)
+        });
     }
 
     pub fn get(&self, session: u64, odid: u32, template_id: u16) -> Option<&Template> {
@@ -110,7 +169,7 @@ impl TemplateCache {
             odid,
             template_id,
         };
-        self.templates.get(&key)
+        self.templates.get(&key).map(|e| &e.template)
     }
 
     pub fn withdraw(&mut self, session: u64, odid: u32, template_id: u16) {
@@ -124,8 +183,9 @@ impl TemplateCache {
 
     /// Withdraws all data templates (or all options templates) of a domain.
     pub fn withdraw_all(&mut self, session: u64, odid: u32, options: bool) {
-        self.templates
-            .retain(|k, t| !(k.session == session && k.odid == odid && t.options == options));
+        self.templates.retain(|k, e| {
+            !(k.session == session && k.odid == odid && e.template.options == options)
+        });
     }
 
     pub fn len(&self) -> usize {
