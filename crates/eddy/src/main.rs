@@ -3,6 +3,7 @@
 
 mod gen;
 mod meter;
+mod send;
 
 use clap::{Parser, Subcommand};
 
@@ -29,6 +30,8 @@ enum Command {
     Meter(meter::MeterArgs),
     /// Generate synthetic traffic for tests and benchmarks.
     Gen(gen::GenArgs),
+    /// Send an IPFIX file to a collector over UDP or TCP, as ipfixsend does.
+    Send(send::SendArgs),
 }
 
 fn main() {
@@ -36,6 +39,7 @@ fn main() {
     let result = match cli.command {
         Command::Meter(args) => meter::run(args),
         Command::Gen(args) => gen::run(args),
+        Command::Send(args) => send::run(args),
     };
     if let Err(err) = result {
         if is_broken_pipe(&err) {
