@@ -70,7 +70,9 @@ pub struct MeterArgs {
     /// reverse counters; L7 fields in the CESNET/Flowmon elements ipfixprobe
     /// uses) to DEST: `udp://HOST:PORT`, `tcp://HOST:PORT` (reconnects;
     /// records exported while it is down are dropped and counted) or
-    /// `file:PATH` (an RFC 5655 file). Text output still goes to stdout; for
+    /// `file:PATH` (an RFC 5655 file) or `dir:DIR[:SECONDS[:MB]]` (files
+    /// rotated every SECONDS, default 300, and at MB megabytes, named
+    /// `eddy.YYYYMMDDhhmm.ipfix`). Text output still goes to stdout; for
     /// IPFIX only, discard it with `-o csv > /dev/null` (the summary, with the
     /// exporter's counts, goes to stderr).
     #[arg(long, value_name = "DEST", value_parser = parse_ipfix_dest)]
