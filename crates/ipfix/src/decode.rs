@@ -1,13 +1,15 @@
 //! The message decoder: dispatches on the version field, keeps templates in
 //! a [`TemplateCache`] and hands every data record to a callback.
 
+use std::collections::HashMap;
+
 use record::FlowRecord;
 
 use crate::error::{DecodeError, ErrorKind};
 use crate::flow::to_flow;
 use crate::message::{
-    self, DataRecord, DataRecords, Flavor, IpfixMessage, Set, Sets, TemplateDef, TemplateRecords,
-    V9Packet, MIN_DATA_SET_ID,
+    self, be, DataRecord, DataRecords, Flavor, IpfixMessage, Set, Sets, TemplateDef,
+    TemplateRecords, V9Packet, MIN_DATA_SET_ID,
 };
 use crate::netflow;
 use crate::template::TemplateCache;
@@ -25,6 +27,17 @@ pub struct Context {
     pub export_ms: u64,
     /// NetFlow's sysUptime at export (ms); IPFIX has none in its header.
     pub sys_uptime_ms: Option<u32>,
+    /// The packet sampling interval in force for this record (1 in N
+    /// packets): from the v5 header, or recorded per (session, ODID) from
+    /// v9/IPFIX options data (samplingInterval 34, flowSamplerRandomInterval
+    /// 50, samplingPacketInterval/Space 305/306, samplingSize/Population
+    /// 309/310), or per sampler for records carrying flowSamplerId (48) or
+    /// selectorId (302).
+    /// 1 (and 0, which a default `Context` has) means unsampled.
+    pub sampling_interval: u32,
+    /// Whether [`crate::to_flow`] multiplies packets and bytes by
+    /// `sampling_interval` (copied from [`Decoder::apply_sampling`]).
+    pub apply_sampling: bool,
 }
 
 /// Summary of one decoded message.
@@ -44,8 +57,16 @@ pub struct Decoded {
 #[derive(Clone, Debug, Default)]
 pub struct Decoder {
     pub templates: TemplateCache,
+    /// Multiply packets and bytes in [`crate::to_flow`]'s output by the
+    /// sampling interval (default false: the interval is only recorded, in
+    /// [`Context::sampling_interval`] and [`Decoder::sampling_interval`]).
+    pub apply_sampling: bool,
     /// The clock of the message being decoded ([`Decoder::decode_at`]).
     clock_ms: Option<u64>,
+    /// Sampling interval per (session, ODID), from options data or the v5 header.
+    sampling: HashMap<(u64, u32), u32>,
+    /// Sampling interval per (session, ODID, flowSamplerId).
+    samplers: HashMap<(u64, u32, u64), u32>,
 }
 
 type OnRecord<'f> = dyn FnMut(&Context, &DataRecord<'_, '_>) + 'f;
@@ -53,6 +74,23 @@ type OnRecord<'f> = dyn FnMut(&Context, &DataRecord<'_, '_>) + 'f;
 impl Decoder {
     pub fn new() -> Decoder {
         Decoder::default()
+    }
+
+    /// The sampling interval last recorded for (session, ODID) from options
+    /// data or a v5 header; 1 when none was (unsampled, as far as we know).
+    pub fn sampling_interval(&self, session: u64, odid: u32) -> u32 {
+        self.sampling.get(&(session, odid)).copied().unwrap_or(1)
+    }
+
+    /// The interval recorded for one flowSamplerId (48) of (session, ODID).
+    pub fn sampler_interval(&self, session: u64, odid: u32, sampler: u64) -> Option<u32> {
+        self.samplers.get(&(session, odid, sampler)).copied()
+    }
+
+    /// The context's sampling fields from what is recorded for its domain.
+    fn stamp(&self, ctx: &mut Context) {
+        ctx.sampling_interval = self.sampling_interval(ctx.session, ctx.odid);
+        ctx.apply_sampling = self.apply_sampling;
     }
 
     /// Decodes one message from `session`, calling `on_record` for each data
@@ -84,7 +122,15 @@ impl Decoder {
         match message::version(msg) {
             Some(10) => self.ipfix(session, msg, on_record, &mut decoded, &mut errors),
             Some(9) => self.v9(session, msg, on_record, &mut decoded, &mut errors),
-            Some(5) => netflow::decode_v5(session, msg, on_record, &mut decoded, &mut errors),
+            Some(5) => {
+                let apply = self.apply_sampling;
+                netflow::decode_v5(session, msg, apply, on_record, &mut decoded, &mut errors);
+                let ctx = decoded.context;
+                if ctx.version == 5 && ctx.sampling_interval > 1 {
+                    self.sampling
+                        .insert((session, ctx.odid), ctx.sampling_interval);
+                }
+            }
             Some(v) => errors.push(DecodeError::at(0, ErrorKind::UnsupportedVersion(v))),
             None => errors.push(DecodeError::at(
                 0,
@@ -131,7 +177,9 @@ impl Decoder {
             sequence: msg.sequence(),
             export_ms: u64::from(msg.export_time()) * 1000,
             sys_uptime_ms: None,
+            ..Context::default()
         };
+        self.stamp(&mut decoded.context);
         self.sets(msg.sets(), Flavor::Ipfix, on_record, decoded, errors);
     }
 
@@ -154,7 +202,9 @@ impl Decoder {
             sequence: pkt.sequence(),
             export_ms: u64::from(pkt.unix_secs()) * 1000,
             sys_uptime_ms: Some(pkt.sys_uptime_ms()),
+            ..Context::default()
         };
+        self.stamp(&mut decoded.context);
         self.sets(pkt.sets(), Flavor::V9, on_record, decoded, errors);
     }
 
@@ -233,26 +283,101 @@ impl Decoder {
             errors.push(err.with_template(set.id));
             return;
         };
+        // Options records may update the sampling state (disjoint fields of
+        // `self`, so the template stays borrowed).
+        let (sampling, samplers) = (&mut self.sampling, &mut self.samplers);
+        let per_sampler = !template.options
+            && !samplers.is_empty()
+            && template
+                .fields
+                .iter()
+                .any(|f| f.pen == 0 && matches!(f.id, 48 | 302));
+        let mut deliver = |rec: &DataRecord<'_, '_>| {
+            decoded.records += 1;
+            if template.options {
+                let ctx = &mut decoded.context;
+                let s = record_sampling(rec);
+                // The latest interval announced is the domain's; one
+                // scoped to a sampler also applies to the records naming it.
+                if let Some(i) = s.interval {
+                    if let Some(id) = s.sampler {
+                        samplers.insert((ctx.session, ctx.odid, id), i);
+                    }
+                    sampling.insert((ctx.session, ctx.odid), i);
+                    ctx.sampling_interval = i;
+                }
+                on_record(ctx, rec);
+            } else if per_sampler {
+                let mut ctx = decoded.context;
+                if let Some(id) = record_sampling(rec).sampler {
+                    if let Some(&i) = samplers.get(&(ctx.session, ctx.odid, id)) {
+                        ctx.sampling_interval = i;
+                    }
+                }
+                on_record(&ctx, rec);
+            } else {
+                on_record(&decoded.context, rec);
+            }
+        };
         // Fixed-length records (the common case) are cut without walking
         // the fields: what is left shorter than a record is padding, as in
         // `DataRecords`, which handles variable-length templates.
         let fixed = template.min_len;
         if fixed > 0 && !template.fields.iter().any(|f| f.variable) {
             for data in set.body.chunks_exact(fixed) {
-                decoded.records += 1;
-                on_record(&ctx, &DataRecord { template, data });
+                deliver(&DataRecord { template, data });
             }
             return;
         }
         for rec in DataRecords::new(set, template) {
             match rec {
-                Ok(rec) => {
-                    decoded.records += 1;
-                    on_record(&ctx, &rec);
-                }
+                Ok(rec) => deliver(&rec),
                 Err(e) => errors.push(e),
             }
         }
+    }
+}
+
+/// What one record says about sampling.
+#[derive(Default)]
+struct Sampling {
+    interval: Option<u32>,
+    sampler: Option<u64>,
+}
+
+fn record_sampling(rec: &DataRecord<'_, '_>) -> Sampling {
+    let mut sampler = None;
+    let mut direct = None;
+    let (mut pkt_interval, mut pkt_space, mut size, mut population) = (None, None, None, None);
+    for f in rec.fields() {
+        if f.spec.pen != 0 || f.value.is_empty() || f.value.len() > 8 {
+            continue;
+        }
+        let v = be(f.value, 0, f.value.len());
+        match f.spec.id {
+            // samplingInterval, flowSamplerRandomInterval
+            34 | 50 => direct = Some(v),
+            // flowSamplerId (v9), selectorId (IPFIX)
+            48 | 302 => sampler = Some(v),
+            305 => pkt_interval = Some(v),
+            306 => pkt_space = Some(v),
+            309 => size = Some(v),
+            310 => population = Some(v),
+            _ => {}
+        }
+    }
+    // samplingPacketInterval packets taken, then samplingPacketSpace
+    // skipped; or samplingSize taken out of samplingPopulation.
+    let interval = direct.or_else(|| match (pkt_interval, pkt_space, size, population) {
+        (Some(i), Some(sp), _, _) => i.saturating_add(sp).checked_div(i),
+        (_, _, Some(n), Some(p)) => p.checked_div(n),
+        _ => None,
+    });
+    Sampling {
+        interval: interval
+            .filter(|&i| i > 0)
+            .map(|i| u32::try_from(i).unwrap_or(u32::MAX)),
+        sampler,
     }
 }
 

@@ -22,7 +22,9 @@ struct Times {
     system_init_ms: Option<u64>,
 }
 
-/// Maps one data record. Missing fields stay at their defaults.
+/// Maps one data record. Missing fields stay at their defaults. With
+/// [`Context::apply_sampling`], packets and bytes are scaled up by
+/// [`Context::sampling_interval`].
 pub fn to_flow(ctx: &Context, rec: &DataRecord<'_, '_>) -> FlowRecord {
     let mut flow = FlowRecord::default();
     let mut times = Times::default();
@@ -41,6 +43,11 @@ pub fn to_flow(ctx: &Context, rec: &DataRecord<'_, '_>) -> FlowRecord {
         flow.bytes = totals.1.unwrap_or(0);
     }
     set_times(&mut flow, ctx, &times);
+    if ctx.apply_sampling && ctx.sampling_interval > 1 {
+        let n = u64::from(ctx.sampling_interval);
+        flow.packets = flow.packets.saturating_mul(n);
+        flow.bytes = flow.bytes.saturating_mul(n);
+    }
     flow
 }
 

@@ -50,6 +50,7 @@ pub static V5_TEMPLATE: LazyLock<Template> = LazyLock::new(|| {
 pub(crate) fn decode_v5(
     session: u64,
     buf: &[u8],
+    apply_sampling: bool,
     on_record: &mut dyn FnMut(&Context, &DataRecord<'_, '_>),
     decoded: &mut Decoded,
     errors: &mut Vec<DecodeError>,
@@ -72,6 +73,9 @@ pub(crate) fn decode_v5(
         sequence: be(buf, 16, 4) as u32,
         export_ms: secs * 1000 + nsecs / 1_000_000,
         sys_uptime_ms: Some(be(buf, 4, 4) as u32),
+        // sampling_interval: 2 bits of mode, 14 of interval (0: unsampled).
+        sampling_interval: (be(buf, 22, 2) as u32 & 0x3fff).max(1),
+        apply_sampling,
     };
     let need = V5_HEADER_LEN + count * V5_RECORD_LEN;
     if buf.len() < need {
