@@ -343,12 +343,17 @@ impl Encoder {
             // record's L7 template and one data set. The base templates
             // alone always leave room for a record (MIN_MESSAGE_LEN).
             let base = base_template_for(flow);
-            let empty = IPFIX_HEADER_LEN
-                + base_template_set_len()
-                + SET_HEADER_LEN
-                + template_record_len(tid)
-                + SET_HEADER_LEN;
-            if tid != base && empty + scratch.len() > max {
+            // Only an L7 record can outgrow a message; the lengths are
+            // worked out for those alone (they walk the template fields).
+            let too_big = || {
+                let empty = IPFIX_HEADER_LEN
+                    + base_template_set_len()
+                    + SET_HEADER_LEN
+                    + template_record_len(tid)
+                    + SET_HEADER_LEN;
+                empty + scratch.len() > max
+            };
+            if tid != base && too_big() {
                 self.l7_dropped += 1;
                 tid = base;
                 scratch.clear();
