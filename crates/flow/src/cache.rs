@@ -781,6 +781,7 @@ fn new_record(ts_ns: u64, pkt: &Packet<'_>, src_port: u16, dst_port: u16) -> Flo
         end_reason: EndReason::Idle,
         reverse: None,
         l7: None,
+        ..FlowRecord::default()
     }
 }
 

@@ -134,6 +134,7 @@ fn flow_record() -> impl Strategy<Value = FlowRecord> {
                     ..HttpFields::default()
                 }))
             }),
+            ..FlowRecord::default()
         },
     )
 }

@@ -97,6 +97,7 @@ fn records(n: usize) -> Vec<FlowRecord> {
                 end_reason: EndReason::Idle,
                 reverse,
                 l7: None,
+                ..FlowRecord::default()
             }
         })
         .collect()

@@ -86,6 +86,22 @@ pub struct FlowRecord {
     pub src_mac: [u8; 6],
     pub dst_mac: [u8; 6],
     pub end_reason: EndReason,
+    /// Ingress and egress interface indexes (IPFIX ingressInterface /
+    /// egressInterface, NetFlow input/output; 0 = unknown).
+    pub in_if: u32,
+    pub out_if: u32,
+    /// Autonomous systems of the addresses, from the exporter (IPFIX
+    /// bgpSourceAsNumber / bgpDestinationAsNumber) or a GeoIP stage; 0 = unknown.
+    pub src_as: u32,
+    pub dst_as: u32,
+    /// ISO 3166-1 alpha-2 country codes from a GeoIP stage; `[0, 0]` = unknown.
+    pub src_country: [u8; 2],
+    pub dst_country: [u8; 2],
+    /// The exporter the collector received the record from (IPv4-mapped like
+    /// the flow addresses; unspecified for the local meter) and its
+    /// observation domain.
+    pub exporter: Ipv6Addr,
+    pub odid: u32,
     /// Present only for biflow records.
     pub reverse: Option<Reverse>,
     /// Application-layer fields of the transaction, when a parser claimed the flow.
@@ -110,6 +126,14 @@ impl Default for FlowRecord {
             src_mac: [0; 6],
             dst_mac: [0; 6],
             end_reason: EndReason::Idle,
+            in_if: 0,
+            out_if: 0,
+            src_as: 0,
+            dst_as: 0,
+            src_country: [0; 2],
+            dst_country: [0; 2],
+            exporter: Ipv6Addr::UNSPECIFIED,
+            odid: 0,
             reverse: None,
             l7: None,
         }

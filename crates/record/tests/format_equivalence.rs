@@ -144,6 +144,7 @@ prop_compose! {
         FlowRecord {
             first_ns, last_ns, src_ip, dst_ip, src_port, dst_port, proto, tcp_flags, tos,
             packets, bytes, vlan, src_mac, dst_mac, end_reason, reverse, l7: None,
+            ..FlowRecord::default()
         }
     }
 }
@@ -183,6 +184,7 @@ fn edge_records_equal_reference() {
             tcp_flags: 0xff,
         }),
         l7: None,
+        ..FlowRecord::default()
     };
     let zero = FlowRecord {
         src_ip: Ipv4Addr::UNSPECIFIED.to_ipv6_mapped(),
