@@ -18,7 +18,7 @@ pub mod format;
 mod text;
 mod time;
 
-pub use time::{format_datetime, DateStyle};
+pub use time::{civil_from_days, days_from_civil, format_datetime, DateStyle};
 
 use std::net::{IpAddr, Ipv6Addr};
 

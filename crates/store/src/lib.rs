@@ -1,0 +1,265 @@
+//! The flow store: one Parquet file per source and time window.
+//!
+//! Layout (see [`layout`]): `ROOT/SOURCE/YYYY/MM/DD/flows.YYYYMMDDhhmm.parquet`,
+//! the stamp being the UTC start of the window (5 minutes by default), as
+//! nfcapd names its files. A window holds the records that *arrived* in it
+//! (the collector's clock, as nfcapd), so windows close in order and one file
+//! per source is open at a time. Each file is zstd-compressed, its rows are
+//! sorted by `first` within each row group, and it carries row-group and page
+//! statistics so queries skip what a time or address range excludes. Files
+//! are written under a hidden temporary name and renamed when complete:
+//! a reader (eddy, pyarrow, DuckDB) never sees a partial file.
+//!
+//! Not here: the column layout (the `schema` crate), crash recovery (the
+//! collector's spool replays a window whose file was not finished) and
+//! queries (the `query` crate).
+
+pub mod layout;
+mod retention;
+mod writer;
+
+use std::collections::HashMap;
+use std::fmt;
+use std::fs::File;
+use std::path::{Path, PathBuf};
+
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use record::FlowRecord;
+
+pub use layout::{list_files, StoreFile};
+pub use retention::{expire, remove_temp_files, Expired, Retention};
+pub use writer::{WindowWriter, WriterConfig};
+
+/// Default window length: 5 minutes, as nfcapd.
+pub const DEFAULT_WINDOW_SECS: u64 = 300;
+
+/// An error with the file it concerns.
+#[derive(Debug)]
+pub struct Error {
+    action: &'static str,
+    path: PathBuf,
+    source: Box<dyn std::error::Error + Send + Sync>,
+}
+
+impl Error {
+    pub(crate) fn io(action: &'static str, path: &Path, e: std::io::Error) -> Error {
+        Error {
+            action,
+            path: path.to_path_buf(),
+            source: Box::new(e),
+        }
+    }
+
+    pub(crate) fn parquet(action: &'static str, path: &Path, e: impl Into<ErrorSource>) -> Error {
+        Error {
+            action,
+            path: path.to_path_buf(),
+            source: e.into().0,
+        }
+    }
+
+    pub(crate) fn config(message: String) -> Error {
+        Error {
+            action: "configuring the store",
+            path: PathBuf::new(),
+            source: message.into(),
+        }
+    }
+
+    /// The file or folder concerned.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The underlying I/O error kind, when it is one (a full disk is
+    /// `StorageFull`, an unwritable folder `PermissionDenied`).
+    pub fn io_kind(&self) -> Option<std::io::ErrorKind> {
+        let mut e: Option<&(dyn std::error::Error + 'static)> = Some(self.source.as_ref());
+        while let Some(err) = e {
+            if let Some(io) = err.downcast_ref::<std::io::Error>() {
+                return Some(io.kind());
+            }
+            e = err.source();
+        }
+        None
+    }
+}
+
+/// Anything convertible into a boxed error source.
+pub struct ErrorSource(Box<dyn std::error::Error + Send + Sync>);
+
+impl From<parquet::errors::ParquetError> for ErrorSource {
+    fn from(e: parquet::errors::ParquetError) -> Self {
+        ErrorSource(Box::new(e))
+    }
+}
+
+impl From<arrow_schema::ArrowError> for ErrorSource {
+    fn from(e: arrow_schema::ArrowError) -> Self {
+        ErrorSource(Box::new(e))
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.path.as_os_str().is_empty() {
+            write!(f, "{}: {}", self.action, self.source)
+        } else {
+            write!(
+                f,
+                "{} {}: {}",
+                self.action,
+                self.path.display(),
+                self.source
+            )
+        }
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(self.source.as_ref())
+    }
+}
+
+/// How the store is laid out and written.
+#[derive(Clone, Debug)]
+pub struct StoreConfig {
+    pub root: PathBuf,
+    /// Window length in seconds (a divisor of a day keeps names aligned).
+    pub window_secs: u64,
+    pub writer: WriterConfig,
+}
+
+impl StoreConfig {
+    pub fn new(root: impl Into<PathBuf>) -> StoreConfig {
+        StoreConfig {
+            root: root.into(),
+            window_secs: DEFAULT_WINDOW_SECS,
+            writer: WriterConfig::default(),
+        }
+    }
+
+    /// The start of the window holding time `secs`.
+    pub fn window_of(&self, secs: u64) -> u64 {
+        let w = self.window_secs.max(1);
+        secs - secs % w
+    }
+}
+
+/// The store's writing side: one open window per source.
+pub struct Store {
+    config: StoreConfig,
+    open: HashMap<String, WindowWriter>,
+}
+
+impl Store {
+    /// Opens (creating) the store folder. Temporary files left by a crash
+    /// are not touched here: the collector replays its spool into new ones
+    /// and calls [`remove_temp_files`] first.
+    pub fn open(config: StoreConfig) -> Result<Store, Error> {
+        if config.window_secs == 0 {
+            return Err(Error::config(
+                "window length must be at least 1 second".into(),
+            ));
+        }
+        std::fs::create_dir_all(&config.root)
+            .map_err(|e| Error::io("creating the store folder", &config.root, e))?;
+        Ok(Store {
+            config,
+            open: HashMap::new(),
+        })
+    }
+
+    pub fn config(&self) -> &StoreConfig {
+        &self.config
+    }
+
+    /// Adds a record that arrived at `now_secs` from `source`. When the
+    /// source's open window has ended, its file is finished first and
+    /// returned.
+    pub fn push(
+        &mut self,
+        source: &str,
+        now_secs: u64,
+        record: FlowRecord,
+    ) -> Result<Option<StoreFile>, Error> {
+        let window = self.config.window_of(now_secs);
+        let mut finished = None;
+        if let Some(w) = self.open.get(source) {
+            if w.window_start() != window {
+                if let Some(w) = self.open.remove(source) {
+                    finished = w.finish()?;
+                }
+            }
+        }
+        let writer = match self.open.get_mut(source) {
+            Some(w) => w,
+            None => {
+                let w =
+                    WindowWriter::create(&self.config.root, source, window, &self.config.writer)?;
+                self.open.entry(source.to_string()).or_insert(w)
+            }
+        };
+        writer.push(record)?;
+        Ok(finished)
+    }
+
+    /// Finishes every open window that ended at or before `now_secs`.
+    pub fn roll(&mut self, now_secs: u64) -> Result<Vec<StoreFile>, Error> {
+        let current = self.config.window_of(now_secs);
+        let ended: Vec<String> = self
+            .open
+            .iter()
+            .filter(|(_, w)| w.window_start() < current)
+            .map(|(s, _)| s.clone())
+            .collect();
+        self.finish_sources(ended)
+    }
+
+    /// Finishes every open window (shutdown).
+    pub fn close_all(&mut self) -> Result<Vec<StoreFile>, Error> {
+        let all: Vec<String> = self.open.keys().cloned().collect();
+        self.finish_sources(all)
+    }
+
+    fn finish_sources(&mut self, sources: Vec<String>) -> Result<Vec<StoreFile>, Error> {
+        let mut done = Vec::new();
+        for source in sources {
+            if let Some(w) = self.open.remove(&source) {
+                done.extend(w.finish()?);
+            }
+        }
+        Ok(done)
+    }
+
+    /// (source, window start, rows) of the open windows.
+    pub fn open_windows(&self) -> Vec<(String, u64, u64)> {
+        let mut v: Vec<_> = self
+            .open
+            .iter()
+            .map(|(s, w)| (s.clone(), w.window_start(), w.rows()))
+            .collect();
+        v.sort();
+        v
+    }
+}
+
+/// Every record of one store file (or any Parquet file in the flow layout,
+/// or a projection of it).
+pub fn read_file(path: &Path) -> Result<Vec<FlowRecord>, Error> {
+    let file = File::open(path).map_err(|e| Error::io("opening", path, e))?;
+    let reader = ParquetRecordBatchReaderBuilder::try_new(file)
+        .and_then(|b| b.with_batch_size(64 * 1024).build())
+        .map_err(|e| Error::parquet("reading", path, e))?;
+    let mut out = Vec::new();
+    for batch in reader {
+        let batch = batch.map_err(|e| Error::parquet("reading", path, e))?;
+        let records = schema::records(&batch).map_err(|e| Error::parquet("reading", path, e))?;
+        out.extend(records);
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests;

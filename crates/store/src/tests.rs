@@ -1,0 +1,151 @@
+use super::*;
+use std::net::Ipv6Addr;
+
+fn temp_root(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("eddy-store-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
+fn record(i: u64) -> FlowRecord {
+    FlowRecord {
+        // Deliberately out of order: files must come out sorted.
+        first_ns: 1_000_000_000_000 + (i * 7919 % 1000) * 1_000_000,
+        last_ns: 1_000_000_000_000 + 2_000_000_000,
+        src_ip: Ipv6Addr::from(0xffff_0a00_0000 + u128::from(i)),
+        dst_ip: "::ffff:192.0.2.1".parse().unwrap(),
+        src_port: (i % 60000) as u16,
+        dst_port: 443,
+        proto: 6,
+        packets: i + 1,
+        bytes: 100 * (i + 1),
+        ..FlowRecord::default()
+    }
+}
+
+fn config(root: &Path) -> StoreConfig {
+    let mut c = StoreConfig::new(root);
+    c.writer.row_group_rows = 100;
+    c
+}
+
+#[test]
+fn windows_become_sorted_complete_files() {
+    let root = temp_root("windows");
+    let mut store = Store::open(config(&root)).unwrap();
+    let t0 = 1_764_289_500; // a window start
+    for i in 0..250 {
+        assert!(store.push("r1", t0 + 10, record(i)).unwrap().is_none());
+    }
+    // While open, only a hidden temporary file exists.
+    assert!(list_files(&root, None, None, 300).unwrap().is_empty());
+    assert_eq!(store.open_windows(), vec![("r1".to_string(), t0, 250)]);
+    // A record in the next window finishes the first.
+    let done = store.push("r1", t0 + 300, record(999)).unwrap().unwrap();
+    assert_eq!(done.window_start, t0);
+    assert!(done
+        .path
+        .ends_with("r1/2025/11/28/flows.202511280025.parquet"));
+    let rows = read_file(&done.path).unwrap();
+    assert_eq!(rows.len(), 250);
+    // Sorted within each row group of 100.
+    for chunk in rows.chunks(100) {
+        assert!(chunk.windows(2).all(|w| w[0].first_ns <= w[1].first_ns));
+    }
+    let mut got: Vec<u64> = rows.iter().map(|r| r.packets).collect();
+    got.sort_unstable();
+    assert_eq!(got, (1..=250).collect::<Vec<_>>());
+    let rest = store.close_all().unwrap();
+    assert_eq!(rest.len(), 1);
+    assert_eq!(list_files(&root, None, None, 300).unwrap().len(), 2);
+    let _ = std::fs::remove_dir_all(&root);
+}
+
+#[test]
+fn roll_finishes_ended_windows_and_parts_do_not_overwrite() {
+    let root = temp_root("roll");
+    let mut store = Store::open(config(&root)).unwrap();
+    let t0 = 1_764_289_500;
+    store.push("a", t0, record(1)).unwrap();
+    store.push("b", t0, record(2)).unwrap();
+    assert!(store.roll(t0 + 299).unwrap().is_empty());
+    assert_eq!(store.roll(t0 + 300).unwrap().len(), 2);
+    // A restart writing into the same window makes a second part.
+    store.push("a", t0 + 5, record(3)).unwrap();
+    let files = store.close_all().unwrap();
+    assert_eq!(files[0].part, 1);
+    let all = list_files(&root, None, Some((t0, t0 + 1)), 300).unwrap();
+    assert_eq!(all.len(), 3);
+    let only_a = list_files(&root, Some(&["a".to_string()]), None, 300).unwrap();
+    assert_eq!(only_a.len(), 2);
+    assert!(list_files(&root, None, Some((t0 + 300, t0 + 600)), 300)
+        .unwrap()
+        .is_empty());
+    let _ = std::fs::remove_dir_all(&root);
+}
+
+#[test]
+fn empty_windows_leave_no_file_and_temp_files_are_cleaned() {
+    let root = temp_root("empty");
+    let w = WindowWriter::create(&root, "x", 0, &WriterConfig::default()).unwrap();
+    assert_eq!(w.finish().unwrap(), None);
+    let w = WindowWriter::create(&root, "x", 300, &WriterConfig::default()).unwrap();
+    drop(w); // a crash: the temporary file stays
+    assert_eq!(remove_temp_files(&root).unwrap(), 1);
+    assert_eq!(remove_temp_files(&root).unwrap(), 0);
+    let _ = std::fs::remove_dir_all(&root);
+}
+
+#[test]
+fn expire_by_age_then_size() {
+    let root = temp_root("expire");
+    let mut store = Store::open(config(&root)).unwrap();
+    let t0 = 1_764_289_500;
+    for w in 0..4u64 {
+        for i in 0..50 {
+            store.push("r", t0 + w * 300, record(i)).unwrap();
+        }
+    }
+    store.close_all().unwrap();
+    let files = list_files(&root, None, None, 300).unwrap();
+    assert_eq!(files.len(), 4);
+    let one = files[0].bytes;
+    // Age: windows ending at or before now - 600 go (the first two).
+    let r = expire(
+        &root,
+        300,
+        Retention {
+            max_age_secs: Some(600),
+            max_bytes: None,
+        },
+        t0 + 4 * 300,
+    )
+    .unwrap();
+    assert_eq!(r.files_removed, 2);
+    assert_eq!(r.files_left, 2);
+    // Size: keep at most one file's worth.
+    let r = expire(
+        &root,
+        300,
+        Retention {
+            max_age_secs: None,
+            max_bytes: Some(one + one / 2),
+        },
+        t0,
+    )
+    .unwrap();
+    assert_eq!(r.files_removed, 1);
+    let left = list_files(&root, None, None, 300).unwrap();
+    assert_eq!(left.len(), 1);
+    assert_eq!(left[0].window_start, t0 + 900);
+    let _ = std::fs::remove_dir_all(&root);
+}
+
+#[test]
+fn unwritable_root_is_a_clear_error() {
+    let err = match Store::open(StoreConfig::new("/proc/eddy-store")) {
+        Err(e) => e.to_string(),
+        Ok(_) => panic!("opened a store under /proc"),
+    };
+    assert!(err.contains("/proc/eddy-store"), "{err}");
+}
