@@ -8,7 +8,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use common::{eddy, have_tool, parse_csv, shared_testdata, Row, TempDir};
+use common::{
+    eddy, have_tool, l7_from_csv, l7_from_record, parse_csv, shared_testdata, Row, TempDir,
+};
 use record::FlowRecord;
 
 fn tls12() -> PathBuf {
@@ -184,6 +186,44 @@ fn file_export_decodes_to_the_csv_flows() {
         assert_eq!(ja3, want_ja3);
     }
     assert!(with_tls > 0, "the capture has TLS hellos");
+}
+
+/// HTTP, DNS, TLS, SMTP and SIP fields of the CSV come back from the
+/// exported file, column by column (see `ipfix::flow` for what the wire
+/// cannot carry).
+#[test]
+fn l7_columns_survive_the_export() {
+    let dir = TempDir::new("ipfix-l7");
+    let mut protocols = std::collections::BTreeSet::new();
+    for pcap in [
+        "pcap/http/ipfixprobe_http.pcap",
+        "pcap/dns/ipfixprobe_dns.pcap",
+        "pcap/tls/flowtest_tls12.pcap",
+        "pcap/smtp/ipfixprobe_smtp.pcap",
+        "pcap/sip/nfstream_sip.pcap",
+    ] {
+        let path = dir.0.join("flows.ipfix");
+        let dest = format!("file:{}", path.display());
+        let rows = meter_with_export(&shared_testdata().join(pcap), &dest, &[]);
+        let flows = read_ipfix_file(&path);
+        assert_eq!(flows.len(), rows.len(), "{pcap}");
+        let mut n_l7 = 0;
+        for (i, (row, flow)) in rows.iter().zip(&flows).enumerate() {
+            assert_eq!(from_ipfix(flow), from_csv(row), "{pcap}: record {i}");
+            let want = l7_from_csv(row);
+            assert_eq!(l7_from_record(flow), want, "{pcap}: record {i}");
+            if let Some(l7) = flow.l7.as_deref() {
+                protocols.insert(l7.protocol());
+                n_l7 += usize::from(want.iter().any(|c| c.1.is_some()));
+            }
+        }
+        assert!(n_l7 > 0, "{pcap}: no L7 fields compared");
+        let _ = std::fs::remove_file(&path);
+    }
+    assert_eq!(
+        protocols.into_iter().collect::<Vec<_>>(),
+        ["dns", "http", "sip", "smtp", "tls"]
+    );
 }
 
 #[test]

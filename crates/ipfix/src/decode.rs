@@ -12,6 +12,7 @@ use crate::message::{
     TemplateRecords, V9Packet, MIN_DATA_SET_ID,
 };
 use crate::netflow;
+use crate::session::Transport;
 use crate::template::TemplateCache;
 
 /// What a record needs to know about the message it came in.
@@ -38,6 +39,10 @@ pub struct Context {
     /// Whether [`crate::to_flow`] multiplies packets and bytes by
     /// `sampling_interval` (copied from [`Decoder::apply_sampling`]).
     pub apply_sampling: bool,
+    /// systemInitTimeMilliseconds (IE 160, ms since the epoch) last
+    /// announced in an options record of this (session, ODID): what
+    /// uptime-relative times (flowStart/EndSysUpTime, 22/21) count from.
+    pub system_init_ms: Option<u64>,
 }
 
 /// Summary of one decoded message.
@@ -67,6 +72,11 @@ pub struct Decoder {
     sampling: HashMap<(u64, u32), u32>,
     /// Sampling interval per (session, ODID, flowSamplerId).
     samplers: HashMap<(u64, u32, u64), u32>,
+    /// systemInitTimeMilliseconds per (session, ODID), from options data.
+    system_init: HashMap<(u64, u32), u64>,
+    /// Whether the message being decoded came over TCP/SCTP or from a file
+    /// ([`Decoder::decode_on`]): RFC 7011 section 8's template rules apply.
+    stream: bool,
 }
 
 type OnRecord<'f> = dyn FnMut(&Context, &DataRecord<'_, '_>) + 'f;
@@ -87,10 +97,26 @@ impl Decoder {
         self.samplers.get(&(session, odid, sampler)).copied()
     }
 
-    /// The context's sampling fields from what is recorded for its domain.
+    /// systemInitTimeMilliseconds last announced in an options record of
+    /// (session, ODID).
+    pub fn system_init_ms(&self, session: u64, odid: u32) -> Option<u64> {
+        self.system_init.get(&(session, odid)).copied()
+    }
+
+    /// Forgets what the decoder keeps for a closed session: its templates,
+    /// sampling intervals and system init times.
+    pub fn remove_session(&mut self, session: u64) {
+        self.templates.remove_session(session);
+        self.sampling.retain(|k, _| k.0 != session);
+        self.samplers.retain(|k, _| k.0 != session);
+        self.system_init.retain(|k, _| k.0 != session);
+    }
+
+    /// The context's sampling and time fields from what is recorded for its domain.
     fn stamp(&self, ctx: &mut Context) {
         ctx.sampling_interval = self.sampling_interval(ctx.session, ctx.odid);
         ctx.apply_sampling = self.apply_sampling;
+        ctx.system_init_ms = self.system_init_ms(ctx.session, ctx.odid);
     }
 
     /// Decodes one message from `session`, calling `on_record` for each data
@@ -116,7 +142,27 @@ impl Decoder {
         clock_ms: Option<u64>,
         on_record: &mut OnRecord<'_>,
     ) -> (Decoded, Vec<DecodeError>) {
+        self.decode_on(session, Transport::Udp, msg, clock_ms, on_record)
+    }
+
+    /// [`Decoder::decode_at`] for a message that came over `transport`. On
+    /// [`Transport::Stream`] (TCP, SCTP, files) RFC 7011 section 8's rules
+    /// hold: a template id redefined differently without a withdrawal first
+    /// ([`ErrorKind::TemplateRedefined`]; the old definition stays) and a
+    /// withdrawal of a template the session does not have
+    /// ([`ErrorKind::UnknownWithdrawal`]) are errors that end the session
+    /// ([`ErrorKind::ends_session`]). An identical repeat is harmless. Over
+    /// UDP a redefinition replaces and a needless withdrawal is ignored.
+    pub fn decode_on(
+        &mut self,
+        session: u64,
+        transport: Transport,
+        msg: &[u8],
+        clock_ms: Option<u64>,
+        on_record: &mut OnRecord<'_>,
+    ) -> (Decoded, Vec<DecodeError>) {
         self.clock_ms = clock_ms;
+        self.stream = transport == Transport::Stream;
         let mut decoded = Decoded::default();
         let mut errors = Vec::new();
         match message::version(msg) {
@@ -253,13 +299,28 @@ impl Decoder {
             match def {
                 Ok(TemplateDef::Define(t)) => {
                     let id = t.id;
+                    let old = self.templates.get(session, odid, id);
+                    if self.stream && old.is_some_and(|old| *old != t) {
+                        let kind = ErrorKind::TemplateRedefined;
+                        let err = DecodeError::at(set.offset, kind).in_set(set.id);
+                        errors.push(err.with_template(id));
+                        continue;
+                    }
                     if !self.templates.insert_at(session, odid, t, at_ms) {
                         let kind = ErrorKind::BadTemplate("template cache full");
                         let err = DecodeError::at(set.offset, kind).in_set(set.id);
                         errors.push(err.with_template(id));
                     }
                 }
-                Ok(TemplateDef::Withdraw(id)) => self.templates.withdraw(session, odid, id),
+                Ok(TemplateDef::Withdraw(id)) => {
+                    let known = self.templates.get(session, odid, id).is_some();
+                    if self.stream && !known {
+                        let kind = ErrorKind::UnknownWithdrawal;
+                        let err = DecodeError::at(set.offset, kind).in_set(set.id);
+                        errors.push(err.with_template(id));
+                    }
+                    self.templates.withdraw(session, odid, id);
+                }
                 Ok(TemplateDef::WithdrawAll) => {
                     let options = set.id == message::SET_OPTIONS_TEMPLATE;
                     self.templates.withdraw_all(session, odid, options);
@@ -286,6 +347,7 @@ impl Decoder {
         // Options records may update the sampling state (disjoint fields of
         // `self`, so the template stays borrowed).
         let (sampling, samplers) = (&mut self.sampling, &mut self.samplers);
+        let system_init = &mut self.system_init;
         let per_sampler = !template.options
             && !samplers.is_empty()
             && template
@@ -305,6 +367,10 @@ impl Decoder {
                     }
                     sampling.insert((ctx.session, ctx.odid), i);
                     ctx.sampling_interval = i;
+                }
+                if let Some(init) = record_system_init(rec) {
+                    system_init.insert((ctx.session, ctx.odid), init);
+                    ctx.system_init_ms = Some(init);
                 }
                 on_record(ctx, rec);
             } else if per_sampler {
@@ -379,6 +445,13 @@ fn record_sampling(rec: &DataRecord<'_, '_>) -> Sampling {
             .map(|i| u32::try_from(i).unwrap_or(u32::MAX)),
         sampler,
     }
+}
+
+/// systemInitTimeMilliseconds (IE 160) of an options record.
+fn record_system_init(rec: &DataRecord<'_, '_>) -> Option<u64> {
+    rec.fields()
+        .find(|f| f.spec.pen == 0 && f.spec.id == 160 && f.value.len() == 8)
+        .map(|f| be(f.value, 0, 8))
 }
 
 /// Splits an IPFIX file (RFC 5655: messages back to back) into messages.
@@ -623,5 +696,184 @@ mod tests {
                 (PEN_NETFLOW_V9_HIGH, 40000 - 32768)
             ]
         );
+    }
+
+    #[test]
+    fn interfaces_as_numbers_and_odid() {
+        let mut d = Decoder::new();
+        // ingress/egressInterface 10/14 (4 bytes), bgpSource/DestinationAsNumber
+        // 16/17 (4 and 2 bytes), ingressPhysicalInterface 252 (ignored beside 10).
+        let tpl = set(2, &words(&[256, 5, 252, 4, 10, 4, 14, 4, 16, 4, 17, 2]));
+        let mut body = 99u32.to_be_bytes().to_vec();
+        body.extend_from_slice(&3u32.to_be_bytes());
+        body.extend_from_slice(&4u32.to_be_bytes());
+        body.extend_from_slice(&65_551u32.to_be_bytes());
+        body.extend_from_slice(&64_512u16.to_be_bytes());
+        let (flows, errors) = d.decode_flows(1, &ipfix(&[tpl, set(256, &body)]));
+        assert!(errors.is_empty(), "{errors:?}");
+        let f = &flows[0];
+        assert_eq!(
+            (f.in_if, f.out_if, f.src_as, f.dst_as),
+            (3, 4, 65_551, 64_512)
+        );
+        assert_eq!(f.odid, 7);
+        // Only the physical one: it is used.
+        let tpl = set(2, &words(&[257, 1, 253, 4]));
+        let (flows, _) = d.decode_flows(1, &ipfix(&[tpl, set(257, &[0, 0, 0, 12])]));
+        assert_eq!(flows[0].out_if, 12);
+        // NetFlow v5: input/output and src_as/dst_as, engine type/id as ODID.
+        let mut msg = words(&[5, 1]);
+        msg.extend_from_slice(&[0; 16]);
+        msg.extend_from_slice(&[2, 9, 0, 0]); // engine type 2, id 9, unsampled
+        let mut rec = [0u8; 48];
+        rec[12..14].copy_from_slice(&5u16.to_be_bytes());
+        rec[14..16].copy_from_slice(&6u16.to_be_bytes());
+        rec[40..42].copy_from_slice(&100u16.to_be_bytes());
+        rec[42..44].copy_from_slice(&200u16.to_be_bytes());
+        msg.extend_from_slice(&rec);
+        let (flows, errors) = Decoder::new().decode_flows(1, &msg);
+        assert!(errors.is_empty(), "{errors:?}");
+        let f = &flows[0];
+        assert_eq!((f.in_if, f.out_if, f.src_as, f.dst_as), (5, 6, 100, 200));
+        assert_eq!(f.odid, 2 << 8 | 9);
+    }
+
+    #[test]
+    fn system_init_time_from_options_places_uptimes() {
+        let mut d = Decoder::new();
+        // Options template 300: scope observationDomainId, systemInitTimeMilliseconds.
+        let options = set(3, &words(&[300, 2, 1, 149, 4, 160, 8]));
+        let mut opt = 7u32.to_be_bytes().to_vec();
+        opt.extend_from_slice(&1_600_000_000_000u64.to_be_bytes());
+        // Data template 256: flowStartSysUpTime, flowEndSysUpTime.
+        let tpl = set(2, &words(&[256, 2, 22, 4, 21, 4]));
+        let mut data = 1000u32.to_be_bytes().to_vec();
+        data.extend_from_slice(&2500u32.to_be_bytes());
+        // Without the options record the times cannot be placed.
+        let (flows, _) = d.decode_flows(1, &ipfix(&[tpl.clone(), set(256, &data)]));
+        assert_eq!(flows[0].first_ns, 0);
+        let msg = ipfix(&[options, set(300, &opt), tpl, set(256, &data)]);
+        let (flows, errors) = d.decode_flows(1, &msg);
+        assert!(errors.is_empty(), "{errors:?}");
+        assert_eq!(flows[0].first_ns, 1_600_000_001_000 * 1_000_000);
+        assert_eq!(flows[0].last_ns, 1_600_000_002_500 * 1_000_000);
+        // Later messages of the domain remember it; other domains do not.
+        assert_eq!(d.system_init_ms(1, 7), Some(1_600_000_000_000));
+        let (flows, _) = d.decode_flows(1, &ipfix(&[set(256, &data)]));
+        assert_eq!(flows[0].first_ns, 1_600_000_001_000 * 1_000_000);
+        assert_eq!(d.system_init_ms(2, 7), None);
+        d.remove_session(1);
+        assert_eq!(d.system_init_ms(1, 7), None);
+        assert!(d.templates.is_empty());
+    }
+
+    fn decode_stream(d: &mut Decoder, transport: Transport, msg: &[u8]) -> Vec<DecodeError> {
+        d.decode_on(1, transport, msg, None, &mut |_, _| {}).1
+    }
+
+    #[test]
+    fn stream_sessions_keep_rfc7011_template_rules() {
+        let other_256 = set(2, &words(&[256, 1, 8, 4]));
+        let withdraw = |id| set(2, &words(&[id, 0]));
+        // UDP: a redefinition replaces, a needless withdrawal is ignored.
+        let mut d = Decoder::new();
+        assert!(decode_stream(&mut d, Transport::Udp, &ipfix(&[template_256()])).is_empty());
+        let msg = ipfix(&[other_256.clone(), withdraw(400)]);
+        assert!(decode_stream(&mut d, Transport::Udp, &msg).is_empty());
+        assert_eq!(d.templates.get(1, 7, 256).unwrap().fields.len(), 1);
+        // A stream: an identical repeat is fine, a different one is an
+        // error that keeps the old definition, and so is withdrawing an
+        // unknown template.
+        let mut d = Decoder::new();
+        let msg = ipfix(&[template_256(), template_256()]);
+        assert!(decode_stream(&mut d, Transport::Stream, &msg).is_empty());
+        let errors = decode_stream(
+            &mut d,
+            Transport::Stream,
+            &ipfix(std::slice::from_ref(&other_256)),
+        );
+        assert_eq!(errors.len(), 1);
+        assert_eq!(errors[0].kind, ErrorKind::TemplateRedefined);
+        assert_eq!(errors[0].template_id, Some(256));
+        assert!(errors[0].kind.ends_session());
+        assert_eq!(d.templates.get(1, 7, 256).unwrap().fields.len(), 3);
+        let errors = decode_stream(&mut d, Transport::Stream, &ipfix(&[withdraw(400)]));
+        assert_eq!(errors[0].kind, ErrorKind::UnknownWithdrawal);
+        assert_eq!(errors[0].template_id, Some(400));
+        // Withdrawn first, the id may be defined again.
+        let msg = ipfix(&[withdraw(256), other_256]);
+        assert!(decode_stream(&mut d, Transport::Stream, &msg).is_empty());
+        assert_eq!(d.templates.get(1, 7, 256).unwrap().fields.len(), 1);
+    }
+
+    /// A template of (enterprise, id, length) fields.
+    fn enterprise_template(id: u16, fields: &[(u32, u16, u16)]) -> Vec<u8> {
+        let mut body = words(&[id, fields.len() as u16]);
+        for &(pen, fid, len) in fields {
+            if pen == 0 {
+                body.extend_from_slice(&words(&[fid, len]));
+            } else {
+                body.extend_from_slice(&words(&[fid | 0x8000, len]));
+                body.extend_from_slice(&pen.to_be_bytes());
+            }
+        }
+        set(2, &body)
+    }
+
+    #[test]
+    fn l7_elements_from_other_exporters() {
+        use crate::registry::PEN_FLOWMON;
+        use l7::tls::TlsFields;
+        use l7::L7Fields;
+        let mut d = Decoder::new();
+        // TLS: SNI as a NUL-padded fixed-length string, version, JA3 as
+        // hex text, an HTTP element (another protocol: ignored), and a
+        // JA4 whose value is empty.
+        let tpl = enterprise_template(
+            256,
+            &[
+                (PEN_CESNET, 808, 8),
+                (PEN_FLOWMON, 333, 2),
+                (PEN_FLOWMON, 357, 65535),
+                (PEN_FLOWMON, 1, 65535),
+                (PEN_CESNET, 809, 65535),
+            ],
+        );
+        let mut body = b"a.cz\0\0\0\0".to_vec();
+        body.extend_from_slice(&[3, 4]);
+        body.push(32);
+        body.extend_from_slice(b"b288289af2999820648eb3ca4d8304c5");
+        body.extend_from_slice(&[4, b'h', b'o', b's', b't']);
+        body.push(0);
+        let (flows, errors) = d.decode_flows(1, &ipfix(&[tpl, set(256, &body)]));
+        assert!(errors.is_empty(), "{errors:?}");
+        let want = L7Fields::Tls(TlsFields {
+            sni: Some("a.cz".into()),
+            version: Some(0x0304),
+            ja3: Some("b288289af2999820648eb3ca4d8304c5".into()),
+            ..TlsFields::default()
+        });
+        assert_eq!(flows[0].l7.as_deref(), Some(&want));
+        // A 16-byte JA3 of zeros is absent; an HTTP status too wide for
+        // its column is dropped; a record with no L7 element has none.
+        let tpl = enterprise_template(257, &[(PEN_FLOWMON, 357, 16), (0, 8, 4)]);
+        let mut body = vec![0; 16];
+        body.extend_from_slice(&[10, 0, 0, 1]);
+        let tpl2 = enterprise_template(258, &[(PEN_FLOWMON, 12, 4), (0, 8, 4)]);
+        let mut body2 = 70_000u32.to_be_bytes().to_vec();
+        body2.extend_from_slice(&[10, 0, 0, 1]);
+        let msg = ipfix(&[tpl, set(257, &body), tpl2, set(258, &body2), template_256()]);
+        let (flows, errors) = d.decode_flows(1, &msg);
+        assert!(errors.is_empty(), "{errors:?}");
+        assert_eq!(
+            flows[0].l7.as_deref(),
+            Some(&L7Fields::Tls(TlsFields::default()))
+        );
+        assert!(matches!(flows[1].l7.as_deref(), Some(L7Fields::Http(h)) if h.status.is_none()));
+        let (flows, _) = d.decode_flows(
+            1,
+            &ipfix(&[set(2, &words(&[259, 1, 8, 4])), set(259, &[1, 2, 3, 4])]),
+        );
+        assert!(flows[0].l7.is_none());
     }
 }

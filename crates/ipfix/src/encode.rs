@@ -113,6 +113,27 @@ pub fn l7_elements(template_id: u16) -> &'static [L7Spec] {
     }
 }
 
+/// The element an L7 column travels in: (enterprise, element id, length;
+/// [`VARLEN`] = string). None for a column eddy does not export (e.g.
+/// `dns_qclass`, `sip_method`, the QUIC group).
+pub fn l7_element(column: usize) -> Option<(u32, u16, u16)> {
+    L7_ELEMENTS
+        .iter()
+        .flat_map(|p| p.iter())
+        .find(|s| s.0 == column)
+        .map(|&(_, pen, id, len)| (pen, id, len))
+}
+
+/// The L7 column an enterprise element carries, and its length as eddy
+/// writes it ([`VARLEN`] = string); the inverse of [`l7_element`].
+pub fn l7_column(pen: u32, id: u16) -> Option<(usize, u16)> {
+    L7_ELEMENTS
+        .iter()
+        .flat_map(|p| p.iter())
+        .find(|s| s.1 == pen && s.2 == id)
+        .map(|&(column, _, _, len)| (column, len))
+}
+
 /// Largest IPFIX message (the length field is 16 bits).
 pub const MAX_MESSAGE_LEN: usize = 65_535;
 /// Default for UDP: fits an Ethernet MTU with IP/UDP headers and some tunnel room.

@@ -21,6 +21,24 @@ pub enum ErrorKind {
     UnknownTemplate,
     /// A data record that ends in the middle of a field.
     BadRecord,
+    /// TCP/SCTP/file: a template id defined again, differently, without a
+    /// withdrawal first (RFC 7011 section 8.1). Ends the session.
+    TemplateRedefined,
+    /// TCP/SCTP/file: a withdrawal of a template the session does not have
+    /// (RFC 7011 section 8.1). Ends the session.
+    UnknownWithdrawal,
+}
+
+impl ErrorKind {
+    /// Whether a collector must close the transport session over this
+    /// error: the template rules a TCP/SCTP exporter broke leave the
+    /// session's data uninterpretable (RFC 7011 sections 8 and 10).
+    pub fn ends_session(&self) -> bool {
+        matches!(
+            self,
+            ErrorKind::TemplateRedefined | ErrorKind::UnknownWithdrawal
+        )
+    }
 }
 
 /// An error with its place: byte offset in the message, set id and template
@@ -67,6 +85,12 @@ impl fmt::Display for ErrorKind {
             ErrorKind::BadTemplate(why) => write!(f, "bad template: {why}"),
             ErrorKind::UnknownTemplate => f.write_str("data set for unknown template"),
             ErrorKind::BadRecord => f.write_str("data record ends inside a field"),
+            ErrorKind::TemplateRedefined => {
+                f.write_str("template redefined without a withdrawal (stream session)")
+            }
+            ErrorKind::UnknownWithdrawal => {
+                f.write_str("withdrawal of an unknown template (stream session)")
+            }
         }
     }
 }

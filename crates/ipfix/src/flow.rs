@@ -1,14 +1,32 @@
 //! Data records to [`record::FlowRecord`]: the IANA elements the record has
-//! columns for; everything else is ignored here (it stays readable through
+//! columns for, and the CESNET (8057) / Flowmon (39499) elements eddy's
+//! encoder writes for L7 fields ([`crate::encode::l7_column`]); everything
+//! else is ignored here (it stays readable through
 //! [`crate::message::DataRecord::fields`]).
+//!
+//! L7 values and absence: the encoder's templates are fixed, so an absent
+//! value goes out as an empty string, a zero number or (tls_ja3) sixteen
+//! zero bytes. The decoder reads each of these as absent: an `Option` field
+//! stays `None`, a plain one keeps its default (0, ""). A record whose
+//! template has a protocol's elements gets that protocol's [`L7Fields`]
+//! even when every value is absent. What the wire cannot tell apart comes
+//! back in one form: a DNS message is a response (`is_response`) when its
+//! rcode or answer count is not zero (a NOERROR response without answers
+//! reads as a query), an HTTP/SIP status or TLS version 0 is `None`, an
+//! empty string is `None`. Columns without an element (`dns_qclass`,
+//! `sip_method`, `tls_cipher_suite`, the SMTP MAIL/RCPT counts, DNS flags,
+//! QUIC) come back empty. Strings are not cut to [`l7::MAX_FIELD_LEN`]: a
+//! message bounds them; bytes that are not UTF-8 are replaced.
 
 use std::net::{Ipv4Addr, Ipv6Addr};
 
+use l7::{col, L7Fields, Value};
 use record::{EndReason, FlowRecord};
 
 use crate::decode::Context;
-use crate::message::{be, DataRecord, Field};
-use crate::registry::PEN_NETFLOW_V9;
+use crate::encode::l7_column;
+use crate::message::{be, DataRecord, Field, VARLEN};
+use crate::registry::{PEN_CESNET, PEN_FLOWMON, PEN_NETFLOW_V9};
 
 /// Seconds between the NTP era (1900) and the Unix epoch.
 const NTP_UNIX_OFFSET: u64 = 2_208_988_800;
@@ -22,18 +40,26 @@ struct Times {
     system_init_ms: Option<u64>,
 }
 
-/// Maps one data record. Missing fields stay at their defaults. With
-/// [`Context::apply_sampling`], packets and bytes are scaled up by
-/// [`Context::sampling_interval`].
+/// Maps one data record. Missing fields stay at their defaults; `odid`
+/// comes from the context (`exporter` is the caller's to fill in: the codec
+/// does not know addresses). With [`Context::apply_sampling`], packets and
+/// bytes are scaled up by [`Context::sampling_interval`]. A record without
+/// L7 elements costs no allocation.
 pub fn to_flow(ctx: &Context, rec: &DataRecord<'_, '_>) -> FlowRecord {
-    let mut flow = FlowRecord::default();
+    let mut flow = FlowRecord {
+        odid: ctx.odid,
+        ..FlowRecord::default()
+    };
     let mut times = Times::default();
     let mut totals = (None, None);
     for field in rec.fields() {
+        let pen = field.spec.pen;
         // v9 types above 127 mostly reuse IANA's numbers (Cisco's 152/153,
         // the NAT fields), so they get IANA's meaning here.
-        if field.spec.pen == 0 || field.spec.pen == PEN_NETFLOW_V9 {
+        if pen == 0 || pen == PEN_NETFLOW_V9 {
             apply(&mut flow, &mut times, &mut totals, field);
+        } else if pen == PEN_CESNET || pen == PEN_FLOWMON {
+            apply_l7(&mut flow.l7, field);
         }
     }
     if flow.packets == 0 {
@@ -79,6 +105,13 @@ fn apply(
         27 => set_v6(&mut flow.src_ip, v),
         28 => set_v6(&mut flow.dst_ip, v),
         58 | 243 if flow.vlan == 0 => flow.vlan = uint(&f) as u16,
+        10 => flow.in_if = uint(&f) as u32,
+        14 => flow.out_if = uint(&f) as u32,
+        // ingress/egressPhysicalInterface when the logical ones are absent.
+        252 if flow.in_if == 0 => flow.in_if = uint(&f) as u32,
+        253 if flow.out_if == 0 => flow.out_if = uint(&f) as u32,
+        16 => flow.src_as = uint(&f) as u32,
+        17 => flow.dst_as = uint(&f) as u32,
         56 => set_mac(&mut flow.src_mac, v, true),
         81 => set_mac(&mut flow.src_mac, v, false),
         80 => set_mac(&mut flow.dst_mac, v, true),
@@ -104,6 +137,54 @@ fn apply(
         _ => {}
     }
 }
+
+/// One CESNET/Flowmon element into the record's L7 fields (see the module
+/// doc for what counts as absent). The first L7 element decides the
+/// protocol; elements of another protocol in the same record are ignored.
+/// Cold: kept out of the L4 loop, which most records only run.
+#[cold]
+fn apply_l7(l7: &mut Option<Box<L7Fields>>, f: Field<'_, '_>) {
+    let Some((column, wire_len)) = l7_column(f.spec.pen, f.spec.id) else {
+        return;
+    };
+    if l7.is_none() {
+        *l7 = L7Fields::empty_for_column(column).map(Box::new);
+    }
+    let Some(fields) = l7.as_deref_mut() else {
+        return;
+    };
+    let v = f.value;
+    if column == col::TLS_JA3 && v.len() == 16 {
+        if v.iter().any(|&b| b != 0) {
+            let mut hex = [0u8; 32];
+            for (i, b) in v.iter().enumerate() {
+                hex[2 * i] = HEX[usize::from(b >> 4)];
+                hex[2 * i + 1] = HEX[usize::from(b & 15)];
+            }
+            if let Ok(s) = std::str::from_utf8(&hex) {
+                fields.set(column, Value::Str(s));
+            }
+        }
+    } else if wire_len == VARLEN || column == col::TLS_JA3 {
+        // Fixed-length strings from other exporters may be NUL-padded.
+        let end = if f.spec.variable {
+            v.len()
+        } else {
+            v.iter().rposition(|&b| b != 0).map_or(0, |i| i + 1)
+        };
+        if end > 0 {
+            fields.set(column, Value::Str(&String::from_utf8_lossy(&v[..end])));
+        }
+    } else if (1..=8).contains(&v.len()) {
+        let n = be(v, 0, v.len());
+        if n != 0 {
+            // A value too wide for its column (another exporter's) is dropped.
+            fields.set(column, Value::Num(n));
+        }
+    }
+}
+
+const HEX: &[u8; 16] = b"0123456789abcdef";
 
 fn set_v4(dst: &mut Ipv6Addr, v: &[u8]) {
     if let Ok(b) = <[u8; 4]>::try_from(v) {
@@ -156,13 +237,15 @@ fn end_reason(v: u64) -> EndReason {
 }
 
 /// Absolute times win; uptime-relative ones are placed against
-/// systemInitTimeMilliseconds when the record has it, else against the
-/// NetFlow header's (export time, sysUptime) pair.
+/// systemInitTimeMilliseconds when the record has it or an options record
+/// of its domain announced it ([`Context::system_init_ms`]), else against
+/// the NetFlow header's (export time, sysUptime) pair.
 fn set_times(flow: &mut FlowRecord, ctx: &Context, times: &Times) {
     for slot in 0..2 {
         let ns = times.ns[slot].map(|(_, ns)| ns).or_else(|| {
             let up = times.uptime[slot]?;
-            uptime_ms(ctx, times.system_init_ms, up).map(|ms| ms.saturating_mul(1_000_000))
+            let init = times.system_init_ms.or(ctx.system_init_ms);
+            uptime_ms(ctx, init, up).map(|ms| ms.saturating_mul(1_000_000))
         });
         let ns = ns.unwrap_or(0);
         if slot == 0 {

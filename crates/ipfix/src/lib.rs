@@ -4,10 +4,10 @@
 //! meter's side: IPFIX encoding of flow records ([`encode`]) and an
 //! exporter over UDP, TCP or to a file ([`export`]).
 //!
-//! Not here: collector sockets and held records for late templates; the
-//! collector builds those on top. State over time
-//! per (session, ODID) (sequence gaps, UDP template expiry, statistics)
-//! lives beside the stateless decoder in [`session`]. The decision a reader may
+//! Not here: collector sockets; the collector builds those on top. State
+//! over time per (session, ODID) (sequence gaps, UDP template expiry, data
+//! sets held until their template arrives, statistics) lives beside the
+//! stateless decoder in [`session`]. The decision a reader may
 //! question: decoding is callback-based ([`Decoder::decode`] hands each
 //! [`DataRecord`] to a closure while it still borrows the datagram and the
 //! template) rather than returning owned records, so a collector that only

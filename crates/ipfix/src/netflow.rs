@@ -76,6 +76,7 @@ pub(crate) fn decode_v5(
         // sampling_interval: 2 bits of mode, 14 of interval (0: unsampled).
         sampling_interval: (be(buf, 22, 2) as u32 & 0x3fff).max(1),
         apply_sampling,
+        system_init_ms: None,
     };
     let need = V5_HEADER_LEN + count * V5_RECORD_LEN;
     if buf.len() < need {

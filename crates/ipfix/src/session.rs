@@ -13,22 +13,36 @@
 //! template, a broken set) the next message resynchronises instead of
 //! reporting a gap we cannot measure.
 //!
+//! Over UDP a data set may arrive before its template (a collector that
+//! starts while the exporter runs, reordering): such sets are held, up to
+//! [`SessionConfig::hold_bytes`] per session for
+//! [`SessionConfig::hold_ms`], and decoded when the template arrives; the
+//! oldest go first when the budget is full. Every held set ends released,
+//! dropped for room or expired, and each is counted in [`DomainStats`].
+//!
 //! Templates over UDP are refreshed periodically and die when the exporter
 //! stops refreshing them (RFC 7011 section 8.4); we remove a template not
 //! refreshed within [`SessionConfig::template_lifetime_ms`] (1800 s by
 //! default, ipfixcol2's UDP template timeout), measured on the exporter's
 //! export time or on a clock the caller passes in.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::fmt;
 
 use crate::decode::{Context, Decoded, Decoder};
 use crate::error::{DecodeError, ErrorKind};
-use crate::message::{be, DataRecord};
+use crate::message::{be, DataRecord, IPFIX_HEADER_LEN, V9_HEADER_LEN};
 use crate::template::{TemplateCache, TemplateKey};
 
 /// ipfixcol2's UDP template timeout.
 pub const DEFAULT_TEMPLATE_LIFETIME_MS: u64 = 1_800_000;
+
+/// Bytes of data sets waiting for their template, per UDP session.
+pub const DEFAULT_HOLD_BYTES: usize = 1 << 20;
+
+/// How long a data set waits for its template: eddy's own exporter
+/// refreshes UDP templates at least this often.
+pub const DEFAULT_HOLD_MS: u64 = 60_000;
 
 /// How often (on the session's clock) one domain's templates are checked
 /// for expiry: a template may outlive its lifetime by this much.
@@ -52,6 +66,12 @@ pub struct SessionConfig {
     pub reorder_window_records: u32,
     /// The same for NetFlow v9, whose sequence counts packets.
     pub reorder_window_packets: u32,
+    /// UDP: most bytes of data sets for unknown templates held per session
+    /// until their template arrives (0: none are held).
+    pub hold_bytes: usize,
+    /// UDP: how long a held data set waits for its template (on the
+    /// session's clock, as template expiry).
+    pub hold_ms: u64,
 }
 
 impl Default for SessionConfig {
@@ -60,6 +80,8 @@ impl Default for SessionConfig {
             template_lifetime_ms: DEFAULT_TEMPLATE_LIFETIME_MS,
             reorder_window_records: 100_000,
             reorder_window_packets: 1000,
+            hold_bytes: DEFAULT_HOLD_BYTES,
+            hold_ms: DEFAULT_HOLD_MS,
         }
     }
 }
@@ -95,14 +117,31 @@ pub struct DomainStats {
     pub resets: u64,
     /// Templates removed because the exporter stopped refreshing them.
     pub expired_templates: u64,
-    /// Data sets dropped for want of a template, by template id.
+    /// Data sets that arrived for a template we did not have, by template
+    /// id (held, when holding is on, else dropped).
     pub unknown_templates: BTreeMap<u16, u64>,
+    /// UDP data sets kept to wait for their template.
+    pub held_sets: u64,
+    /// Held sets decoded when their template arrived, and their records
+    /// (also counted in `records`).
+    pub released_sets: u64,
+    pub released_records: u64,
+    /// Held sets dropped to make room within [`SessionConfig::hold_bytes`]
+    /// (or larger than it).
+    pub held_dropped: u64,
+    /// Held sets whose template did not come within [`SessionConfig::hold_ms`].
+    pub held_expired: u64,
+    /// TCP/SCTP/file sessions: template redefinitions without withdrawal
+    /// and withdrawals of unknown templates (RFC 7011 section 8), errors
+    /// that end the session ([`crate::ErrorKind::ends_session`]). Also
+    /// counted in `errors`.
+    pub template_violations: u64,
     /// Export time of the latest message, ms since the epoch.
     pub last_export_ms: u64,
 }
 
 impl DomainStats {
-    /// Data sets dropped for want of a template, all ids together.
+    /// Data sets that came for unknown templates, all ids together.
     pub fn unknown_template_sets(&self) -> u64 {
         self.unknown_templates.values().sum()
     }
@@ -131,6 +170,13 @@ impl fmt::Display for DomainStats {
             self.resets,
             self.expired_templates,
         )?;
+        if self.template_violations > 0 {
+            write!(
+                f,
+                ", {} template rule violations (session must close)",
+                self.template_violations
+            )?;
+        }
         if !self.unknown_templates.is_empty() {
             write!(
                 f,
@@ -142,6 +188,18 @@ impl fmt::Display for DomainStats {
                 write!(f, "{sep}{id} x{n}")?;
             }
             write!(f, ")")?;
+        }
+        if self.held_sets > 0 {
+            write!(
+                f,
+                ", {} held for their template ({} released with {} records, \
+                 {} dropped for room, {} expired)",
+                self.held_sets,
+                self.released_sets,
+                self.released_records,
+                self.held_dropped,
+                self.held_expired
+            )?;
         }
         Ok(())
     }
@@ -238,6 +296,23 @@ impl SequenceTracker {
     }
 }
 
+/// A data set waiting for its template, inside a message of its own (the
+/// original header, then the set) that the decoder can take as it is.
+#[derive(Clone, Debug)]
+struct Held {
+    key: DomainKey,
+    template_id: u16,
+    at_ms: u64,
+    msg: Vec<u8>,
+}
+
+/// The held sets of one session, oldest first.
+#[derive(Clone, Debug, Default)]
+struct HeldQueue {
+    bytes: usize,
+    sets: VecDeque<Held>,
+}
+
 #[derive(Clone, Debug, Default)]
 struct Domain {
     stats: DomainStats,
@@ -255,6 +330,7 @@ pub struct Sessions {
     /// Messages whose header could not be read (no domain to count them in).
     pub malformed: u64,
     expired: Vec<TemplateKey>,
+    held: HashMap<u64, HeldQueue>,
 }
 
 impl Sessions {
@@ -297,9 +373,162 @@ impl Sessions {
                     .expired_templates += n;
             }
         }
-        let (decoded, errors) = decoder.decode_at(session, msg, clock_ms, on_record);
+        let (decoded, mut errors) = decoder.decode_on(session, transport, msg, clock_ms, on_record);
         self.observe(&decoded, &errors);
+        let version = decoded.context.version;
+        if transport == Transport::Udp && self.config.hold_bytes > 0 && matches!(version, 9 | 10) {
+            let now = clock_ms.unwrap_or(decoded.context.export_ms);
+            self.expire_held(Some(session), now);
+            let header = if version == 10 {
+                IPFIX_HEADER_LEN
+            } else {
+                V9_HEADER_LEN
+            };
+            let key = DomainKey {
+                session,
+                odid: decoded.context.odid,
+            };
+            for e in &errors {
+                if let (ErrorKind::UnknownTemplate, Some(id)) = (&e.kind, e.template_id) {
+                    self.hold(key, id, now, msg, header, e.offset);
+                }
+            }
+            // A template in this message may be for sets held before, or
+            // for a set that came ahead of it in this very message.
+            if decoded.templates > 0 {
+                self.release(decoder, session, clock_ms, on_record, &mut errors);
+            }
+        }
         (decoded, errors)
+    }
+
+    /// Keeps the set at `offset` of `msg` (behind a copy of its header),
+    /// making room within the session's budget by dropping the oldest.
+    fn hold(
+        &mut self,
+        key: DomainKey,
+        template_id: u16,
+        now: u64,
+        msg: &[u8],
+        header: usize,
+        offset: usize,
+    ) {
+        let set_len = be(msg, offset + 2, 2) as usize;
+        let (Some(head), Some(set)) = (msg.get(..header), msg.get(offset..offset + set_len)) else {
+            return;
+        };
+        let mut held = head.to_vec();
+        held.extend_from_slice(set);
+        if header == IPFIX_HEADER_LEN {
+            // The message length; a set never makes it longer than the original.
+            let len = held.len() as u16;
+            held[2..4].copy_from_slice(&len.to_be_bytes());
+        }
+        let budget = self.config.hold_bytes;
+        let queue = self.held.entry(key.session).or_default();
+        let mut dropped = Vec::new();
+        if held.len() > budget {
+            dropped.push(key);
+        } else {
+            while queue.bytes + held.len() > budget {
+                let Some(old) = queue.sets.pop_front() else {
+                    break;
+                };
+                queue.bytes -= old.msg.len();
+                dropped.push(old.key);
+            }
+            queue.bytes += held.len();
+            queue.sets.push_back(Held {
+                key,
+                template_id,
+                at_ms: now,
+                msg: held,
+            });
+        }
+        // Every set offered counts as held, so that held = released +
+        // dropped + expired + still waiting.
+        self.domain(key).stats.held_sets += 1;
+        for k in dropped {
+            self.domain(k).stats.held_dropped += 1;
+        }
+    }
+
+    /// Decodes the session's held sets whose template is known now, oldest
+    /// first, through `on_record`.
+    fn release(
+        &mut self,
+        decoder: &mut Decoder,
+        session: u64,
+        clock_ms: Option<u64>,
+        on_record: &mut dyn FnMut(&Context, &DataRecord<'_, '_>),
+        errors: &mut Vec<DecodeError>,
+    ) {
+        let Some(queue) = self.held.get_mut(&session) else {
+            return;
+        };
+        let mut ready = Vec::new();
+        let mut i = 0;
+        while i < queue.sets.len() {
+            let h = &queue.sets[i];
+            if decoder
+                .templates
+                .get(session, h.key.odid, h.template_id)
+                .is_some()
+            {
+                if let Some(h) = queue.sets.remove(i) {
+                    queue.bytes -= h.msg.len();
+                    ready.push(h);
+                }
+            } else {
+                i += 1;
+            }
+        }
+        for h in ready {
+            let (decoded, errs) =
+                decoder.decode_on(session, Transport::Udp, &h.msg, clock_ms, on_record);
+            let stats = &mut self.domain(h.key).stats;
+            stats.released_sets += 1;
+            stats.released_records += decoded.records as u64;
+            stats.records += decoded.records as u64;
+            stats.errors += errs.len() as u64;
+            errors.extend(errs);
+        }
+    }
+
+    /// Drops the held sets (of one session or all) older than the hold time.
+    fn expire_held(&mut self, session: Option<u64>, now_ms: u64) {
+        let hold_ms = self.config.hold_ms;
+        let mut expired = Vec::new();
+        let mut expire = |queue: &mut HeldQueue| {
+            while let Some(h) = queue.sets.front() {
+                if now_ms.saturating_sub(h.at_ms) <= hold_ms {
+                    break;
+                }
+                if let Some(h) = queue.sets.pop_front() {
+                    queue.bytes -= h.msg.len();
+                    expired.push(h.key);
+                }
+            }
+        };
+        match session {
+            Some(s) => {
+                if let Some(queue) = self.held.get_mut(&s) {
+                    expire(queue);
+                }
+            }
+            None => {
+                self.held.values_mut().for_each(&mut expire);
+                self.held.retain(|_, q| !q.sets.is_empty());
+            }
+        }
+        for k in expired {
+            self.domain(k).stats.held_expired += 1;
+        }
+    }
+
+    /// Bytes of data sets held for their templates, over all sessions.
+    pub fn held_bytes(&self) -> usize {
+        self.held.values().map(|q| q.bytes).sum()
     }
 
     /// Counts one decoded message: statistics and sequence numbers.
@@ -324,6 +553,9 @@ impl Sessions {
         for e in errors {
             if let (ErrorKind::UnknownTemplate, Some(id)) = (&e.kind, e.template_id) {
                 *stats.unknown_templates.entry(id).or_default() += 1;
+            }
+            if e.kind.ends_session() {
+                stats.template_violations += 1;
             }
         }
         // With errors the number of records the exporter sent is unknown.
@@ -351,7 +583,10 @@ impl Sessions {
     /// with the same clock (`clock_ms` in [`Sessions::decode`]), e.g. from a
     /// collector's periodic tick so silent exporters lose theirs too.
     /// Returns how many templates were removed.
+    /// Held data sets older than [`SessionConfig::hold_ms`] go too (counted
+    /// in their domain's `held_expired`, not in the return value).
     pub fn expire(&mut self, templates: &mut TemplateCache, now_ms: u64) -> usize {
+        self.expire_held(None, now_ms);
         if self.config.template_lifetime_ms == 0 {
             return 0;
         }
@@ -388,6 +623,7 @@ impl Sessions {
     /// Forgets a closed session (its statistics included).
     pub fn remove_session(&mut self, session: u64) {
         self.domains.retain(|k, _| k.session != session);
+        self.held.remove(&session);
     }
 
     fn domain(&mut self, key: DomainKey) -> &mut Domain {

@@ -188,6 +188,12 @@ impl TemplateCache {
         });
     }
 
+    /// Forgets every template (and unknown-template count) of a session.
+    pub fn remove_session(&mut self, session: u64) {
+        self.templates.retain(|k, _| k.session != session);
+        self.unknown.retain(|k, _| k.session != session);
+    }
+
     pub fn len(&self) -> usize {
         self.templates.len()
     }

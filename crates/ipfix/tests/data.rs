@@ -177,7 +177,7 @@ fn check_flow(name: &str, ev: &Event, expected: &Value) -> usize {
     let f = &ev.flow;
     let src = record::unmap(f.src_ip).to_string();
     let dst = record::unmap(f.dst_ip).to_string();
-    let checks: [(&[&str], Value); 7] = [
+    let checks: [(&[&str], Value); 11] = [
         (
             &[
                 "ipv4_src_addr",
@@ -204,6 +204,10 @@ fn check_flow(name: &str, ev: &Event, expected: &Value) -> usize {
         (&["protocol", "protocolIdentifier"], f.proto.into()),
         (&["in_pkts", "packetDeltaCount"], f.packets.into()),
         (&["in_bytes", "octetDeltaCount"], f.bytes.into()),
+        (&["input_snmp", "ingressInterface"], f.in_if.into()),
+        (&["output_snmp", "egressInterface"], f.out_if.into()),
+        (&["src_as", "bgpSourceAsNumber"], f.src_as.into()),
+        (&["dst_as", "bgpDestinationAsNumber"], f.dst_as.into()),
     ];
     let mut n = 0;
     let times: [(&str, u64); 6] = [
@@ -231,6 +235,14 @@ fn check_flow(name: &str, ev: &Event, expected: &Value) -> usize {
         // happens. IPFIX absolute times must match exactly.
         let ok = want == got || (ev.version != 10 && want == got + 1000);
         assert!(ok, "{name}: flow {key}: {got} != {want}");
+        n += 1;
+    }
+    // v5: the observation domain is engine_type << 8 | engine_id.
+    if let (Some(t), Some(i)) = (
+        expected.get("engine_type").and_then(Value::as_u64),
+        expected.get("engine_id").and_then(Value::as_u64),
+    ) {
+        assert_eq!(u64::from(f.odid), t << 8 | i, "{name}: flow odid");
         n += 1;
     }
     for (keys, got) in checks {

@@ -127,9 +127,24 @@ fn parse_dump(stdout: &str, v4_only: bool) -> Vec<Reported> {
     out
 }
 
+/// How softflowd sends IPFIX times.
+#[derive(Clone, Copy, PartialEq)]
+enum IpfixTimes {
+    /// `-A milli`: absolute flowStart/EndMilliseconds.
+    Milli,
+    /// The default: flowStart/EndSysUpTime, relative to the
+    /// systemInitTimeMilliseconds of an options record.
+    Uptime,
+}
+
 /// Runs softflowd over `pcap` exporting `version` to a socket of ours;
 /// returns the datagrams and softflowd's debug output.
-fn run_softflowd(pcap: &Path, version: u8, work: &Path) -> (Vec<Vec<u8>>, String) {
+fn run_softflowd(
+    pcap: &Path,
+    version: u8,
+    times: IpfixTimes,
+    work: &Path,
+) -> (Vec<Vec<u8>>, String) {
     let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
     socket
         .set_read_timeout(Some(Duration::from_secs(1)))
@@ -163,10 +178,10 @@ fn run_softflowd(pcap: &Path, version: u8, work: &Path) -> (Vec<Vec<u8>>, String
         // -a: the export header's clock follows the capture's, so the
         // sysUptime-relative NetFlow times land on the packets' times.
         .arg("-a")
-        // IPFIX: absolute flowStart/EndMilliseconds. (By default softflowd
-        // sends uptime-relative times and systemInitTimeMilliseconds in an
-        // options record, which a stateless decode cannot place.)
-        .args(if version == 10 {
+        // IPFIX: absolute flowStart/EndMilliseconds, or by default
+        // uptime-relative times and systemInitTimeMilliseconds in an
+        // options record (the decoder keeps it per domain).
+        .args(if version == 10 && times == IpfixTimes::Milli {
             &["-A", "milli"][..]
         } else {
             &[]
@@ -187,13 +202,25 @@ fn run_softflowd(pcap: &Path, version: u8, work: &Path) -> (Vec<Vec<u8>>, String
 }
 
 fn check(pcap: &str) {
+    check_modes(
+        pcap,
+        &[
+            (5, IpfixTimes::Milli),
+            (9, IpfixTimes::Milli),
+            (10, IpfixTimes::Milli),
+        ],
+    );
+}
+
+fn check_modes(pcap: &str, modes: &[(u8, IpfixTimes)]) {
     if !have_softflowd() {
         return;
     }
     let pcap = common::testdata().join(pcap);
-    let work = scratch_dir(pcap.file_stem().unwrap().to_str().unwrap());
-    for version in [5u8, 9, 10] {
-        let (datagrams, dump) = run_softflowd(&pcap, version, &work);
+    let stem = pcap.file_stem().unwrap().to_str().unwrap();
+    let work = scratch_dir(&format!("{stem}-{}", modes.len()));
+    for &(version, times) in modes {
+        let (datagrams, dump) = run_softflowd(&pcap, version, times, &work);
         // NetFlow v5 carries IPv4 only: softflowd leaves the v6 flows out.
         let want = parse_dump(&dump, version == 5);
         assert!(
@@ -242,7 +269,8 @@ fn check(pcap: &str) {
             pcap.display()
         );
         // Times: NetFlow's are sysUptime-relative in ms (placed against the
-        // header's export time, whole seconds); IPFIX's are absolute.
+        // header's export time, whole seconds); IPFIX's are absolute, or
+        // relative to the exporter's systemInitTimeMilliseconds.
         let tolerance_ms: u64 = if version == 10 { 1 } else { 1000 };
         let mut by_key: HashMap<Key, Vec<&Reported>> = HashMap::new();
         for r in &want {
@@ -283,4 +311,15 @@ fn tls12_capture_matches_softflowd() {
 #[test]
 fn mixed_capture_matches_softflowd() {
     check("pcap/basic/ipfixprobe_mixed.pcap");
+}
+
+/// softflowd's default IPFIX times: flowStart/EndSysUpTime (22/21) placed
+/// against the systemInitTimeMilliseconds (160) of its options record.
+#[test]
+fn ipfix_uptime_times_use_the_system_init_time() {
+    check_modes("pcap/tls/flowtest_tls12.pcap", &[(10, IpfixTimes::Uptime)]);
+    check_modes(
+        "pcap/basic/ipfixprobe_mixed.pcap",
+        &[(10, IpfixTimes::Uptime)],
+    );
 }

@@ -144,6 +144,159 @@ impl L7Fields {
     }
 }
 
+impl L7Fields {
+    /// An empty record of the protocol that owns `column` (an index into
+    /// [`COLUMNS`]), ready for [`L7Fields::set`]; None past the last column.
+    pub fn empty_for_column(column: usize) -> Option<L7Fields> {
+        Some(match column {
+            col::HTTP_METHOD..=col::HTTP_SERVER => L7Fields::Http(Default::default()),
+            col::DNS_ID..=col::DNS_TTL => L7Fields::Dns(Default::default()),
+            col::TLS_SNI..=col::TLS_CIPHER_SUITE => L7Fields::Tls(Default::default()),
+            col::SMTP_COMMANDS..=col::SMTP_DOMAIN => L7Fields::Smtp(Default::default()),
+            col::SIP_MSG_TYPE..=col::SIP_CSEQ => L7Fields::Sip(Default::default()),
+            col::QUIC_VERSION..=col::QUIC_ALPN => L7Fields::Quic(Default::default()),
+            _ => return None,
+        })
+    }
+
+    /// Sets one column: the inverse of [`L7Fields::visit`], for readers of
+    /// stored or received columns. A text value for a number column is
+    /// parsed, a number for a text column written in decimal. Setting
+    /// `dns_rcode` or `dns_answers` marks the DNS message a response (visit
+    /// shows them for responses only). Returns false, changing nothing, when
+    /// the column belongs to another protocol (or is past the last one) or
+    /// the value does not fit the column's type.
+    pub fn set(&mut self, column: usize, value: Value<'_>) -> bool {
+        match self {
+            L7Fields::Http(h) => set_http(h, column, value),
+            L7Fields::Dns(d) => set_dns(d, column, value),
+            L7Fields::Tls(t) => set_tls(t, column, value),
+            L7Fields::Smtp(m) => set_smtp(m, column, value),
+            L7Fields::Sip(m) => set_sip(m, column, value),
+            L7Fields::Quic(q) => match column {
+                col::QUIC_VERSION => put_opt(&mut q.version, value),
+                col::QUIC_SNI => put_text(&mut q.sni, value),
+                col::QUIC_ALPN => put_text(&mut q.alpn, value),
+                _ => false,
+            },
+        }
+    }
+}
+
+fn owned_text(value: Value<'_>) -> String {
+    match value {
+        Value::Str(s) => s.to_string(),
+        Value::Num(n) => n.to_string(),
+    }
+}
+
+/// A number of type `T` from a value; None when it does not fit.
+fn number<T: TryFrom<u64>>(value: Value<'_>) -> Option<T> {
+    let n = match value {
+        Value::Num(n) => n,
+        Value::Str(s) => s.trim().parse().ok()?,
+    };
+    T::try_from(n).ok()
+}
+
+fn put_text(dst: &mut Option<String>, value: Value<'_>) -> bool {
+    *dst = Some(owned_text(value));
+    true
+}
+
+fn put_string(dst: &mut String, value: Value<'_>) -> bool {
+    *dst = owned_text(value);
+    true
+}
+
+fn put_opt<T: TryFrom<u64>>(dst: &mut Option<T>, value: Value<'_>) -> bool {
+    number(value).map(|n| *dst = Some(n)).is_some()
+}
+
+fn put_num<T: TryFrom<u64>>(dst: &mut T, value: Value<'_>) -> bool {
+    number(value).map(|n| *dst = n).is_some()
+}
+
+fn set_http(h: &mut crate::http::HttpFields, column: usize, value: Value<'_>) -> bool {
+    match column {
+        col::HTTP_METHOD => put_text(&mut h.method, value),
+        col::HTTP_HOST => put_text(&mut h.host, value),
+        col::HTTP_URL => put_text(&mut h.url, value),
+        col::HTTP_USER_AGENT => put_text(&mut h.user_agent, value),
+        col::HTTP_REFERER => put_text(&mut h.referer, value),
+        col::HTTP_STATUS => put_opt(&mut h.status, value),
+        col::HTTP_CONTENT_TYPE => put_text(&mut h.content_type, value),
+        col::HTTP_SERVER => put_text(&mut h.server, value),
+        _ => false,
+    }
+}
+
+fn set_dns(d: &mut crate::dns::DnsFields, column: usize, value: Value<'_>) -> bool {
+    match column {
+        col::DNS_ID => put_num(&mut d.id, value),
+        col::DNS_QNAME => put_string(&mut d.qname, value),
+        col::DNS_QTYPE => put_num(&mut d.qtype, value),
+        col::DNS_QCLASS => put_num(&mut d.qclass, value),
+        col::DNS_RCODE => {
+            let ok = put_num(&mut d.rcode, value);
+            d.is_response |= ok;
+            ok
+        }
+        col::DNS_ANSWERS => {
+            let ok = put_num(&mut d.answers, value);
+            d.is_response |= ok;
+            ok
+        }
+        col::DNS_ANSWER => put_string(&mut d.answer_data, value),
+        col::DNS_TTL => put_num(&mut d.answer_ttl, value),
+        _ => false,
+    }
+}
+
+fn set_tls(t: &mut crate::tls::TlsFields, column: usize, value: Value<'_>) -> bool {
+    match column {
+        col::TLS_SNI => put_text(&mut t.sni, value),
+        col::TLS_VERSION => put_opt(&mut t.version, value),
+        col::TLS_ALPN => put_text(&mut t.alpn, value),
+        col::TLS_JA3 => put_text(&mut t.ja3, value),
+        col::TLS_JA4 => put_text(&mut t.ja4, value),
+        col::TLS_CIPHER_SUITE => put_opt(&mut t.cipher_suite, value),
+        _ => false,
+    }
+}
+
+fn set_smtp(m: &mut crate::smtp::SmtpFields, column: usize, value: Value<'_>) -> bool {
+    match column {
+        col::SMTP_COMMANDS => put_num(&mut m.commands, value),
+        col::SMTP_MAIL_COUNT => put_num(&mut m.mail_count, value),
+        col::SMTP_RCPT_COUNT => put_num(&mut m.rcpt_count, value),
+        col::SMTP_SENDER => put_text(&mut m.sender, value),
+        col::SMTP_RECIPIENT => put_text(&mut m.recipient, value),
+        col::SMTP_2XX => put_num(&mut m.status_2xx, value),
+        col::SMTP_3XX => put_num(&mut m.status_3xx, value),
+        col::SMTP_4XX => put_num(&mut m.status_4xx, value),
+        col::SMTP_5XX => put_num(&mut m.status_5xx, value),
+        col::SMTP_DOMAIN => put_text(&mut m.domain, value),
+        _ => false,
+    }
+}
+
+fn set_sip(m: &mut crate::sip::SipFields, column: usize, value: Value<'_>) -> bool {
+    match column {
+        col::SIP_MSG_TYPE => put_num(&mut m.msg_type, value),
+        col::SIP_METHOD => put_text(&mut m.method, value),
+        col::SIP_STATUS => put_opt(&mut m.status, value),
+        col::SIP_CALL_ID => put_text(&mut m.call_id, value),
+        col::SIP_FROM => put_text(&mut m.from, value),
+        col::SIP_TO => put_text(&mut m.to, value),
+        col::SIP_VIA => put_text(&mut m.via, value),
+        col::SIP_USER_AGENT => put_text(&mut m.user_agent, value),
+        col::SIP_REQUEST_URI => put_text(&mut m.request_uri, value),
+        col::SIP_CSEQ => put_text(&mut m.cseq, value),
+        _ => false,
+    }
+}
+
 /// Emits a string column when present.
 fn text<'a>(f: &mut dyn FnMut(usize, Value<'a>), column: usize, value: &'a Option<String>) {
     if let Some(v) = value {
@@ -235,5 +388,71 @@ mod tests {
         assert_eq!(COLUMNS[col::TLS_CIPHER_SUITE], "tls_cipher_suite");
         assert_eq!(COLUMNS[col::SIP_CSEQ], "sip_cseq");
         assert_eq!(col::QUIC_ALPN + 1, COLUMNS.len());
+    }
+
+    #[test]
+    fn empty_for_column_picks_the_owning_protocol() {
+        let protocols: Vec<&str> = (0..COLUMNS.len())
+            .map(|c| L7Fields::empty_for_column(c).unwrap().protocol())
+            .collect();
+        for (c, name) in COLUMNS.iter().enumerate() {
+            assert!(name.starts_with(protocols[c]), "{name}: {}", protocols[c]);
+        }
+        assert!(L7Fields::empty_for_column(COLUMNS.len()).is_none());
+    }
+
+    /// Every column of every protocol, set from what `visit` gave, comes
+    /// back: `set` is `visit`'s inverse.
+    #[test]
+    fn set_inverts_visit() {
+        let mut samples = Vec::new();
+        for (c, name) in COLUMNS.iter().enumerate() {
+            let mut f = L7Fields::empty_for_column(c).unwrap();
+            let numeric = matches!(
+                c,
+                col::HTTP_STATUS
+                    | col::DNS_ID
+                    | col::DNS_QTYPE
+                    | col::DNS_QCLASS..=col::DNS_ANSWERS
+                    | col::DNS_TTL
+                    | col::TLS_VERSION
+                    | col::TLS_CIPHER_SUITE
+                    | col::SMTP_COMMANDS..=col::SMTP_RCPT_COUNT
+                    | col::SMTP_2XX..=col::SMTP_5XX
+                    | col::SIP_MSG_TYPE
+                    | col::SIP_STATUS
+                    | col::QUIC_VERSION
+            );
+            let value = if numeric {
+                Value::Num(c as u64 + 1)
+            } else {
+                Value::Str(name)
+            };
+            assert!(f.set(c, value), "{name}");
+            samples.push((f, c, value));
+        }
+        for (f, c, value) in samples {
+            let mut seen = Vec::new();
+            f.visit(&mut |column, v| seen.push((column, v)));
+            // DNS_TTL shows only beside an answer.
+            if c != col::DNS_TTL {
+                assert!(seen.contains(&(c, value)), "{}: {seen:?}", COLUMNS[c]);
+            }
+        }
+    }
+
+    #[test]
+    fn set_refuses_other_protocols_and_misfits() {
+        let mut f = L7Fields::empty_for_column(col::HTTP_HOST).unwrap();
+        assert!(!f.set(col::DNS_QNAME, Value::Str("x")));
+        assert!(!f.set(col::HTTP_STATUS, Value::Num(70_000)));
+        assert!(!f.set(col::HTTP_STATUS, Value::Str("abc")));
+        assert!(!f.set(COLUMNS.len(), Value::Num(1)));
+        assert_eq!(f, L7Fields::empty_for_column(col::HTTP_HOST).unwrap());
+        assert!(f.set(col::HTTP_STATUS, Value::Str("404")));
+        let mut d = L7Fields::empty_for_column(col::DNS_ID).unwrap();
+        assert!(d.set(col::DNS_RCODE, Value::Num(3)));
+        let L7Fields::Dns(d) = d else { unreachable!() };
+        assert!(d.is_response && d.rcode == 3);
     }
 }

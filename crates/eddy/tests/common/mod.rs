@@ -144,3 +144,34 @@ pub fn captures_under(dir: &Path) -> Vec<PathBuf> {
     out.sort();
     out
 }
+
+/// A value as text, or None for what the wire cannot tell from absent
+/// (an empty string or a zero number: the encoder's "absent").
+pub fn present(text: String) -> Option<String> {
+    (!text.is_empty() && text != "0").then_some(text)
+}
+
+/// The L7 columns that travel in IPFIX elements, with their CSV text.
+pub fn l7_from_csv(r: &Row) -> Vec<(&'static str, Option<String>)> {
+    (0..l7::COLUMNS.len())
+        .filter(|&c| ipfix::encode::l7_element(c).is_some())
+        .map(|c| (l7::COLUMNS[c], present(r.get(l7::COLUMNS[c]).to_string())))
+        .collect()
+}
+
+/// The same columns of a decoded (or stored) record.
+pub fn l7_from_record(f: &record::FlowRecord) -> Vec<(&'static str, Option<String>)> {
+    let mut values = vec![None; l7::COLUMNS.len()];
+    if let Some(l7) = f.l7.as_deref() {
+        l7.visit(&mut |c, v| {
+            values[c] = present(match v {
+                l7::Value::Str(s) => s.to_string(),
+                l7::Value::Num(n) => n.to_string(),
+            });
+        });
+    }
+    (0..l7::COLUMNS.len())
+        .filter(|&c| ipfix::encode::l7_element(c).is_some())
+        .map(|c| (l7::COLUMNS[c], values[c].take()))
+        .collect()
+}
