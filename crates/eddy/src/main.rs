@@ -1,6 +1,7 @@
 //! `eddy`: one binary for the whole stack. Each subcommand lives in its own
 //! module; this file only parses the command line and dispatches.
 
+mod collect;
 mod gen;
 mod meter;
 mod send;
@@ -32,6 +33,8 @@ enum Command {
     Gen(gen::GenArgs),
     /// Send an IPFIX file to a collector over UDP or TCP, as ipfixsend does.
     Send(send::SendArgs),
+    /// Receive IPFIX and NetFlow, run stages, write the flow store and other outputs.
+    Collect(collect::CollectArgs),
 }
 
 fn main() {
@@ -40,6 +43,7 @@ fn main() {
         Command::Meter(args) => meter::run(args),
         Command::Gen(args) => gen::run(args),
         Command::Send(args) => send::run(args),
+        Command::Collect(args) => collect::run(args),
     };
     if let Err(err) = result {
         if is_broken_pipe(&err) {

@@ -6,7 +6,7 @@ use anyhow::{bail, Context, Result};
 use capture::{Event, PacketSource};
 use clap::Args;
 use flow::{CacheConfig, CacheStats, FlowCache};
-use ipfix::IpfixSink;
+use ipfix::{EncoderConfig, IpfixSink};
 use packet::DropReason;
 use record::format::{Format, TextSink};
 use record::{FlowRecord, FlowSink};
@@ -80,6 +80,11 @@ pub struct MeterArgs {
     /// IPFIX observation domain id of the exported messages.
     #[arg(long, default_value_t = 1, value_name = "ID", requires = "ipfix")]
     pub ipfix_odid: u32,
+    /// Longest IPFIX message in bytes (default: 1400 over UDP, 65535 over
+    /// TCP and in files). A file meant for replay over UDP (`eddy send`)
+    /// wants 1400; templates are then repeated as over UDP.
+    #[arg(long, value_name = "BYTES", requires = "ipfix")]
+    pub ipfix_mtu: Option<usize>,
     /// Snapshot length for live capture.
     #[arg(long, default_value_t = 1522, value_name = "BYTES")]
     pub snaplen: u32,
@@ -159,10 +164,12 @@ pub fn run(args: MeterArgs) -> Result<()> {
     sink.decorations = !args.quiet;
     sink.l7_columns = !config.l7_parsers.is_empty();
     let exporter = match &args.ipfix {
-        Some(dest) => Some(
+        Some(dest) => Some(with_mtu(
             IpfixSink::open(dest.clone(), args.ipfix_odid)
                 .with_context(|| format!("cannot export IPFIX to {dest}"))?,
-        ),
+            args.ipfix_mtu,
+            args.ipfix_odid,
+        )),
         None => None,
     };
     let mut sinks = Sinks {
@@ -208,6 +215,18 @@ impl FlowSink for Sinks<'_> {
             Some(exporter) => exporter.finish(),
             None => Ok(()),
         }
+    }
+}
+
+/// `--ipfix-mtu`: messages of at most `mtu` bytes, templates repeated as
+/// over UDP (a file written this way can be replayed over UDP).
+fn with_mtu(sink: IpfixSink, mtu: Option<usize>, odid: u32) -> IpfixSink {
+    match mtu {
+        Some(m) => sink.with_config(EncoderConfig {
+            max_message_len: m,
+            ..EncoderConfig::udp(odid)
+        }),
+        None => sink,
     }
 }
 

@@ -575,8 +575,15 @@ fn read_l7(name: &str, c: usize, a: &dyn Array, out: &mut [FlowRecord]) -> Resul
     }
 }
 
-// TODO(l7 setter): wire to L7Fields::set once the l7 crate has it.
-fn set_l7(_r: &mut FlowRecord, _c: usize, _v: Value<'_>) {}
+/// Sets one L7 column, creating the protocol's fields on the first.
+fn set_l7(r: &mut FlowRecord, c: usize, v: Value<'_>) {
+    if r.l7.is_none() {
+        r.l7 = L7Fields::empty_for_column(c).map(Box::new);
+    }
+    if let Some(fields) = r.l7.as_deref_mut() {
+        fields.set(c, v);
+    }
+}
 
 fn end_reason(v: u8) -> EndReason {
     match v {

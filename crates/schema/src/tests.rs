@@ -175,3 +175,31 @@ proptest! {
         prop_assert_eq!(records(&b.finish()).unwrap(), vec![r]);
     }
 }
+
+#[test]
+fn l7_fields_round_trip() {
+    use l7::dns::DnsFields;
+    let mut http = sample();
+    http.l7 = Some(Box::new(L7Fields::Http(HttpFields {
+        method: Some("GET".into()),
+        host: Some("example.com".into()),
+        url: Some("/a?b=c".into()),
+        status: Some(200),
+        ..HttpFields::default()
+    })));
+    let mut dns = sample();
+    dns.l7 = Some(Box::new(L7Fields::Dns(DnsFields {
+        id: 7,
+        qname: "example.org".into(),
+        qtype: 28,
+        qclass: 1,
+        is_response: true,
+        rcode: 3,
+        answers: 0,
+        ..DnsFields::default()
+    })));
+    let records = vec![http, FlowRecord::default(), dns];
+    let mut b = BatchBuilder::new();
+    records.iter().for_each(|r| b.push(r));
+    assert_eq!(self::records(&b.finish()).unwrap(), records);
+}

@@ -10,11 +10,18 @@
 //! are written under a hidden temporary name and renamed when complete:
 //! a reader (eddy, pyarrow, DuckDB) never sees a partial file.
 //!
-//! Not here: the column layout (the `schema` crate), crash recovery (the
-//! collector's spool replays a window whose file was not finished) and
-//! queries (the `query` crate).
+//! Crash safety: with [`WriterConfig::spool`] on, every open window keeps a
+//! spool (an Arrow IPC stream under `ROOT/.spool/`) that holds each batch
+//! as soon as it is cut; the spool goes once the Parquet file is in place,
+//! and [`recover`] (run at start) rebuilds the file of every window whose
+//! spool is left, so a record the store acknowledged is in the store
+//! exactly once after a crash.
+//!
+//! Not here: the column layout (the `schema` crate) and queries (the
+//! `query` crate).
 
 pub mod layout;
+mod recover;
 mod retention;
 mod writer;
 
@@ -27,8 +34,9 @@ use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use record::FlowRecord;
 
 pub use layout::{list_files, StoreFile};
+pub use recover::{recover, Recovered};
 pub use retention::{expire, remove_temp_files, Expired, Retention};
-pub use writer::{WindowWriter, WriterConfig};
+pub use writer::{spool_path, WindowWriter, WriterConfig, SPOOL_DIR};
 
 /// Default window length: 5 minutes, as nfcapd.
 pub const DEFAULT_WINDOW_SECS: u64 = 300;
@@ -154,9 +162,8 @@ pub struct Store {
 }
 
 impl Store {
-    /// Opens (creating) the store folder. Temporary files left by a crash
-    /// are not touched here: the collector replays its spool into new ones
-    /// and calls [`remove_temp_files`] first.
+    /// Opens (creating) the store folder. Run [`recover`] first when the
+    /// store may hold what a crash left (temporary files, spools).
     pub fn open(config: StoreConfig) -> Result<Store, Error> {
         if config.window_secs == 0 {
             return Err(Error::config(
@@ -182,7 +189,7 @@ impl Store {
         &mut self,
         source: &str,
         now_secs: u64,
-        record: FlowRecord,
+        record: &FlowRecord,
     ) -> Result<Option<StoreFile>, Error> {
         let window = self.config.window_of(now_secs);
         let mut finished = None;
@@ -203,6 +210,14 @@ impl Store {
         };
         writer.push(record)?;
         Ok(finished)
+    }
+
+    /// Spools what every open window buffered (see [`WindowWriter::spool`]).
+    pub fn spool(&mut self) -> Result<(), Error> {
+        for w in self.open.values_mut() {
+            w.spool()?;
+        }
+        Ok(())
     }
 
     /// Finishes every open window that ended at or before `now_secs`.

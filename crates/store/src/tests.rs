@@ -35,13 +35,13 @@ fn windows_become_sorted_complete_files() {
     let mut store = Store::open(config(&root)).unwrap();
     let t0 = 1_764_289_500; // a window start
     for i in 0..250 {
-        assert!(store.push("r1", t0 + 10, record(i)).unwrap().is_none());
+        assert!(store.push("r1", t0 + 10, &record(i)).unwrap().is_none());
     }
     // While open, only a hidden temporary file exists.
     assert!(list_files(&root, None, None, 300).unwrap().is_empty());
     assert_eq!(store.open_windows(), vec![("r1".to_string(), t0, 250)]);
     // A record in the next window finishes the first.
-    let done = store.push("r1", t0 + 300, record(999)).unwrap().unwrap();
+    let done = store.push("r1", t0 + 300, &record(999)).unwrap().unwrap();
     assert_eq!(done.window_start, t0);
     assert!(done
         .path
@@ -66,12 +66,12 @@ fn roll_finishes_ended_windows_and_parts_do_not_overwrite() {
     let root = temp_root("roll");
     let mut store = Store::open(config(&root)).unwrap();
     let t0 = 1_764_289_500;
-    store.push("a", t0, record(1)).unwrap();
-    store.push("b", t0, record(2)).unwrap();
+    store.push("a", t0, &record(1)).unwrap();
+    store.push("b", t0, &record(2)).unwrap();
     assert!(store.roll(t0 + 299).unwrap().is_empty());
     assert_eq!(store.roll(t0 + 300).unwrap().len(), 2);
     // A restart writing into the same window makes a second part.
-    store.push("a", t0 + 5, record(3)).unwrap();
+    store.push("a", t0 + 5, &record(3)).unwrap();
     let files = store.close_all().unwrap();
     assert_eq!(files[0].part, 1);
     let all = list_files(&root, None, Some((t0, t0 + 1)), 300).unwrap();
@@ -103,7 +103,7 @@ fn expire_by_age_then_size() {
     let t0 = 1_764_289_500;
     for w in 0..4u64 {
         for i in 0..50 {
-            store.push("r", t0 + w * 300, record(i)).unwrap();
+            store.push("r", t0 + w * 300, &record(i)).unwrap();
         }
     }
     store.close_all().unwrap();
@@ -148,4 +148,88 @@ fn unwritable_root_is_a_clear_error() {
         Ok(_) => panic!("opened a store under /proc"),
     };
     assert!(err.contains("/proc/eddy-store"), "{err}");
+}
+
+fn spooling(root: &Path) -> StoreConfig {
+    let mut c = config(root);
+    c.writer.spool = true;
+    c.writer.batch_rows = 10;
+    c
+}
+
+#[test]
+fn a_crash_leaves_a_spool_that_recovery_turns_into_the_file() {
+    let root = temp_root("recover");
+    let t0 = 1_764_289_500;
+    let mut store = Store::open(spooling(&root)).unwrap();
+    for i in 0..95 {
+        store.push("r", t0, &record(i)).unwrap();
+    }
+    store.spool().unwrap();
+    // The process dies: nothing is finished, nothing is deleted.
+    std::mem::forget(store);
+    assert!(list_files(&root, None, None, 300).unwrap().is_empty());
+    let report = recover(&root, &WriterConfig::default()).unwrap();
+    assert_eq!(report.rows, 95);
+    assert_eq!(report.temp_files_removed, 1);
+    assert_eq!(report.files.len(), 1);
+    let rows = read_file(&report.files[0].path).unwrap();
+    let mut got: Vec<u64> = rows.iter().map(|r| r.packets).collect();
+    got.sort_unstable();
+    assert_eq!(got, (1..=95).collect::<Vec<_>>());
+    // Nothing left to recover; a new writer takes the next part.
+    let again = recover(&root, &WriterConfig::default()).unwrap();
+    assert_eq!(again, Recovered::default());
+    let mut store = Store::open(spooling(&root)).unwrap();
+    store.push("r", t0, &record(1)).unwrap();
+    let files = store.close_all().unwrap();
+    assert_eq!(files[0].part, 1);
+    assert!(!root
+        .join(SPOOL_DIR)
+        .join("r")
+        .read_dir()
+        .unwrap()
+        .any(|_| true));
+    let _ = std::fs::remove_dir_all(&root);
+}
+
+#[test]
+fn a_batch_cut_by_the_crash_is_not_recovered_and_complete_files_are_not_doubled() {
+    let root = temp_root("recover-cut");
+    let t0 = 1_764_289_500;
+    let mut store = Store::open(spooling(&root)).unwrap();
+    for i in 0..30 {
+        store.push("r", t0, &record(i)).unwrap();
+    }
+    std::mem::forget(store);
+    let spool = spool_path(&root, "r", t0, 0);
+    let len = std::fs::metadata(&spool).unwrap().len();
+    // Cut into the third batch.
+    let f = std::fs::OpenOptions::new()
+        .write(true)
+        .open(&spool)
+        .unwrap();
+    f.set_len(len - 100).unwrap();
+    let report = recover(&root, &WriterConfig::default()).unwrap();
+    assert_eq!(report.rows, 20);
+
+    // A crash after the rename but before the spool was deleted.
+    let mut store = Store::open(spooling(&root)).unwrap();
+    for i in 0..10 {
+        store.push("r", t0 + 300, &record(i)).unwrap();
+    }
+    let spool = spool_path(&root, "r", t0 + 300, 0);
+    let saved = std::fs::read(&spool).unwrap();
+    store.close_all().unwrap();
+    std::fs::write(&spool, saved).unwrap();
+    let report = recover(&root, &WriterConfig::default()).unwrap();
+    assert_eq!(report.already_complete, 1);
+    assert!(report.files.is_empty());
+    let total: usize = list_files(&root, None, None, 300)
+        .unwrap()
+        .iter()
+        .map(|f| read_file(&f.path).unwrap().len())
+        .sum();
+    assert_eq!(total, 30);
+    let _ = std::fs::remove_dir_all(&root);
 }

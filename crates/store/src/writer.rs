@@ -1,10 +1,21 @@
-//! Writing one window's file: rows buffered into row groups, each sorted by
-//! time, zstd-compressed with page statistics, written under a hidden name
-//! and renamed (after fsync) when the window is finished.
+//! Writing one window's file: records are built into Arrow batches, each
+//! batch is appended to the window's spool (an Arrow IPC stream, when
+//! spooling is on) as soon as it is cut, and batches are gathered into row
+//! groups sorted by time, zstd-compressed with page statistics, in a hidden
+//! temporary file renamed (after fsync) when the window is finished.
+//!
+//! The spool is what makes accepted records survive a crash: a record is
+//! acknowledged once its batch is in the spool file (the kernel has it, so
+//! a killed process loses nothing; a power cut may lose what was not yet
+//! synced). The spool is deleted after the Parquet file is in place, and
+//! [`crate::recover`] rebuilds the file of any window whose spool is left.
 
 use std::fs::File;
+use std::io::BufWriter;
 use std::path::{Path, PathBuf};
 
+use arrow_array::{Array, RecordBatch, TimestampNanosecondArray, UInt32Array};
+use arrow_ipc::writer::StreamWriter;
 use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::metadata::SortingColumn;
@@ -13,27 +24,38 @@ use parquet::schema::types::ColumnPath;
 use record::FlowRecord;
 use schema::{flow_schema, BatchBuilder};
 
-use crate::layout::{day_dir, file_name, temp_name};
+use crate::layout::{day_dir, file_name, source_dir_name, temp_name};
 use crate::{Error, StoreFile};
+
+/// The folder under the store root that holds spools (hidden, so listings
+/// and other readers skip it).
+pub const SPOOL_DIR: &str = ".spool";
 
 /// How files are written.
 #[derive(Clone, Debug)]
 pub struct WriterConfig {
     /// Rows per row group (and most rows buffered in memory per open file).
     pub row_group_rows: usize,
+    /// Records per Arrow batch: a batch is cut (and spooled) when this many
+    /// are buffered, or when the caller calls [`WindowWriter::spool`].
+    pub batch_rows: usize,
     /// zstd level (1 is fast and already much smaller than nfdump's LZ4).
     pub zstd_level: i32,
     /// Bloom filters on the address columns (bigger files; exact-address
     /// lookups skip more row groups).
     pub address_bloom_filters: bool,
+    /// Keep a spool per open window so records survive a crash.
+    pub spool: bool,
 }
 
 impl Default for WriterConfig {
     fn default() -> Self {
         WriterConfig {
             row_group_rows: 256 * 1024,
+            batch_rows: 8192,
             zstd_level: 1,
             address_bloom_filters: false,
+            spool: false,
         }
     }
 }
@@ -59,6 +81,18 @@ fn properties(config: &WriterConfig) -> Result<WriterProperties, Error> {
     Ok(props.build())
 }
 
+/// The spool file of a window's part.
+pub fn spool_path(root: &Path, source_dir: &str, window_start: u64, part: u32) -> PathBuf {
+    root.join(SPOOL_DIR)
+        .join(source_dir)
+        .join(format!("{}.arrows", file_name(window_start, part)))
+}
+
+struct Spool {
+    path: PathBuf,
+    writer: StreamWriter<BufWriter<File>>,
+}
+
 /// One window's file being written.
 pub struct WindowWriter {
     source: String,
@@ -67,16 +101,21 @@ pub struct WindowWriter {
     temp: PathBuf,
     path: PathBuf,
     writer: ArrowWriter<File>,
-    pending: Vec<FlowRecord>,
     builder: BatchBuilder,
+    /// Cut batches not yet in a row group.
+    batches: Vec<RecordBatch>,
+    batched_rows: usize,
+    spool: Option<Spool>,
     row_group_rows: usize,
+    batch_rows: usize,
     rows: u64,
 }
 
 impl WindowWriter {
     /// Starts the file of `source`'s window at `window_start` (seconds) under
-    /// `root`, as the next free part of that window. A stale temporary file
-    /// of the same part (left by a crash) is replaced.
+    /// `root`, as the next free part of that window (a part is taken when
+    /// its file or its spool exists). A stale temporary file of the same
+    /// part is replaced.
     pub fn create(
         root: &Path,
         source: &str,
@@ -84,17 +123,38 @@ impl WindowWriter {
         config: &WriterConfig,
     ) -> Result<WindowWriter, Error> {
         let dir = day_dir(root, source, window_start);
-        std::fs::create_dir_all(&dir).map_err(|e| Error::io("creating", &dir, e))?;
+        let source_dir = source_dir_name(source);
         let mut part = 0;
-        while dir.join(file_name(window_start, part)).exists() {
+        while dir.join(file_name(window_start, part)).exists()
+            || spool_path(root, &source_dir, window_start, part).exists()
+        {
             part += 1;
         }
+        Self::create_part(root, source, window_start, part, config)
+    }
+
+    /// Starts a given part (recovery rebuilds the part its spool names).
+    pub(crate) fn create_part(
+        root: &Path,
+        source: &str,
+        window_start: u64,
+        part: u32,
+        config: &WriterConfig,
+    ) -> Result<WindowWriter, Error> {
+        let dir = day_dir(root, source, window_start);
+        std::fs::create_dir_all(&dir).map_err(|e| Error::io("creating", &dir, e))?;
         let name = file_name(window_start, part);
         let path = dir.join(&name);
         let temp = dir.join(temp_name(&name));
         let file = File::create(&temp).map_err(|e| Error::io("creating", &temp, e))?;
         let writer = ArrowWriter::try_new(file, flow_schema(), Some(properties(config)?))
             .map_err(|e| Error::parquet("starting", &temp, e))?;
+        let spool = if config.spool {
+            let path = spool_path(root, &source_dir_name(source), window_start, part);
+            Some(open_spool(path)?)
+        } else {
+            None
+        };
         Ok(WindowWriter {
             source: source.to_string(),
             window_start,
@@ -102,25 +162,56 @@ impl WindowWriter {
             temp,
             path,
             writer,
-            pending: Vec::new(),
             builder: BatchBuilder::new(),
+            batches: Vec::new(),
+            batched_rows: 0,
+            spool,
             row_group_rows: config.row_group_rows.max(1),
+            batch_rows: config.batch_rows.max(1),
             rows: 0,
         })
     }
 
-    /// Adds a record; a full row group is sorted and written.
-    pub fn push(&mut self, record: FlowRecord) -> Result<(), Error> {
-        self.pending.push(record);
-        if self.pending.len() >= self.row_group_rows {
+    /// Adds a record. Full batches are cut (and spooled), full row groups
+    /// sorted and written.
+    pub fn push(&mut self, record: &FlowRecord) -> Result<(), Error> {
+        self.builder.push(record);
+        if self.builder.len() >= self.batch_rows {
+            self.spool()?;
+        }
+        Ok(())
+    }
+
+    /// Adds a batch in the flow layout (recovery).
+    pub(crate) fn push_batch(&mut self, batch: RecordBatch) -> Result<(), Error> {
+        self.batched_rows += batch.num_rows();
+        self.batches.push(batch);
+        if self.batched_rows >= self.row_group_rows {
             self.write_row_group()?;
         }
         Ok(())
     }
 
+    /// Cuts the records pushed so far into a batch and appends it to the
+    /// spool: from here on they survive a crash. The collector calls this
+    /// after every message batch and on its tick.
+    pub fn spool(&mut self) -> Result<(), Error> {
+        if self.builder.is_empty() {
+            return Ok(());
+        }
+        let batch = self.builder.finish();
+        if let Some(s) = &mut self.spool {
+            s.writer
+                .write(&batch)
+                .and_then(|()| s.writer.flush())
+                .map_err(|e| Error::parquet("writing the spool", &s.path, e))?;
+        }
+        self.push_batch(batch)
+    }
+
     /// Rows accepted so far.
     pub fn rows(&self) -> u64 {
-        self.rows + self.pending.len() as u64
+        self.rows + (self.batched_rows + self.builder.len()) as u64
     }
 
     pub fn window_start(&self) -> u64 {
@@ -133,29 +224,31 @@ impl WindowWriter {
     }
 
     fn write_row_group(&mut self) -> Result<(), Error> {
-        if self.pending.is_empty() {
+        if self.batched_rows == 0 {
             return Ok(());
         }
+        let batches = std::mem::take(&mut self.batches);
+        self.batched_rows = 0;
+        let all = arrow_select::concat::concat_batches(&flow_schema(), &batches)
+            .map_err(|e| Error::parquet("gathering a row group for", &self.temp, e))?;
         // Sorting by time inside the row group makes the time statistics
-        // tight and lets readers stop early; rows arrive nearly sorted, so
-        // this is cheap.
-        self.pending
-            .sort_by_key(|r| (r.first_ns, r.last_ns, r.src_ip, r.src_port));
-        for r in self.pending.drain(..) {
-            self.builder.push(&r);
-        }
-        let batch = self.builder.finish();
-        self.rows += batch.num_rows() as u64;
+        // tight and lets readers stop early; rows arrive nearly sorted.
+        let sorted = sort_by_first(&all)
+            .map_err(|e| Error::parquet("sorting a row group for", &self.temp, e))?;
+        self.rows += sorted.num_rows() as u64;
         self.writer
-            .write(&batch)
+            .write(&sorted)
             .and_then(|()| self.writer.flush())
             .map_err(|e| Error::parquet("writing", &self.temp, e))
     }
 
-    /// Writes what is buffered, closes the file, syncs it and gives it its
-    /// final name. A window with no rows leaves no file.
+    /// Writes what is buffered, closes the file, syncs it, gives it its
+    /// final name and then deletes the spool. A window with no rows leaves
+    /// no file.
     pub fn finish(mut self) -> Result<Option<StoreFile>, Error> {
+        self.spool()?;
         self.write_row_group()?;
+        let spool = self.spool.take();
         let file = self
             .writer
             .into_inner()
@@ -163,6 +256,7 @@ impl WindowWriter {
         if self.rows == 0 {
             drop(file);
             let _ = std::fs::remove_file(&self.temp);
+            remove_spool(spool);
             return Ok(None);
         }
         file.sync_all()
@@ -175,11 +269,13 @@ impl WindowWriter {
         std::fs::rename(&self.temp, &self.path)
             .map_err(|e| Error::io("renaming into place", &self.path, e))?;
         if let Some(dir) = self.path.parent() {
-            // Make the rename itself durable; failing that is not fatal.
+            // Make the rename durable before the spool goes; failing that is
+            // not fatal.
             let _ = File::open(dir).and_then(|d| d.sync_all());
         }
+        remove_spool(spool);
         Ok(Some(StoreFile {
-            source: self.source,
+            source: source_dir_name(&self.source),
             window_start: self.window_start,
             part: self.part,
             path: self.path,
@@ -187,11 +283,47 @@ impl WindowWriter {
         }))
     }
 
-    /// Drops the file being written (its rows are lost unless the caller
-    /// keeps them elsewhere, e.g. in a spool).
-    pub fn abandon(self) {
+    /// Drops the file being written and its spool (the rows are lost).
+    pub fn abandon(mut self) {
         let temp = self.temp.clone();
+        remove_spool(self.spool.take());
         drop(self);
         let _ = std::fs::remove_file(temp);
     }
+}
+
+fn open_spool(path: PathBuf) -> Result<Spool, Error> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(|e| Error::io("creating", dir, e))?;
+    }
+    let file = File::create(&path).map_err(|e| Error::io("creating", &path, e))?;
+    let writer = StreamWriter::try_new(BufWriter::with_capacity(1 << 16, file), &flow_schema())
+        .map_err(|e| Error::parquet("starting the spool", &path, e))?;
+    Ok(Spool { path, writer })
+}
+
+fn remove_spool(spool: Option<Spool>) {
+    if let Some(s) = spool {
+        let path = s.path.clone();
+        drop(s);
+        let _ = std::fs::remove_file(path);
+    }
+}
+
+/// The batch's rows in order of `first` (stable, so equal times keep their
+/// arrival order).
+fn sort_by_first(batch: &RecordBatch) -> Result<RecordBatch, arrow_schema::ArrowError> {
+    let first = batch
+        .column(0)
+        .as_any()
+        .downcast_ref::<TimestampNanosecondArray>()
+        .ok_or_else(|| arrow_schema::ArrowError::SchemaError("column 0 is not `first`".into()))?;
+    let values = first.values();
+    if values.windows(2).all(|w| w[0] <= w[1]) || first.null_count() > 0 {
+        return Ok(batch.clone());
+    }
+    let mut order: Vec<u32> = (0..batch.num_rows() as u32).collect();
+    order.sort_by_key(|&i| values[i as usize]);
+    let indices = UInt32Array::from(order);
+    arrow_select::take::take_record_batch(batch, &indices)
 }

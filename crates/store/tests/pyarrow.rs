@@ -64,7 +64,7 @@ fn pyarrow_reads_a_store_file() {
                 ..HttpFields::default()
             })));
         }
-        store.push("router1", 1_764_289_500, r).unwrap();
+        store.push("router1", 1_764_289_500, &r).unwrap();
     }
     let files = store.close_all().unwrap();
     assert_eq!(files.len(), 1);
