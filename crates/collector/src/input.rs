@@ -10,7 +10,7 @@
 use std::io::{self, Read};
 use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc::{SyncSender, TrySendError};
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -46,6 +46,73 @@ pub enum Event {
     },
     /// An input finished (files read to the end).
     InputDone { input: usize },
+}
+
+/// The pipeline's queue: bounded in messages by the channel and in bytes by
+/// a shared budget, so 64 KiB stream messages cannot pile up hundreds of
+/// megabytes while UDP datagrams still get a deep queue.
+#[derive(Clone)]
+pub struct Queue {
+    tx: SyncSender<Event>,
+    queued: Arc<AtomicUsize>,
+    max_bytes: usize,
+}
+
+impl Queue {
+    pub fn new(tx: SyncSender<Event>, max_bytes: usize) -> (Queue, Arc<AtomicUsize>) {
+        let queued = Arc::new(AtomicUsize::new(0));
+        let q = Queue {
+            tx,
+            queued: queued.clone(),
+            max_bytes,
+        };
+        (q, queued)
+    }
+
+    fn over_budget(&self, len: usize) -> bool {
+        self.queued.load(Ordering::Relaxed) + len > self.max_bytes
+    }
+
+    /// Queues a message or gives it back when the queue is full (UDP).
+    fn try_send(&self, event: Event) -> Result<(), TrySendError<Event>> {
+        let len = event.queued_bytes();
+        if self.over_budget(len) {
+            return Err(TrySendError::Full(event));
+        }
+        self.queued.fetch_add(len, Ordering::Relaxed);
+        self.tx.try_send(event).inspect_err(|_| {
+            self.queued.fetch_sub(len, Ordering::Relaxed);
+        })
+    }
+
+    /// Queues a message, waiting while the queue is full (TCP, files).
+    /// Err when the pipeline is gone or on shutdown.
+    fn send(&self, event: Event, stop: &AtomicBool) -> Result<(), ()> {
+        let len = event.queued_bytes();
+        while self.over_budget(len) && self.queued.load(Ordering::Relaxed) > 0 {
+            if stop.load(Ordering::Relaxed) {
+                return Err(());
+            }
+            std::thread::sleep(Duration::from_micros(200));
+        }
+        self.queued.fetch_add(len, Ordering::Relaxed);
+        self.tx.send(event).map_err(|_| ())
+    }
+
+    /// Control events (session ends) bypass the byte budget.
+    fn send_control(&self, event: Event) {
+        let _ = self.tx.send(event);
+    }
+}
+
+impl Event {
+    /// Bytes the event holds against the queue's budget.
+    pub fn queued_bytes(&self) -> usize {
+        match self {
+            Event::Message { bytes, .. } => bytes.len(),
+            _ => 0,
+        }
+    }
 }
 
 /// Counters an input shares with the statistics.
@@ -98,7 +165,7 @@ const POLL: Duration = Duration::from_millis(200);
 pub fn start(
     index: usize,
     config: &InputConfig,
-    tx: SyncSender<Event>,
+    tx: Queue,
     stop: Arc<AtomicBool>,
 ) -> io::Result<RunningInput> {
     let stats = Arc::new(InputStats::default());
@@ -172,7 +239,7 @@ fn bind_udp(listen: &str, recv_buffer: usize) -> io::Result<UdpSocket> {
 fn udp_loop(
     index: usize,
     socket: UdpSocket,
-    tx: SyncSender<Event>,
+    tx: Queue,
     stats: Arc<InputStats>,
     stop: Arc<AtomicBool>,
 ) {
@@ -215,7 +282,7 @@ fn udp_loop(
 fn tcp_accept_loop(
     index: usize,
     listener: TcpListener,
-    tx: SyncSender<Event>,
+    tx: Queue,
     stats: Arc<InputStats>,
     stop: Arc<AtomicBool>,
 ) {
@@ -253,7 +320,7 @@ fn tcp_session(
     index: usize,
     mut stream: TcpStream,
     peer: SocketAddr,
-    tx: SyncSender<Event>,
+    tx: Queue,
     stats: Arc<InputStats>,
     stop: Arc<AtomicBool>,
 ) {
@@ -295,11 +362,11 @@ fn tcp_session(
             arrived_ms: now_ms(),
             bytes,
         };
-        if tx.send(event).is_err() {
+        if tx.send(event, &stop).is_err() {
             return;
         }
     };
-    let _ = tx.send(Event::SessionEnded {
+    tx.send_control(Event::SessionEnded {
         input: index,
         session,
         reason,
@@ -367,7 +434,7 @@ fn is_hidden(p: &Path) -> bool {
 fn file_loop(
     index: usize,
     files: Vec<PathBuf>,
-    tx: SyncSender<Event>,
+    tx: Queue,
     stats: Arc<InputStats>,
     stop: Arc<AtomicBool>,
 ) {
@@ -380,7 +447,7 @@ fn file_loop(
             Ok(d) => d,
             Err(e) => {
                 stats.errors.fetch_add(1, Ordering::Relaxed);
-                let _ = tx.send(Event::SessionEnded {
+                tx.send_control(Event::SessionEnded {
                     input: index,
                     session,
                     reason: Some(format!("reading {}: {e}", path.display())),
@@ -407,17 +474,17 @@ fn file_loop(
                 arrived_ms: now_ms(),
                 bytes: msg.to_vec(),
             };
-            if tx.send(event).is_err() || stop.load(Ordering::Relaxed) {
+            if tx.send(event, &stop).is_err() || stop.load(Ordering::Relaxed) {
                 return;
             }
         }
-        let _ = tx.send(Event::SessionEnded {
+        tx.send_control(Event::SessionEnded {
             input: index,
             session,
             reason,
         });
     }
-    let _ = tx.send(Event::InputDone { input: index });
+    tx.send_control(Event::InputDone { input: index });
 }
 
 /// The `drops` column of our socket's line in /proc/net/udp{,6}.

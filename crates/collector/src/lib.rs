@@ -45,7 +45,12 @@ pub struct Collector {
     pipeline: Pipeline,
     inputs_done: usize,
     file_inputs: usize,
+    /// Bytes of messages queued (the inputs add, the pipeline subtracts).
+    queued: Arc<std::sync::atomic::AtomicUsize>,
 }
+
+/// Most message bytes queued between the inputs and the pipeline.
+const QUEUE_BYTES: usize = 32 << 20;
 
 impl Collector {
     /// Opens the outputs, builds the stages (`extra_stages` come from the
@@ -60,6 +65,7 @@ impl Collector {
         config.check()?;
         let pipeline = Pipeline::new(&config, stages)?;
         let (tx, rx) = sync_channel(config.queue);
+        let (tx, queued) = input::Queue::new(tx, QUEUE_BYTES);
         let mut inputs = Vec::new();
         for (i, input) in config.inputs.iter().enumerate() {
             let running = input::start(i, input, tx.clone(), stop.clone())
@@ -87,6 +93,7 @@ impl Collector {
             pipeline,
             inputs_done: 0,
             file_inputs,
+            queued,
         })
     }
 
@@ -130,6 +137,7 @@ impl Collector {
     }
 
     fn handle(&mut self, event: Event) -> Result<(), String> {
+        self.queued.fetch_sub(event.queued_bytes(), Ordering::Relaxed);
         match event {
             Event::Message {
                 input,

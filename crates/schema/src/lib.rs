@@ -206,6 +206,8 @@ pub struct BatchBuilder {
     rev_tcp_flags: PrimitiveBuilder<UInt8Type>,
     l7_proto: StringBuilder,
     l7: Vec<L7Builder>,
+    /// Rows without L7 fields whose nulls are not appended yet.
+    l7_nulls: usize,
     len: usize,
 }
 
@@ -216,9 +218,13 @@ enum L7Builder {
 
 impl L7Builder {
     fn append_null(&mut self) {
+        self.append_nulls(1);
+    }
+
+    fn append_nulls(&mut self, n: usize) {
         match self {
-            L7Builder::Str(b) => b.append_null(),
-            L7Builder::Num(b) => b.append_null(),
+            L7Builder::Str(b) => b.append_nulls(n),
+            L7Builder::Num(b) => b.append_nulls(n),
         }
     }
 
@@ -293,6 +299,7 @@ impl BatchBuilder {
                     }
                 })
                 .collect(),
+            l7_nulls: 0,
             len: 0,
         }
     }
@@ -355,10 +362,12 @@ impl BatchBuilder {
 
     fn push_l7(&mut self, l7: Option<&L7Fields>) {
         let Some(fields) = l7 else {
-            self.l7_proto.append_null();
-            self.l7.iter_mut().for_each(L7Builder::append_null);
+            // Most records have no L7 fields: their nulls are appended in
+            // runs, not 45 calls per record.
+            self.l7_nulls += 1;
             return;
         };
+        self.flush_l7_nulls();
         self.l7_proto.append_value(fields.protocol());
         // Columns come in increasing order from `visit`; fill the gaps
         // between them with nulls.
@@ -377,8 +386,17 @@ impl BatchBuilder {
         builders[next..].iter_mut().for_each(L7Builder::append_null);
     }
 
+    fn flush_l7_nulls(&mut self) {
+        let n = std::mem::take(&mut self.l7_nulls);
+        if n > 0 {
+            self.l7_proto.append_nulls(n);
+            self.l7.iter_mut().for_each(|b| b.append_nulls(n));
+        }
+    }
+
     /// The rows appended so far as one batch; the builder starts empty again.
     pub fn finish(&mut self) -> RecordBatch {
+        self.flush_l7_nulls();
         let mut columns: Vec<ArrayRef> = vec![
             Arc::new(self.first.finish()),
             Arc::new(self.last.finish()),

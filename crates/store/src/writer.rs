@@ -14,10 +14,10 @@ use std::fs::File;
 use std::io::BufWriter;
 use std::path::{Path, PathBuf};
 
-use arrow_array::{Array, RecordBatch, TimestampNanosecondArray, UInt32Array};
+use arrow_array::{RecordBatch, TimestampNanosecondArray};
 use arrow_ipc::writer::StreamWriter;
 use parquet::arrow::ArrowWriter;
-use parquet::basic::{Compression, ZstdLevel};
+use parquet::basic::{Compression, Encoding, ZstdLevel};
 use parquet::file::metadata::SortingColumn;
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use parquet::schema::types::ColumnPath;
@@ -51,7 +51,7 @@ pub struct WriterConfig {
 impl Default for WriterConfig {
     fn default() -> Self {
         WriterConfig {
-            row_group_rows: 256 * 1024,
+            row_group_rows: 128 * 1024,
             batch_rows: 8192,
             zstd_level: 1,
             address_bloom_filters: false,
@@ -73,6 +73,17 @@ fn properties(config: &WriterConfig) -> Result<WriterProperties, Error> {
             nulls_first: false,
         }]))
         .set_created_by(format!("eddy {}", env!("CARGO_PKG_VERSION")));
+    // Times and byte counts are nearly unique per flow: a dictionary only
+    // costs time before parquet falls back from it. Times sorted within a
+    // row group compress best as deltas.
+    for column in ["first", "last", "rev_first", "rev_last"] {
+        props = props
+            .set_column_dictionary_enabled(ColumnPath::from(column), false)
+            .set_column_encoding(ColumnPath::from(column), Encoding::DELTA_BINARY_PACKED);
+    }
+    for column in ["bytes", "rev_bytes", "src_ip", "dst_ip"] {
+        props = props.set_column_dictionary_enabled(ColumnPath::from(column), false);
+    }
     if config.address_bloom_filters {
         for column in ["src_ip", "dst_ip"] {
             props = props.set_column_bloom_filter_enabled(ColumnPath::from(column), true);
@@ -229,11 +240,10 @@ impl WindowWriter {
         }
         let batches = std::mem::take(&mut self.batches);
         self.batched_rows = 0;
-        let all = arrow_select::concat::concat_batches(&flow_schema(), &batches)
-            .map_err(|e| Error::parquet("gathering a row group for", &self.temp, e))?;
         // Sorting by time inside the row group makes the time statistics
-        // tight and lets readers stop early; rows arrive nearly sorted.
-        let sorted = sort_by_first(&all)
+        // tight and lets readers stop early. The rows are gathered in time
+        // order straight from the batches: one copy.
+        let sorted = gather_by_first(&batches)
             .map_err(|e| Error::parquet("sorting a row group for", &self.temp, e))?;
         self.rows += sorted.num_rows() as u64;
         self.writer
@@ -310,20 +320,20 @@ fn remove_spool(spool: Option<Spool>) {
     }
 }
 
-/// The batch's rows in order of `first` (stable, so equal times keep their
-/// arrival order).
-fn sort_by_first(batch: &RecordBatch) -> Result<RecordBatch, arrow_schema::ArrowError> {
-    let first = batch
+/// The rows of `batches` in order of `first` (stable, so equal times keep
+/// their arrival order), as one batch.
+fn gather_by_first(batches: &[RecordBatch]) -> Result<RecordBatch, arrow_schema::ArrowError> {
+    let all = arrow_select::concat::concat_batches(&schema::flow_schema(), batches)?;
+    let first = all
         .column(0)
         .as_any()
         .downcast_ref::<TimestampNanosecondArray>()
         .ok_or_else(|| arrow_schema::ArrowError::SchemaError("column 0 is not `first`".into()))?;
     let values = first.values();
-    if values.windows(2).all(|w| w[0] <= w[1]) || first.null_count() > 0 {
-        return Ok(batch.clone());
+    if values.windows(2).all(|w| w[0] <= w[1]) {
+        return Ok(all);
     }
-    let mut order: Vec<u32> = (0..batch.num_rows() as u32).collect();
+    let mut order: Vec<u32> = (0..all.num_rows() as u32).collect();
     order.sort_by_key(|&i| values[i as usize]);
-    let indices = UInt32Array::from(order);
-    arrow_select::take::take_record_batch(batch, &indices)
+    arrow_select::take::take_record_batch(&all, &arrow_array::UInt32Array::from(order))
 }
