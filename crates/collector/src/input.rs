@@ -143,6 +143,11 @@ impl RunningInput {
         self.udp_port.and_then(udp_kernel_drops)
     }
 
+    /// Whether the input's thread has ended.
+    pub fn is_finished(&self) -> bool {
+        self.thread.as_ref().is_none_or(|t| t.is_finished())
+    }
+
     pub fn join(&mut self) {
         if let Some(t) = self.thread.take() {
             let _ = t.join();

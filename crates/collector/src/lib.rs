@@ -118,9 +118,13 @@ impl Collector {
                 Err(RecvTimeoutError::Timeout) => {}
                 Err(RecvTimeoutError::Disconnected) => break,
             }
-            // Drain what is queued before looking at the clock again.
-            while let Ok(event) = self.rx.try_recv() {
-                self.handle(event)?;
+            // Drain what is queued before looking at the clock again (a
+            // bounded number, so a flood cannot keep the tick away).
+            for _ in 0..self.config.queue {
+                match self.rx.try_recv() {
+                    Ok(event) => self.handle(event)?,
+                    Err(_) => break,
+                }
             }
             self.pipeline.tick(&self.inputs)?;
             if self.config.stats_interval > 0 && Instant::now() >= next_stats {
@@ -137,7 +141,8 @@ impl Collector {
     }
 
     fn handle(&mut self, event: Event) -> Result<(), String> {
-        self.queued.fetch_sub(event.queued_bytes(), Ordering::Relaxed);
+        self.queued
+            .fetch_sub(event.queued_bytes(), Ordering::Relaxed);
         match event {
             Event::Message {
                 input,
@@ -171,10 +176,17 @@ impl Collector {
 
     fn shutdown(mut self) -> Result<Stats, String> {
         self.stop.store(true, Ordering::Relaxed);
+        // Keep taking messages while the inputs stop: one blocked on a full
+        // queue must get through to see the stop flag. What they queued is
+        // still ours to store.
+        while self.inputs.iter().any(|i| !i.is_finished()) {
+            if let Ok(event) = self.rx.recv_timeout(Duration::from_millis(20)) {
+                self.handle(event)?;
+            }
+        }
         for input in &mut self.inputs {
             input.join();
         }
-        // Messages the inputs queued before they stopped are still ours.
         while let Ok(event) = self.rx.try_recv() {
             self.handle(event)?;
         }

@@ -218,16 +218,22 @@ impl Pipeline {
         }
         let mut ends_session = None;
         for e in &errors {
-            let kind = format!("{:?}", e.kind);
+            let kind = kind_name(&e.kind);
             let n = stats.decode_errors.entry(kind).or_default();
             *n += 1;
             if let (ErrorKind::UnknownTemplate, Some(t)) = (&e.kind, e.template_id) {
                 let held = stats.unknown_template_sets.entry(t).or_default();
                 *held += 1;
                 if *held == 1 || held.is_power_of_two() {
+                    let fate = match transport {
+                        Transport::Udp => {
+                            "held until its template arrives (bounded in bytes and time)"
+                        }
+                        Transport::Stream => "dropped",
+                    };
                     log(&format!(
-                        "source '{source}' odid {}: data set for unknown template {t} ({} so far): over UDP held until the template arrives (bounded; see held/dropped counts), on TCP and files dropped",
-                        decoded.context.odid, held
+                        "source '{source}' odid {}: data set for unknown template {t}: {fate} ({held} so far)",
+                        decoded.context.odid
                     ));
                 }
             } else if *n == 1 || n.is_power_of_two() {
@@ -267,18 +273,19 @@ impl Pipeline {
 
     /// A TCP connection or file ended.
     pub fn session_ended(&mut self, input: &str, key: SessionKey, reason: Option<String>) {
-        let source = self
-            .session_ids
-            .get(&key)
-            .map(|s| s.source.clone())
-            .unwrap_or_else(|| input.to_string());
         if let Some(r) = &reason {
-            self.stats
-                .sources
-                .entry(source.clone())
-                .or_default()
-                .broken_sessions += 1;
-            log(&format!("{input}: session of '{source}' ended: {r}"));
+            match self.session_ids.get(&key) {
+                Some(info) => {
+                    let source = info.source.clone();
+                    let stats = self.stats.sources.entry(source.clone()).or_default();
+                    stats.broken_sessions += 1;
+                    log(&format!("{input}: session of '{source}' ended: {r}"));
+                }
+                // Nothing decoded from it: no source to count it under.
+                None => log(&format!(
+                    "{input}: a session ended before its first message: {r}"
+                )),
+            }
         }
         self.forget(key);
     }
@@ -417,4 +424,12 @@ impl Pipeline {
             None => Ok(stats),
         }
     }
+}
+
+/// An error kind's variant name without its values ("UnsupportedVersion",
+/// not "UnsupportedVersion(61085)"), so counts and log lines group by kind.
+fn kind_name(kind: &ErrorKind) -> String {
+    let full = format!("{kind:?}");
+    let end = full.find(['(', ' ', '{']).unwrap_or(full.len());
+    full[..end].to_string()
 }
