@@ -36,8 +36,12 @@ use input::Event;
 /// expires templates, prints statistics.
 const TICK: Duration = Duration::from_millis(500);
 
+/// Gives the configuration to switch to on reload.
+pub type Reloader = dyn Fn() -> Result<Config, String> + Send;
+
 /// A running collector.
 pub struct Collector {
+    reload: Option<(Arc<AtomicBool>, Box<Reloader>)>,
     config: Config,
     inputs: Vec<RunningInput>,
     rx: Receiver<Event>,
@@ -86,6 +90,7 @@ impl Collector {
             .filter(|i| matches!(i, InputConfig::File { .. }))
             .count();
         Ok(Collector {
+            reload: None,
             config,
             inputs,
             rx,
@@ -100,6 +105,41 @@ impl Collector {
     /// The running inputs (their bound addresses, counters).
     pub fn inputs(&self) -> &[RunningInput] {
         &self.inputs
+    }
+
+    /// Reloads when `flag` is set (SIGHUP): `load` gives the new
+    /// configuration. Stages and outputs change at once; a change of
+    /// inputs needs a restart (logged).
+    pub fn reload_on(mut self, flag: Arc<AtomicBool>, load: Box<Reloader>) -> Collector {
+        self.reload = Some((flag, load));
+        self
+    }
+
+    fn maybe_reload(&mut self) {
+        let Some((flag, load)) = &self.reload else {
+            return;
+        };
+        if !flag.swap(false, Ordering::Relaxed) {
+            return;
+        }
+        let config = match load() {
+            Ok(c) => c,
+            Err(e) => {
+                log(&format!("reload refused, the running configuration stays: {e}"));
+                return;
+            }
+        };
+        if config.inputs != self.config.inputs {
+            log("reload: the inputs changed; restart the collector to apply that");
+        }
+        match self.pipeline.reload(&config, Vec::new()) {
+            Ok(()) => {
+                log("reloaded: stages and outputs replaced, buffered records written");
+                let inputs = std::mem::take(&mut self.config.inputs);
+                self.config = Config { inputs, ..config };
+            }
+            Err(e) => log(&format!("reload refused, the running configuration stays: {e}")),
+        }
     }
 
     /// Processes messages until `stop` is set, or, when every input is a
@@ -126,6 +166,7 @@ impl Collector {
                     Err(_) => break,
                 }
             }
+            self.maybe_reload();
             self.pipeline.tick(&self.inputs)?;
             if self.config.stats_interval > 0 && Instant::now() >= next_stats {
                 next_stats = Instant::now() + stats_every;

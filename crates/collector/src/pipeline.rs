@@ -93,22 +93,7 @@ impl Pipeline {
     /// caller's, in the order the configuration lists `filter` stages) and
     /// opens the outputs.
     pub fn new(config: &Config, extra: Vec<Box<dyn Stage>>) -> Result<Pipeline, String> {
-        let mut extra = extra.into_iter();
-        let mut stages = Vec::new();
-        for s in &config.stages {
-            match stage::builtin(s) {
-                Some(built) => stages.push(built?),
-                None => stages.push(extra.next().ok_or_else(|| {
-                    format!("stage {s:?}: not available in this build of the collector")
-                })?),
-            }
-        }
-        stages.extend(extra);
-        let outputs = config
-            .outputs
-            .iter()
-            .map(Output::open)
-            .collect::<Result<Vec<_>, _>>()?;
+        let (stages, outputs) = Pipeline::new_parts(config, extra)?;
         let sessions = Sessions::new(SessionConfig {
             template_lifetime_ms: config.template_lifetime.saturating_mul(1000),
             ..SessionConfig::default()
@@ -125,6 +110,30 @@ impl Pipeline {
             ended_missing: HashMap::new(),
             last_retention_secs: 0,
         })
+    }
+
+    /// The configured stages and opened outputs.
+    fn new_parts(
+        config: &Config,
+        extra: Vec<Box<dyn Stage>>,
+    ) -> Result<(Vec<Box<dyn Stage>>, Vec<Output>), String> {
+        let mut extra = extra.into_iter();
+        let mut stages = Vec::new();
+        for s in &config.stages {
+            match stage::builtin(s) {
+                Some(built) => stages.push(built?),
+                None => stages.push(extra.next().ok_or_else(|| {
+                    format!("stage {s:?}: not available in this build of the collector")
+                })?),
+            }
+        }
+        stages.extend(extra);
+        let outputs = config
+            .outputs
+            .iter()
+            .map(Output::open)
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok((stages, outputs))
     }
 
     fn session(
@@ -304,6 +313,22 @@ impl Pipeline {
             self.decoder.remove_session(info.id);
             let _ = info.exporter;
         }
+    }
+
+    /// Replaces the stages and outputs with `config`'s (SIGHUP). The old
+    /// outputs are closed first, so what they buffered is written (open
+    /// store windows become complete files, possibly a second part of the
+    /// current window); decoder state (templates, sessions) and counters
+    /// are kept. On an error the old stages and outputs stay.
+    pub fn reload(&mut self, config: &Config, extra: Vec<Box<dyn Stage>>) -> Result<(), String> {
+        let fresh = Pipeline::new_parts(config, extra)?;
+        for o in &mut self.outputs {
+            if let Err(e) = o.close() {
+                log(&format!("reload: closing {}: {e}", o.name));
+            }
+        }
+        (self.stages, self.outputs) = fresh;
+        Ok(())
     }
 
     /// Periodic work: outputs flushed and store windows rolled, templates

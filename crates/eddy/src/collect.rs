@@ -4,7 +4,7 @@
 //! `eddy collect -l udp://0.0.0.0:4739 -l :2055 -w ./flows`.
 
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
 use anyhow::{anyhow, Context, Result};
@@ -12,7 +12,7 @@ use clap::Args;
 use collector::config::{input_from_url, ForwardMode};
 use collector::{Collector, Config, InputConfig, OutputConfig, StageConfig};
 
-#[derive(Args)]
+#[derive(Args, Clone)]
 pub struct CollectArgs {
     /// The pipeline as a TOML file (see examples/collector*.toml); the flags
     /// below add inputs and outputs to it.
@@ -115,10 +115,22 @@ fn toml_config(text: &str) -> Result<Config> {
 pub fn run(args: CollectArgs) -> Result<()> {
     let config = build_config(&args)?;
     let stop = Arc::new(AtomicBool::new(false));
-    let on_signal = stop.clone();
-    ctrlc::set_handler(move || on_signal.store(true, Ordering::Relaxed))
-        .context("installing the SIGINT/SIGTERM handler")?;
-    let collector = Collector::start(config, Vec::new(), stop).map_err(|e| anyhow!(e))?;
+    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register(signal, stop.clone())
+            .context("installing the SIGINT/SIGTERM handler")?;
+    }
+    let mut collector = Collector::start(config, Vec::new(), stop).map_err(|e| anyhow!(e))?;
+    if args.config.is_some() {
+        // SIGHUP re-reads the file (with the same flags on top).
+        let hup = Arc::new(AtomicBool::new(false));
+        signal_hook::flag::register(signal_hook::consts::SIGHUP, hup.clone())
+            .context("installing the SIGHUP handler")?;
+        let reload_args = args.clone();
+        collector = collector.reload_on(
+            hup,
+            Box::new(move || build_config(&reload_args).map_err(|e| format!("{e:#}"))),
+        );
+    }
     let stats = collector.run().map_err(|e| anyhow!(e))?;
     let lost: u64 = stats.outputs.iter().map(|o| o.lost).sum();
     if lost > 0 {

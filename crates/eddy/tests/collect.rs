@@ -379,3 +379,47 @@ fn kill_9_loses_no_acknowledged_record() {
     }
     assert_eq!(spooled_rows(&store_dir), 0);
 }
+
+/// SIGHUP re-reads the configuration: outputs switch without losing what
+/// the old ones buffered; a broken file is refused and the old one stays.
+#[test]
+fn sighup_reloads_outputs_without_losing_records() {
+    let dir = TempDir::new("collect-hup");
+    let ipfix = dir.0.join("export.ipfix");
+    let csv = meter(&test_data().join("sample.pcap"), &ipfix);
+    let port = free_tcp_port();
+    let config = dir.0.join("c.toml");
+    let write_config = |json: &Path| {
+        std::fs::write(
+            &config,
+            format!(
+                "[[input]]\nkind = \"tcp\"\nlisten = \"127.0.0.1:{port}\"\n[[output]]\nkind = \"json\"\nto = \"{}\"\n",
+                json.display()
+            ),
+        )
+        .unwrap();
+    };
+    let (a, b) = (dir.0.join("a.json"), dir.0.join("b.json"));
+    write_config(&a);
+    let collector = Collector::start(&["-c".into(), config.display().to_string()]);
+    let hup = |c: &Collector| {
+        let pid = c.child.id().to_string();
+        assert!(Command::new("kill").args(["-HUP", &pid]).status().unwrap().success());
+        std::thread::sleep(Duration::from_millis(1500));
+    };
+    send(&ipfix, port, "tcp");
+    std::thread::sleep(Duration::from_millis(300));
+    write_config(&b);
+    hup(&collector);
+    // A broken file is refused: b stays the output.
+    std::fs::write(&config, "[[input]]\nkind = \"tcp\"\nlisten = 1\n").unwrap();
+    hup(&collector);
+    send(&ipfix, port, "tcp");
+    std::thread::sleep(Duration::from_millis(300));
+    let log = collector.stop();
+    let lines = |p: &Path| std::fs::read_to_string(p).unwrap().lines().count();
+    assert_eq!(lines(&a), csv.len(), "{log}");
+    assert_eq!(lines(&b), csv.len(), "{log}");
+    assert!(log.contains("reloaded"), "{log}");
+    assert!(log.contains("reload refused"), "{log}");
+}
