@@ -111,7 +111,7 @@ pub struct WindowWriter {
     part: u32,
     temp: PathBuf,
     path: PathBuf,
-    writer: ArrowWriter<File>,
+    encoder: Encoder,
     builder: BatchBuilder,
     /// Cut batches not yet in a row group.
     batches: Vec<RecordBatch>,
@@ -170,9 +170,9 @@ impl WindowWriter {
             source: source.to_string(),
             window_start,
             part,
+            encoder: Encoder::start(writer, temp.clone())?,
             temp,
             path,
-            writer,
             builder: BatchBuilder::new(),
             batches: Vec::new(),
             batched_rows: 0,
@@ -239,17 +239,9 @@ impl WindowWriter {
             return Ok(());
         }
         let batches = std::mem::take(&mut self.batches);
+        self.rows += self.batched_rows as u64;
         self.batched_rows = 0;
-        // Sorting by time inside the row group makes the time statistics
-        // tight and lets readers stop early. The rows are gathered in time
-        // order straight from the batches: one copy.
-        let sorted = gather_by_first(&batches)
-            .map_err(|e| Error::parquet("sorting a row group for", &self.temp, e))?;
-        self.rows += sorted.num_rows() as u64;
-        self.writer
-            .write(&sorted)
-            .and_then(|()| self.writer.flush())
-            .map_err(|e| Error::parquet("writing", &self.temp, e))
+        self.encoder.send(batches)
     }
 
     /// Writes what is buffered, closes the file, syncs it, gives it its
@@ -260,7 +252,8 @@ impl WindowWriter {
         self.write_row_group()?;
         let spool = self.spool.take();
         let file = self
-            .writer
+            .encoder
+            .finish()?
             .into_inner()
             .map_err(|e| Error::parquet("closing", &self.temp, e))?;
         if self.rows == 0 {
@@ -299,6 +292,61 @@ impl WindowWriter {
         remove_spool(self.spool.take());
         drop(self);
         let _ = std::fs::remove_file(temp);
+    }
+}
+
+/// Encodes row groups on a thread of its own, so the collector's pipeline
+/// thread decodes the next messages while Parquet encodes and compresses
+/// (the larger part of a record's cost). At most two row groups wait.
+struct Encoder {
+    tx: Option<std::sync::mpsc::SyncSender<Vec<RecordBatch>>>,
+    thread: Option<std::thread::JoinHandle<Result<ArrowWriter<File>, Error>>>,
+}
+
+impl Encoder {
+    fn start(mut writer: ArrowWriter<File>, temp: PathBuf) -> Result<Encoder, Error> {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<RecordBatch>>(1);
+        let thread = std::thread::Builder::new()
+            .name("parquet".into())
+            .spawn(move || {
+                for batches in rx {
+                    // Sorting by time inside the row group makes the time
+                    // statistics tight and lets readers stop early.
+                    let sorted = gather_by_first(&batches)
+                        .map_err(|e| Error::parquet("sorting a row group for", &temp, e))?;
+                    writer
+                        .write(&sorted)
+                        .and_then(|()| writer.flush())
+                        .map_err(|e| Error::parquet("writing", &temp, e))?;
+                }
+                Ok(writer)
+            })
+            .map_err(|e| Error::io("starting the encoder thread for", Path::new(""), e))?;
+        Ok(Encoder {
+            tx: Some(tx),
+            thread: Some(thread),
+        })
+    }
+
+    /// Hands a row group over; an error the thread met comes back here.
+    fn send(&mut self, batches: Vec<RecordBatch>) -> Result<(), Error> {
+        let sent = self.tx.as_ref().is_some_and(|tx| tx.send(batches).is_ok());
+        if sent {
+            Ok(())
+        } else {
+            // The thread stopped on an error: report it.
+            self.finish().map(|_| ())
+        }
+    }
+
+    /// Waits for the queued row groups; the writer, ready to close.
+    fn finish(&mut self) -> Result<ArrowWriter<File>, Error> {
+        self.tx = None;
+        match self.thread.take().map(std::thread::JoinHandle::join) {
+            Some(Ok(result)) => result,
+            Some(Err(_)) => Err(Error::config("the Parquet encoder thread panicked".into())),
+            None => Err(Error::config("the Parquet encoder already stopped".into())),
+        }
     }
 }
 
