@@ -173,6 +173,11 @@ pub enum OutputConfig {
         /// it arrived, and is in the store exactly once after a restart.
         #[serde(default = "yes")]
         spool: bool,
+        /// Where the spool lives (default `PATH/.spool`): on another disk,
+        /// a full store disk leaves records in the spool, stored at the next
+        /// start.
+        #[serde(default)]
+        spool_dir: Option<PathBuf>,
         #[serde(default)]
         sources: Option<Vec<String>>,
     },

@@ -125,7 +125,9 @@ impl Collector {
         let config = match load() {
             Ok(c) => c,
             Err(e) => {
-                log(&format!("reload refused, the running configuration stays: {e}"));
+                log(&format!(
+                    "reload refused, the running configuration stays: {e}"
+                ));
                 return;
             }
         };
@@ -138,7 +140,9 @@ impl Collector {
                 let inputs = std::mem::take(&mut self.config.inputs);
                 self.config = Config { inputs, ..config };
             }
-            Err(e) => log(&format!("reload refused, the running configuration stays: {e}")),
+            Err(e) => log(&format!(
+                "reload refused, the running configuration stays: {e}"
+            )),
         }
     }
 

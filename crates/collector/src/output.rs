@@ -47,11 +47,13 @@ impl Output {
                 max_age,
                 max_bytes,
                 spool,
+                spool_dir,
                 ..
             } => {
                 let mut c = StoreConfig::new(path);
                 c.window_secs = *window;
                 c.writer.spool = *spool;
+                c.writer.spool_dir = spool_dir.clone();
                 recover_store(path, &c)?;
                 let store = Store::open(c).map_err(|e| e.to_string())?;
                 let retention = Retention {
@@ -127,10 +129,12 @@ impl Output {
                 let mut failures = Vec::new();
                 for r in records {
                     match store.push(source, arrived_secs, r) {
-                        Ok(done) => {
+                        Ok(pushed) => {
                             self.written += 1;
-                            if let Some(f) = done {
-                                log_file(&f);
+                            match pushed.finished {
+                                Ok(Some(f)) => log_file(&f),
+                                Ok(None) => {}
+                                Err(e) => failures.push(kept_in_spool(store, e)),
                             }
                         }
                         Err(e) => {
@@ -206,7 +210,7 @@ impl Output {
                 }
                 match store.roll(now_secs) {
                     Ok(files) => files.iter().for_each(log_file),
-                    Err(e) => failure = Some(e.to_string()),
+                    Err(e) => failure = Some(kept_in_spool(store, e)),
                 }
                 if retention_due
                     && (retention.max_age_secs.is_some() || retention.max_bytes.is_some())
@@ -260,6 +264,19 @@ impl Output {
             Kind::Store { store, .. } => store.open_windows(),
             Kind::Sinks { .. } => Vec::new(),
         }
+    }
+}
+
+/// A window's file could not be finished: say where its rows wait.
+fn kept_in_spool(store: &Store, e: store::Error) -> String {
+    let c = store.config();
+    if c.writer.spool {
+        format!(
+            "{e}; the window's records stay in the spool {} and are stored at the next start",
+            store::spool_root(&c.root, &c.writer).display()
+        )
+    } else {
+        format!("{e}; the window's records are lost (the spool is off)")
     }
 }
 

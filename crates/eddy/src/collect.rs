@@ -83,6 +83,7 @@ fn build_config(args: &CollectArgs) -> Result<Config> {
             max_age: None,
             max_bytes: None,
             spool: true,
+            spool_dir: None,
             sources: None,
         });
     }

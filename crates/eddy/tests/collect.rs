@@ -404,7 +404,11 @@ fn sighup_reloads_outputs_without_losing_records() {
     let collector = Collector::start(&["-c".into(), config.display().to_string()]);
     let hup = |c: &Collector| {
         let pid = c.child.id().to_string();
-        assert!(Command::new("kill").args(["-HUP", &pid]).status().unwrap().success());
+        assert!(Command::new("kill")
+            .args(["-HUP", &pid])
+            .status()
+            .unwrap()
+            .success());
         std::thread::sleep(Duration::from_millis(1500));
     };
     send(&ipfix, port, "tcp");
@@ -422,4 +426,83 @@ fn sighup_reloads_outputs_without_losing_records() {
     assert_eq!(lines(&b), csv.len(), "{log}");
     assert!(log.contains("reloaded"), "{log}");
     assert!(log.contains("reload refused"), "{log}");
+}
+
+/// A tmpfs mount that goes away with the test.
+struct Tmpfs(PathBuf);
+
+impl Tmpfs {
+    /// None (with a note) where mounting is not allowed (not root).
+    fn mount(path: &Path, size: &str) -> Option<Tmpfs> {
+        std::fs::create_dir_all(path).unwrap();
+        let ok = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(path)
+            .status()
+            .is_ok_and(|s| s.success());
+        if !ok {
+            eprintln!("note: cannot mount a tmpfs here (not root?); skipping the full-disk check");
+            return None;
+        }
+        Some(Tmpfs(path.to_path_buf()))
+    }
+
+    fn resize(&self, size: &str) {
+        let status = Command::new("mount")
+            .args(["-o", &format!("remount,size={size}")])
+            .arg(&self.0)
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(&self.0).status();
+    }
+}
+
+/// A full store disk: a clear error, the records wait in the spool (on
+/// another disk), and the next start stores every one of them.
+#[test]
+fn a_full_store_disk_keeps_records_in_the_spool() {
+    let dir = TempDir::new("collect-full");
+    let Some(disk) = Tmpfs::mount(&dir.0.join("store"), "64k") else {
+        return;
+    };
+    let pcap = dir.0.join("gen.pcap");
+    let out = eddy()
+        .args(["gen", "pcap", "--flows", "5000"])
+        .arg(&pcap)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let ipfix = dir.0.join("export.ipfix");
+    let csv = meter(&pcap, &ipfix);
+    let config = dir.0.join("c.toml");
+    let port = free_tcp_port();
+    std::fs::write(
+        &config,
+        format!(
+            "[[input]]\nkind = \"tcp\"\nlisten = \"127.0.0.1:{port}\"\n[[output]]\nkind = \"store\"\npath = \"{}\"\nwindow = 1\nspool_dir = \"{}\"\n",
+            disk.0.display(),
+            dir.0.join("spool").display()
+        ),
+    )
+    .unwrap();
+    let args = ["-c".to_string(), config.display().to_string()];
+    let collector = Collector::start(&args);
+    send(&ipfix, port, "tcp");
+    std::thread::sleep(Duration::from_millis(2500));
+    let log = collector.stop();
+    assert!(log.contains("No space left on device"), "{log}");
+    assert!(log.contains("stay in the spool"), "{log}");
+
+    disk.resize("64m");
+    let collector = Collector::start(&args);
+    let log = collector.stop();
+    assert!(log.contains("recovered"), "{log}");
+    let (stored, _) = read_store(&disk.0);
+    assert_same_flows(&csv, &stored);
 }

@@ -36,7 +36,7 @@ use record::FlowRecord;
 pub use layout::{list_files, StoreFile};
 pub use recover::{recover, Recovered};
 pub use retention::{expire, remove_temp_files, Expired, Retention};
-pub use writer::{spool_path, WindowWriter, WriterConfig, SPOOL_DIR};
+pub use writer::{spool_path, spool_root, WindowWriter, WriterConfig, SPOOL_DIR};
 
 /// Default window length: 5 minutes, as nfcapd.
 pub const DEFAULT_WINDOW_SECS: u64 = 300;
@@ -155,6 +155,15 @@ impl StoreConfig {
     }
 }
 
+/// What [`Store::push`] did besides taking the record.
+#[derive(Debug)]
+pub struct Pushed {
+    /// The file of the window the record closed, if it closed one (`Ok(None)`
+    /// when none, or when the window had no rows); an `Err` leaves that
+    /// window's rows in its spool (when spooling), for [`recover`].
+    pub finished: Result<Option<StoreFile>, Error>,
+}
+
 /// The store's writing side: one open window per source.
 pub struct Store {
     config: StoreConfig,
@@ -183,21 +192,25 @@ impl Store {
     }
 
     /// Adds a record that arrived at `now_secs` from `source`. When the
-    /// source's open window has ended, its file is finished first and
-    /// returned.
+    /// source's open window has ended, its file is finished first: the
+    /// result says how that went ([`Pushed::finished`]). An `Err` means the
+    /// record itself was not accepted.
     pub fn push(
         &mut self,
         source: &str,
         now_secs: u64,
         record: &FlowRecord,
-    ) -> Result<Option<StoreFile>, Error> {
+    ) -> Result<Pushed, Error> {
         let window = self.config.window_of(now_secs);
-        let mut finished = None;
-        if let Some(w) = self.open.get(source) {
-            if w.window_start() != window {
-                if let Some(w) = self.open.remove(source) {
-                    finished = w.finish()?;
-                }
+        let mut finished = Ok(None);
+        if self
+            .open
+            .get(source)
+            .is_some_and(|w| w.window_start() != window)
+        {
+            if let Some(w) = self.open.remove(source) {
+                // A failure here leaves that window's rows in its spool.
+                finished = w.finish();
             }
         }
         let writer = match self.open.get_mut(source) {
@@ -209,7 +222,7 @@ impl Store {
             }
         };
         writer.push(record)?;
-        Ok(finished)
+        Ok(Pushed { finished })
     }
 
     /// Spools what every open window buffered (see [`WindowWriter::spool`]).

@@ -13,7 +13,7 @@ use arrow_ipc::reader::StreamReader;
 
 use crate::layout::{day_dir, file_name, parse_file_name};
 use crate::retention::remove_temp_files;
-use crate::writer::{WindowWriter, WriterConfig, SPOOL_DIR};
+use crate::writer::{spool_root, WindowWriter, WriterConfig};
 use crate::{Error, StoreFile};
 
 /// What recovery did.
@@ -35,7 +35,7 @@ pub fn recover(root: &Path, config: &WriterConfig) -> Result<Recovered, Error> {
         temp_files_removed: remove_temp_files(root)?,
         ..Recovered::default()
     };
-    let spool_root = root.join(SPOOL_DIR);
+    let spool_root = spool_root(root, config);
     let sources = match std::fs::read_dir(&spool_root) {
         Ok(e) => e,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(report),

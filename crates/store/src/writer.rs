@@ -46,6 +46,9 @@ pub struct WriterConfig {
     pub address_bloom_filters: bool,
     /// Keep a spool per open window so records survive a crash.
     pub spool: bool,
+    /// Where spools live (default `ROOT/.spool`). Elsewhere, a full store
+    /// disk leaves the records in the spool, stored at the next start.
+    pub spool_dir: Option<PathBuf>,
 }
 
 impl Default for WriterConfig {
@@ -56,6 +59,7 @@ impl Default for WriterConfig {
             zstd_level: 1,
             address_bloom_filters: false,
             spool: false,
+            spool_dir: None,
         }
     }
 }
@@ -92,9 +96,17 @@ fn properties(config: &WriterConfig) -> Result<WriterProperties, Error> {
     Ok(props.build())
 }
 
-/// The spool file of a window's part.
-pub fn spool_path(root: &Path, source_dir: &str, window_start: u64, part: u32) -> PathBuf {
-    root.join(SPOOL_DIR)
+/// The folder holding the spools of the store at `root`.
+pub fn spool_root(root: &Path, config: &WriterConfig) -> PathBuf {
+    config
+        .spool_dir
+        .clone()
+        .unwrap_or_else(|| root.join(SPOOL_DIR))
+}
+
+/// The spool file of a window's part, under `spool_root`.
+pub fn spool_path(spool_root: &Path, source_dir: &str, window_start: u64, part: u32) -> PathBuf {
+    spool_root
         .join(source_dir)
         .join(format!("{}.arrows", file_name(window_start, part)))
 }
@@ -137,7 +149,7 @@ impl WindowWriter {
         let source_dir = source_dir_name(source);
         let mut part = 0;
         while dir.join(file_name(window_start, part)).exists()
-            || spool_path(root, &source_dir, window_start, part).exists()
+            || spool_path(&spool_root(root, config), &source_dir, window_start, part).exists()
         {
             part += 1;
         }
@@ -157,11 +169,14 @@ impl WindowWriter {
         let name = file_name(window_start, part);
         let path = dir.join(&name);
         let temp = dir.join(temp_name(&name));
-        let file = File::create(&temp).map_err(|e| Error::io("creating", &temp, e))?;
-        let writer = ArrowWriter::try_new(file, flow_schema(), Some(properties(config)?))
-            .map_err(|e| Error::parquet("starting", &temp, e))?;
+        let props = properties(config)?;
         let spool = if config.spool {
-            let path = spool_path(root, &source_dir_name(source), window_start, part);
+            let path = spool_path(
+                &spool_root(root, config),
+                &source_dir_name(source),
+                window_start,
+                part,
+            );
             Some(open_spool(path)?)
         } else {
             None
@@ -170,7 +185,7 @@ impl WindowWriter {
             source: source.to_string(),
             window_start,
             part,
-            encoder: Encoder::start(writer, temp.clone())?,
+            encoder: Encoder::start(props, temp.clone())?,
             temp,
             path,
             builder: BatchBuilder::new(),
@@ -251,17 +266,14 @@ impl WindowWriter {
         self.spool()?;
         self.write_row_group()?;
         let spool = self.spool.take();
-        let file = self
-            .encoder
-            .finish()?
-            .into_inner()
-            .map_err(|e| Error::parquet("closing", &self.temp, e))?;
-        if self.rows == 0 {
-            drop(file);
-            let _ = std::fs::remove_file(&self.temp);
+        let Some(writer) = self.encoder.finish()? else {
+            // No rows: no file.
             remove_spool(spool);
             return Ok(None);
-        }
+        };
+        let file = writer
+            .into_inner()
+            .map_err(|e| Error::parquet("closing", &self.temp, e))?;
         file.sync_all()
             .map_err(|e| Error::io("syncing", &self.temp, e))?;
         let bytes = file
@@ -300,23 +312,36 @@ impl WindowWriter {
 /// (the larger part of a record's cost). At most two row groups wait.
 struct Encoder {
     tx: Option<std::sync::mpsc::SyncSender<Vec<RecordBatch>>>,
-    thread: Option<std::thread::JoinHandle<Result<ArrowWriter<File>, Error>>>,
+    thread: Option<std::thread::JoinHandle<Result<Option<ArrowWriter<File>>, Error>>>,
 }
 
 impl Encoder {
-    fn start(mut writer: ArrowWriter<File>, temp: PathBuf) -> Result<Encoder, Error> {
+    /// The file is created with the first row group, so a store disk that
+    /// is full (or gone) fails the encoding, not the window: its rows wait
+    /// in the spool.
+    fn start(props: WriterProperties, temp: PathBuf) -> Result<Encoder, Error> {
         let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<RecordBatch>>(1);
         let thread = std::thread::Builder::new()
             .name("parquet".into())
             .spawn(move || {
+                let mut writer: Option<ArrowWriter<File>> = None;
                 for batches in rx {
+                    let w = match &mut writer {
+                        Some(w) => w,
+                        None => {
+                            let file =
+                                File::create(&temp).map_err(|e| Error::io("creating", &temp, e))?;
+                            let w = ArrowWriter::try_new(file, flow_schema(), Some(props.clone()))
+                                .map_err(|e| Error::parquet("starting", &temp, e))?;
+                            writer.insert(w)
+                        }
+                    };
                     // Sorting by time inside the row group makes the time
                     // statistics tight and lets readers stop early.
                     let sorted = gather_by_first(&batches)
                         .map_err(|e| Error::parquet("sorting a row group for", &temp, e))?;
-                    writer
-                        .write(&sorted)
-                        .and_then(|()| writer.flush())
+                    w.write(&sorted)
+                        .and_then(|()| w.flush())
                         .map_err(|e| Error::parquet("writing", &temp, e))?;
                 }
                 Ok(writer)
@@ -339,8 +364,9 @@ impl Encoder {
         }
     }
 
-    /// Waits for the queued row groups; the writer, ready to close.
-    fn finish(&mut self) -> Result<ArrowWriter<File>, Error> {
+    /// Waits for the queued row groups; the writer (None when no row group
+    /// came), ready to close.
+    fn finish(&mut self) -> Result<Option<ArrowWriter<File>>, Error> {
         self.tx = None;
         match self.thread.take().map(std::thread::JoinHandle::join) {
             Some(Ok(result)) => result,
