@@ -85,6 +85,9 @@ pub struct Pipeline {
     last_retention_secs: u64,
 }
 
+/// A pipeline's stages and outputs (rebuilt on reload).
+type Parts = (Vec<Box<dyn Stage>>, Vec<Output>);
+
 /// How often store retention runs.
 const RETENTION_EVERY_SECS: u64 = 60;
 
@@ -116,7 +119,7 @@ impl Pipeline {
     fn new_parts(
         config: &Config,
         extra: Vec<Box<dyn Stage>>,
-    ) -> Result<(Vec<Box<dyn Stage>>, Vec<Output>), String> {
+    ) -> Result<Parts, String> {
         let mut extra = extra.into_iter();
         let mut stages = Vec::new();
         for s in &config.stages {
