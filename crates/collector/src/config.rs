@@ -181,7 +181,11 @@ pub enum OutputConfig {
         #[serde(default)]
         sources: Option<Vec<String>>,
     },
-    /// JSON lines with the store's column names: `-` (stdout) or a file path.
+    /// JSON lines with the store's column names: `-` (stdout), a file
+    /// path, `dir:DIR[:SECONDS]` (a new file every SECONDS, default 300,
+    /// renamed when complete), `tcp://HOST:PORT` (reconnecting; lines sent
+    /// while down are counted as lost) or `udp://HOST:PORT` (a datagram per
+    /// line).
     Json {
         to: String,
         #[serde(default)]

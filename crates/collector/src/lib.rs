@@ -16,6 +16,7 @@
 
 pub mod config;
 pub mod input;
+mod json_out;
 mod output;
 mod pipeline;
 pub mod stage;

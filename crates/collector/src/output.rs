@@ -2,8 +2,6 @@
 //! Each may be limited to some sources; each counts what it wrote and what
 //! it lost.
 
-use std::io::{self, BufWriter, Write};
-
 use ipfix::{Destination, IpfixSink};
 use record::format::{Format, TextSink};
 use record::{FlowRecord, FlowSink};
@@ -36,10 +34,13 @@ pub(crate) struct Output {
     pub last_error: Option<String>,
     /// Records buffered for the sinks (written per message, not per record).
     pending: Vec<FlowRecord>,
+    /// Lines a JSON target could not deliver (TCP peer down, UDP errors).
+    delivery_drops: Option<crate::json_out::Dropped>,
 }
 
 impl Output {
     pub fn open(config: &OutputConfig) -> Result<Output, String> {
+        let mut json_dropped = None;
         let (name, kind) = match config {
             OutputConfig::Store {
                 path,
@@ -66,13 +67,8 @@ impl Output {
                 )
             }
             OutputConfig::Json { to, .. } => {
-                let out: Box<dyn Write + Send> = if to == "-" {
-                    Box::new(io::stdout())
-                } else {
-                    let f =
-                        std::fs::File::create(to).map_err(|e| format!("json output {to}: {e}"))?;
-                    Box::new(BufWriter::with_capacity(1 << 16, f))
-                };
+                let (out, dropped) = crate::json_out::open(to)?;
+                json_dropped = Some(dropped);
                 let sink = TextSink::new(out, Format::Json, false);
                 (
                     format!("json {to}"),
@@ -110,6 +106,7 @@ impl Output {
             errors: 0,
             last_error: None,
             pending: Vec::new(),
+            delivery_drops: json_dropped,
         })
     }
 
@@ -256,6 +253,15 @@ impl Output {
             }
         }
         Ok(())
+    }
+
+    /// Records lost: write errors plus lines a JSON target could not deliver.
+    pub fn lost(&self) -> u64 {
+        self.lost
+            + self
+                .delivery_drops
+                .as_ref()
+                .map_or(0, |d| d.load(std::sync::atomic::Ordering::Relaxed))
     }
 
     /// (source, window start, rows) of open store windows.

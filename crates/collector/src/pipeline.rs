@@ -116,10 +116,7 @@ impl Pipeline {
     }
 
     /// The configured stages and opened outputs.
-    fn new_parts(
-        config: &Config,
-        extra: Vec<Box<dyn Stage>>,
-    ) -> Result<Parts, String> {
+    fn new_parts(config: &Config, extra: Vec<Box<dyn Stage>>) -> Result<Parts, String> {
         let mut extra = extra.into_iter();
         let mut stages = Vec::new();
         for s in &config.stages {
@@ -378,7 +375,7 @@ impl Pipeline {
             .map(|o| OutputStats {
                 name: o.name.clone(),
                 written: o.written,
-                lost: o.lost,
+                lost: o.lost(),
                 errors: o.errors,
             })
             .collect();
