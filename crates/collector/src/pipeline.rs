@@ -83,6 +83,8 @@ pub struct Pipeline {
     /// Missing-record counts of domains whose session ended.
     ended_missing: HashMap<String, u64>,
     last_retention_secs: u64,
+    /// When the last statistics lines were made, and the records then.
+    last_stats: Option<(std::time::Instant, u64)>,
 }
 
 /// A pipeline's stages and outputs (rebuilt on reload).
@@ -112,6 +114,7 @@ impl Pipeline {
             batch: Vec::new(),
             ended_missing: HashMap::new(),
             last_retention_secs: 0,
+            last_stats: Some((std::time::Instant::now(), 0)),
         })
     }
 
@@ -397,6 +400,16 @@ impl Pipeline {
     pub fn stats_lines(&mut self, inputs: &[RunningInput]) -> Vec<String> {
         let stats = self.snapshot(inputs);
         let mut lines = Vec::new();
+        let now = std::time::Instant::now();
+        let total = stats.records();
+        if let Some((then, before)) = self.last_stats {
+            let secs = now.duration_since(then).as_secs_f64().max(1e-3);
+            lines.push(format!(
+                "{:.0} records/s over the last {secs:.0} s ({total} records in all)",
+                (total - before.min(total)) as f64 / secs
+            ));
+        }
+        self.last_stats = Some((now, total));
         for (name, messages, full, kernel) in &stats.inputs {
             lines.push(format!(
                 "input {name}: {messages} messages, {full} dropped (queue full){}",
