@@ -137,6 +137,12 @@ pub static PARSERS: &[ParserSpec] = &[
 /// Cuts `bytes` to at most [`MAX_FIELD_LEN`] bytes and makes a string of it
 /// (invalid UTF-8 replaced), never splitting a character.
 pub fn field_string(bytes: &[u8]) -> String {
+    // The common case, short valid text, checked a word at a time.
+    if bytes.len() <= MAX_FIELD_LEN {
+        if let Ok(text) = std::str::from_utf8(bytes) {
+            return text.to_owned();
+        }
+    }
     let text = String::from_utf8_lossy(bytes);
     if text.len() <= MAX_FIELD_LEN {
         return text.into_owned();
@@ -146,6 +152,19 @@ pub fn field_string(bytes: &[u8]) -> String {
         end -= 1;
     }
     text[..end].to_string()
+}
+
+/// [`field_string`] of bytes already in a vector: short valid text keeps
+/// the vector's buffer instead of being copied into a new one.
+pub(crate) fn field_string_from_vec(bytes: Vec<u8>) -> String {
+    if bytes.len() <= MAX_FIELD_LEN {
+        match String::from_utf8(bytes) {
+            Ok(text) => text,
+            Err(err) => field_string(err.as_bytes()),
+        }
+    } else {
+        field_string(&bytes)
+    }
 }
 
 #[cfg(test)]
@@ -160,6 +179,9 @@ mod tests {
         assert!(cut.len() <= MAX_FIELD_LEN);
         assert!(cut.chars().all(|c| c == 'é'));
         assert_eq!(field_string(&[0xff, b'a']), "\u{fffd}a");
+        assert_eq!(field_string_from_vec(b"abc".to_vec()), "abc");
+        assert_eq!(field_string_from_vec(vec![0xff, b'a']), "\u{fffd}a");
+        assert_eq!(field_string_from_vec(long.clone().into_bytes()), cut);
     }
 
     #[test]

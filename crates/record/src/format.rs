@@ -322,23 +322,55 @@ fn json_number(out: &mut Vec<u8>, key: &[u8], n: impl Decimal) {
 
 /// The L7 columns of a CSV row: every column, empty where the record has no value.
 fn render_csv_l7(out: &mut Vec<u8>, r: &FlowRecord) {
-    let mut values: [Option<l7::Value<'_>>; MAX_L7_COLUMNS] = [None; MAX_L7_COLUMNS];
-    if let Some(fields) = &r.l7 {
-        fields.visit(&mut |i, v| {
-            if let Some(slot) = values.get_mut(i) {
-                *slot = Some(v);
-            }
-        });
+    let columns = l7::COLUMNS.len().min(MAX_L7_COLUMNS);
+    let Some(fields) = &r.l7 else {
+        out.extend_from_slice(&COMMAS[..columns]);
+        return;
+    };
+    // Values come in column order (each protocol's visitor walks its
+    // columns in order), so the commas of the empty columns before each
+    // value go out in one copy. A visitor out of order falls back to
+    // collecting the values first.
+    let start = out.len();
+    let mut written = 0;
+    let mut ordered = true;
+    fields.for_each_value(&mut |i, v| {
+        if !ordered || i < written || i >= columns {
+            ordered = false;
+            return;
+        }
+        out.extend_from_slice(&COMMAS[..i + 1 - written]);
+        push_csv_value(out, v);
+        written = i + 1;
+    });
+    if ordered {
+        out.extend_from_slice(&COMMAS[..columns - written]);
+        return;
     }
-    for value in values.iter().take(l7::COLUMNS.len()) {
+    out.truncate(start);
+    let mut values: [Option<l7::Value<'_>>; MAX_L7_COLUMNS] = [None; MAX_L7_COLUMNS];
+    fields.visit(&mut |i, v| {
+        if let Some(slot) = values.get_mut(i) {
+            *slot = Some(v);
+        }
+    });
+    for value in values.iter().take(columns) {
         out.push(b',');
-        match value {
-            Some(l7::Value::Num(n)) => push_u64(out, *n),
-            Some(l7::Value::Str(s)) => push_csv_str(out, s),
-            None => {}
+        if let Some(v) = value {
+            push_csv_value(out, *v);
         }
     }
 }
+
+fn push_csv_value(out: &mut Vec<u8>, value: l7::Value<'_>) {
+    match value {
+        l7::Value::Num(n) => push_u64(out, n),
+        l7::Value::Str(s) => push_csv_str(out, s),
+    }
+}
+
+/// The separators of empty L7 columns, copied in one go.
+const COMMAS: [u8; MAX_L7_COLUMNS] = [b','; MAX_L7_COLUMNS];
 
 /// Room for every L7 column (checked by a test against `l7::COLUMNS`).
 const MAX_L7_COLUMNS: usize = 48;

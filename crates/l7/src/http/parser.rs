@@ -204,10 +204,8 @@ fn split_once(bytes: &[u8], sep: u8) -> Option<(&[u8], &[u8])> {
 /// already checked). Bare LF line ends count as well as CR LF.
 pub fn find_head_end(bytes: &[u8], from: usize) -> Option<usize> {
     let tail = bytes.get(from..)?;
-    tail.iter()
-        .enumerate()
-        .filter(|&(_, &b)| b == b'\n')
-        .map(|(i, _)| from + i)
+    memchr::memchr_iter(b'\n', tail)
+        .map(|i| from + i)
         .find_map(|at| {
             let before = &bytes[..at];
             (before.ends_with(b"\n") || before.ends_with(b"\n\r")).then_some(at + 1)
@@ -276,13 +274,6 @@ impl<'a> Headers<'a> {
         Headers { rest: bytes }
     }
 
-    fn next_line(&mut self) -> Option<&'a [u8]> {
-        let lf = self.rest.iter().position(|&b| b == b'\n')?;
-        let line = &self.rest[..lf];
-        self.rest = &self.rest[lf + 1..];
-        Some(line.strip_suffix(b"\r").unwrap_or(line))
-    }
-
     /// The continuation lines at the front of `rest`, consumed.
     fn take_folded(&mut self) -> &'a [u8] {
         let mut len = 0;
@@ -303,17 +294,30 @@ impl<'a> Iterator for Headers<'a> {
 
     fn next(&mut self) -> Option<Header<'a>> {
         loop {
-            let line = self.next_line()?;
+            // One search finds the colon (if it comes before the line end)
+            // and the line end; only complete lines are read.
+            let first = memchr::memchr2(b':', b'\n', self.rest)?;
+            let (colon, lf) = if self.rest[first] == b'\n' {
+                (None, first)
+            } else {
+                let after = first + 1;
+                let lf = after + memchr::memchr(b'\n', self.rest.get(after..)?)?;
+                (Some(first), lf)
+            };
+            let full = &self.rest[..lf];
+            self.rest = &self.rest[lf + 1..];
+            let line = full.strip_suffix(b"\r").unwrap_or(full);
             if line.is_empty() {
                 self.rest = &[];
                 return None;
             }
             let folded = self.take_folded();
-            if let Some((name, value)) = split_once(line, b':') {
-                let name = trim(name);
+            if let Some(colon) = colon {
+                // The colon is before the line end, so inside `line`.
+                let (name, value) = line.split_at(colon.min(line.len()));
                 return Some(Header {
-                    name,
-                    value: trim(value),
+                    name: trim(name),
+                    value: trim(value.get(1..).unwrap_or_default()),
                     folded,
                 });
             }

@@ -6,7 +6,7 @@
 use super::body::{Body, Skip};
 use super::parser::{
     check_start_line, find_head_end, is_h2_preface, parse_cut_start_line, read_head, Framing, Kind,
-    LineCheck,
+    LineCheck, StartLine,
 };
 use super::HttpFields;
 use crate::{Feed, L7Fields, Parser, MAX_BUFFER};
@@ -107,7 +107,13 @@ impl HttpState {
             self.stage = Stage::Resync;
             return;
         };
-        let info = read_head(line, head.get(len..).unwrap_or_default());
+        self.finish_checked_head(line, head.get(len..).unwrap_or_default(), whole);
+    }
+
+    /// [`HttpState::finish_head`] with the start line already checked;
+    /// `headers` is the rest of the head.
+    fn finish_checked_head(&mut self, line: StartLine<'_>, headers: &[u8], whole: bool) {
+        let info = read_head(line, headers);
         if self.keep_fields {
             self.current = Some(info.fields);
             self.current_interim = info.interim;
@@ -141,7 +147,8 @@ impl HttpState {
                 self.start_transaction(line.kind(), boundary);
                 match find_head_end(bytes, len) {
                     Some(end) => {
-                        self.finish_head(&bytes[..end], true);
+                        let headers = bytes.get(len..end).unwrap_or_default();
+                        self.finish_checked_head(line, headers, true);
                         return payload.len() - bytes.len() + end;
                     }
                     None => self.buffer_head(bytes, true),

@@ -69,7 +69,8 @@ pub fn probe(transport: &Transport, payload: &[u8]) -> bool {
         return false;
     }
     let payload = parser::skip_blank_lines(payload);
-    let first_line = payload.split(|&b| b == b'\n').next().unwrap_or_default();
+    let line_end = memchr::memchr(b'\n', payload).unwrap_or(payload.len());
+    let first_line = &payload[..line_end];
     let by_content = match parser::parse_start_line(first_line) {
         Some(parser::StartLine::Request { uri, .. }) => parser::is_sip_uri(uri),
         Some(parser::StartLine::Response { .. }) => true,

@@ -175,6 +175,166 @@ impl<D: Absorb + Digest + md5::digest::FixedOutputReset> Text<D> {
     }
 }
 
+/// Longest text a [`Memo`] keeps to look up; longer texts stream into the
+/// hash and are not remembered. Typical JA3 strings are 100 to 300 bytes.
+const MEMO_TEXT: usize = 1024;
+
+/// A hash sink that keeps the text, so that a text hashed before (clients
+/// send the same few ClientHellos over and over) is looked up in a
+/// [`DigestCache`] instead of hashed again.
+struct Memo<D> {
+    text: [u8; MEMO_TEXT],
+    len: usize,
+    /// The text outgrew `text` and went to `digest`.
+    streaming: bool,
+    digest: D,
+}
+
+impl<D: Digest> Memo<D> {
+    fn new() -> Self {
+        Memo {
+            text: [0; MEMO_TEXT],
+            len: 0,
+            streaming: false,
+            digest: D::new(),
+        }
+    }
+}
+
+impl<D: Digest> Absorb for Memo<D> {
+    fn absorb(&mut self, bytes: &[u8]) {
+        if !self.streaming {
+            if let Some(room) = self.text.get_mut(self.len..self.len + bytes.len()) {
+                room.copy_from_slice(bytes);
+                self.len += bytes.len();
+                return;
+            }
+            self.streaming = true;
+            self.digest.update(&self.text[..self.len]);
+        }
+        self.digest.update(bytes);
+    }
+}
+
+/// Bytes of a digest a cache entry keeps (SHA-256's 32; MD5 uses 16).
+const DIGEST_MAX: usize = 32;
+
+/// Entries per cache: more distinct ClientHellos than this in a row evict
+/// each other, which costs only the hashing saved otherwise.
+const CACHE_SLOTS: usize = 512;
+
+struct CacheEntry {
+    hash: u64,
+    text: Box<[u8]>,
+    digest: [u8; DIGEST_MAX],
+}
+
+/// Digests of recently hashed texts, direct-mapped by a hash of the text
+/// and checked against the whole text, so a hit is exact. Bounded:
+/// [`CACHE_SLOTS`] texts of at most [`MEMO_TEXT`] bytes.
+#[derive(Default)]
+struct DigestCache {
+    slots: Vec<Option<CacheEntry>>,
+}
+
+impl DigestCache {
+    /// The digest of `text`, from the cache or from `compute` (remembered).
+    fn digest_of(
+        &mut self,
+        text: &[u8],
+        compute: impl FnOnce(&[u8]) -> [u8; DIGEST_MAX],
+    ) -> [u8; DIGEST_MAX] {
+        if self.slots.is_empty() {
+            self.slots.resize_with(CACHE_SLOTS, || None);
+        }
+        let hash = text_hash(text);
+        let slot = &mut self.slots[(hash as usize) % CACHE_SLOTS];
+        if let Some(entry) = slot {
+            if entry.hash == hash && *entry.text == *text {
+                return entry.digest;
+            }
+        }
+        let digest = compute(text);
+        *slot = Some(CacheEntry {
+            hash,
+            text: text.into(),
+            digest,
+        });
+        digest
+    }
+}
+
+/// A quick 64-bit hash of a text (multiply-rotate over 8-byte words):
+/// picks the cache slot and screens comparisons.
+fn text_hash(text: &[u8]) -> u64 {
+    const K: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut h = text.len() as u64;
+    let mut words = text.chunks_exact(8);
+    for word in &mut words {
+        let w = u64::from_le_bytes(word.try_into().unwrap_or_default());
+        h = (h ^ w).wrapping_mul(K).rotate_left(29);
+    }
+    let mut last = [0u8; 8];
+    last[..words.remainder().len()].copy_from_slice(words.remainder());
+    h = (h ^ u64::from_le_bytes(last)).wrapping_mul(K);
+    h ^ (h >> 32)
+}
+
+/// One cache per fingerprint text: JA3, JA4's ciphers, JA4's extensions.
+#[derive(Default)]
+struct Caches {
+    ja3: DigestCache,
+    ja4_ciphers: DigestCache,
+    ja4_extensions: DigestCache,
+}
+
+thread_local! {
+    static CACHES: std::cell::RefCell<Caches> = std::cell::RefCell::default();
+}
+
+/// Which cache a text goes to.
+#[derive(Clone, Copy)]
+enum CacheFor {
+    Ja3,
+    Ja4Ciphers,
+    Ja4Extensions,
+}
+
+impl<D: Digest> Text<Memo<D>> {
+    /// The digest of the text (its first [`DIGEST_MAX`] bytes at most),
+    /// looked up in the thread's cache when the text was short enough to keep.
+    fn cached_digest(&mut self, cache: CacheFor) -> [u8; DIGEST_MAX] {
+        self.flush();
+        let memo = &mut self.sink;
+        let compute = |text: &[u8]| {
+            let mut out = [0u8; DIGEST_MAX];
+            let digest = D::digest(text);
+            let n = digest.len().min(DIGEST_MAX);
+            out[..n].copy_from_slice(&digest[..n]);
+            out
+        };
+        if memo.streaming {
+            let mut out = [0u8; DIGEST_MAX];
+            let digest = std::mem::replace(&mut memo.digest, D::new()).finalize();
+            let n = digest.len().min(DIGEST_MAX);
+            out[..n].copy_from_slice(&digest[..n]);
+            return out;
+        }
+        let text = &memo.text[..memo.len];
+        CACHES.with(|caches| match caches.try_borrow_mut() {
+            Ok(mut caches) => {
+                let cache = match cache {
+                    CacheFor::Ja3 => &mut caches.ja3,
+                    CacheFor::Ja4Ciphers => &mut caches.ja4_ciphers,
+                    CacheFor::Ja4Extensions => &mut caches.ja4_extensions,
+                };
+                cache.digest_of(text, compute)
+            }
+            Err(_) => compute(text),
+        })
+    }
+}
+
 /// The two decimal digits of `n` (below 100).
 #[inline(always)]
 fn pair(n: usize) -> [u8; 2] {
@@ -271,9 +431,9 @@ pub fn write_ja3_ssl2<A: Absorb>(out: &mut Text<A>, hello: &Ssl2ClientHello) {
 
 /// The JA3 fingerprint (lowercase hex MD5) of a TLS ClientHello.
 pub fn ja3(hello: &ClientHello, ext: &ClientExtensions) -> String {
-    let mut text = Text::new(Md5::new());
+    let mut text = Text::new(Memo::<Md5>::new());
     write_ja3(&mut text, hello, ext);
-    hex_string(&text.digest())
+    hex_string(&text.cached_digest(CacheFor::Ja3)[..16])
 }
 
 /// The JA3 fingerprint of an SSLv2 CLIENT-HELLO.
@@ -390,10 +550,14 @@ pub fn write_ja4<A: Absorb>(
 
 /// The first 12 hex digits of a SHA-256, or twelve zeros when the list
 /// hashed is empty.
-fn truncated_sha256(text: &mut Text<Sha256>, list_is_empty: bool) -> [u8; 12] {
+fn truncated_sha256(
+    text: &mut Text<Memo<Sha256>>,
+    list_is_empty: bool,
+    cache: CacheFor,
+) -> [u8; 12] {
     let mut out = [b'0'; 12];
     if !list_is_empty {
-        let digest = text.digest();
+        let digest = text.cached_digest(cache);
         for (pair, &b) in out.chunks_exact_mut(2).zip(digest.iter()) {
             let at = usize::from(b) * 2;
             pair.copy_from_slice(&HEX_PAIRS[at..at + 2]);
@@ -411,15 +575,23 @@ fn truncated_sha256(text: &mut Text<Sha256>, list_is_empty: bool) -> [u8; 12] {
 /// the sorted extensions without SNI and ALPN, then `_` and the signature
 /// algorithms in wire order (left out when there are none).
 pub fn ja4_of(hello: &ClientHello, ext: &ClientExtensions) -> String {
-    let mut ciphers = Text::new(Sha256::new());
-    let mut extensions = Text::new(Sha256::new());
+    let mut ciphers = Text::new(Memo::<Sha256>::new());
+    let mut extensions = Text::new(Memo::<Sha256>::new());
     let head = write_ja4(hello, ext, &mut ciphers, &mut extensions);
     let mut out = Vec::with_capacity(36);
     out.extend_from_slice(&head.part_a);
     out.push(b'_');
-    out.extend_from_slice(&truncated_sha256(&mut ciphers, head.no_ciphers));
+    out.extend_from_slice(&truncated_sha256(
+        &mut ciphers,
+        head.no_ciphers,
+        CacheFor::Ja4Ciphers,
+    ));
     out.push(b'_');
-    out.extend_from_slice(&truncated_sha256(&mut extensions, head.no_extensions));
+    out.extend_from_slice(&truncated_sha256(
+        &mut extensions,
+        head.no_extensions,
+        CacheFor::Ja4Extensions,
+    ));
     ascii_string(out)
 }
 
@@ -427,4 +599,31 @@ pub fn ja4_of(hello: &ClientHello, ext: &ClientExtensions) -> String {
 #[cfg(test)]
 pub fn ja4(hello: &ClientHello) -> String {
     ja4_of(hello, &hello.scan())
+}
+
+/// The digest cache gives what hashing gives: for texts met again, texts
+/// that share a slot, and texts too long to keep.
+#[cfg(test)]
+#[test]
+fn cached_digests_match_direct_hashing() {
+    let texts: Vec<Vec<u8>> = (0..3 * CACHE_SLOTS)
+        .map(|i| format!("771,{i}-4865-4866,0-23-65281,29-23,0").into_bytes())
+        .chain([vec![b'7'; MEMO_TEXT - 1], vec![b'7'; 3 * MEMO_TEXT]])
+        .collect();
+    for _ in 0..2 {
+        for text in &texts {
+            let mut memo = Text::new(Memo::<Md5>::new());
+            for &b in text {
+                memo.byte(b);
+            }
+            let got = memo.cached_digest(CacheFor::Ja3);
+            assert_eq!(got[..16], Md5::digest(text)[..]);
+            let mut memo = Text::new(Memo::<Sha256>::new());
+            for &b in text {
+                memo.byte(b);
+            }
+            let got = memo.cached_digest(CacheFor::Ja4Ciphers);
+            assert_eq!(got[..], Sha256::digest(text)[..]);
+        }
+    }
 }
