@@ -437,6 +437,7 @@ fn render_json(out: &mut Vec<u8>, dates: &mut DateCache, r: &FlowRecord) {
     out.extend_from_slice(b"\",\"end_reason\":\"");
     out.extend_from_slice(r.end_reason.name().as_bytes());
     out.push(b'"');
+    render_json_origin(out, r);
     if let Some(rev) = r.reverse {
         json_number(out, b",\"rev_packets\":", rev.packets);
         json_number(out, b",\"rev_bytes\":", rev.bytes);
@@ -444,6 +445,38 @@ fn render_json(out: &mut Vec<u8>, dates: &mut DateCache, r: &FlowRecord) {
     }
     render_json_l7(out, r);
     out.push(b'}');
+}
+
+/// The collector's columns (interfaces, AS numbers, countries, exporter,
+/// ODID), each only when set, so the meter's lines stay as they were.
+fn render_json_origin(out: &mut Vec<u8>, r: &FlowRecord) {
+    let numbers: [(&[u8], u32); 5] = [
+        (b",\"in_if\":", r.in_if),
+        (b",\"out_if\":", r.out_if),
+        (b",\"src_as\":", r.src_as),
+        (b",\"dst_as\":", r.dst_as),
+        (b",\"odid\":", r.odid),
+    ];
+    for (name, value) in numbers {
+        if value != 0 {
+            json_number(out, name, u64::from(value));
+        }
+    }
+    for (name, code) in [
+        (&b",\"src_country\":\""[..], r.src_country),
+        (&b",\"dst_country\":\""[..], r.dst_country),
+    ] {
+        if code != [0, 0] && code.iter().all(u8::is_ascii_alphanumeric) {
+            out.extend_from_slice(name);
+            out.extend_from_slice(&code);
+            out.push(b'"');
+        }
+    }
+    if !r.exporter.is_unspecified() {
+        out.extend_from_slice(b",\"exporter\":\"");
+        push_ip(out, r.exporter);
+        out.push(b'"');
+    }
 }
 
 /// nfdump's scaled number: `3687`, `  1.2 M`.
@@ -625,5 +658,21 @@ mod tests {
         assert!(text.starts_with("{\"first\":\"2023-04-21T07:06:48.588000Z\""));
         assert!(text.contains("\"src_ip\":\"10.100.50.139\""));
         assert!(text.trim_end().ends_with("\"end_reason\":\"idle\"}"));
+        // The collector's columns appear only when set.
+        let collected = FlowRecord {
+            in_if: 3,
+            src_as: 64500,
+            src_country: *b"CZ",
+            exporter: "::ffff:192.0.2.1".parse().unwrap(),
+            odid: 7,
+            ..FlowRecord::default()
+        };
+        let line = render(Format::Json, &collected);
+        assert!(
+            line.contains(
+                r#""in_if":3,"src_as":64500,"odid":7,"src_country":"CZ","exporter":"192.0.2.1"}"#
+            ),
+            "{line}"
+        );
     }
 }
