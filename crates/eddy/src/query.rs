@@ -1,0 +1,166 @@
+//! `eddy query`: nfdump's command line over the flow store.
+//! `eddy query -R store/ -t 2026/01/01.00:00-2026/01/01.01:00 -s srcip/bytes 'proto tcp'`.
+//! Parsing and wiring only; the work is in the `query` crate.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use anyhow::{anyhow, Result};
+use clap::Args;
+use query::{Engine, Order, OutputFormat, Request, Selection, Stat, TimeWindow};
+
+#[derive(Args)]
+pub struct QueryArgs {
+    /// Read one store file, or every Parquet file under a folder.
+    #[arg(short = 'r', value_name = "FILE|DIR")]
+    read: Option<PathBuf>,
+    /// Read a store (or one source's folder of it) recursively.
+    #[arg(short = 'R', value_name = "DIR")]
+    read_dir: Option<PathBuf>,
+    /// Read several sources of a store: STORE/src1:src2:... (with -r/-R, a
+    /// path inside each).
+    #[arg(short = 'M', value_name = "STORE/SRC1:SRC2")]
+    multi: Option<String>,
+    /// Time window YYYY/MM/dd.hh:mm:ss[-YYYY/MM/dd.hh:mm:ss] (UTC): flows
+    /// that start at or after the start and end at or before the end.
+    #[arg(short = 't', value_name = "WINDOW")]
+    time: Option<String>,
+    /// Statistics: srcip, dstip, ip, srcport, dstport, port, proto, srcas,
+    /// dstas, as, srcgeo, dstgeo, inif, outif, if, tos, flags, vlan,
+    /// exporter, or an L7 column, optionally /ORDER (flows, packets, bytes,
+    /// pps, bps, bpp). Repeatable.
+    #[arg(short = 's', value_name = "STAT[/ORDER]")]
+    stat: Vec<String>,
+    /// Aggregate on these fields: proto, srcip, dstip, srcport, dstport,
+    /// srcas, dstas, inif, outif, srctos, srcvlan, exporter, srcip4/N,
+    /// dstip4/N, srcip6/N, dstip6/N, L7 columns.
+    #[arg(short = 'A', value_name = "FIELDS")]
+    aggregate: Option<String>,
+    /// Aggregate on the 5-tuple (proto, srcip, srcport, dstip, dstport).
+    #[arg(short = 'a')]
+    aggregate_5: bool,
+    /// Bidirectional aggregation (not supported yet).
+    #[arg(short = 'b')]
+    bidir: bool,
+    /// Order listings and aggregates: tstart, tend, flows, packets, bytes, pps, bps, bpp.
+    #[arg(short = 'O', value_name = "ORDER")]
+    order: Option<String>,
+    /// Top N of statistics (default 10) and aggregates.
+    #[arg(short = 'n', value_name = "N")]
+    top: Option<usize>,
+    /// List at most N records.
+    #[arg(short = 'c', value_name = "N")]
+    limit: Option<usize>,
+    /// Output: line, long, extended, csv, json, ndjson, http, dns, tls,
+    /// smtp, sip, fmt:FORMAT (nfdump's % tags and %COLUMN for L7 columns),
+    /// csv:FORMAT.
+    #[arg(short = 'o', value_name = "FORMAT")]
+    output: Option<String>,
+    /// Quiet: no headers or summary lines.
+    #[arg(short = 'q')]
+    quiet: bool,
+    /// Plain numbers (no M/G/T scaling).
+    #[arg(short = 'N')]
+    plain: bool,
+    /// Long IPv6 addresses.
+    #[arg(short = '6')]
+    long_addrs: bool,
+    /// Worker threads (default: every core).
+    #[arg(long = "threads", value_name = "N", default_value_t = 0)]
+    threads: usize,
+    /// Memory for aggregation and sorting before spilling to disk, in MiB.
+    #[arg(long = "memory", value_name = "MIB", default_value_t = 2048)]
+    memory_mib: usize,
+    /// The filter (nfdump 1.7's language plus eddy's columns); the words
+    /// are joined, as nfdump does.
+    #[arg(
+        value_name = "FILTER",
+        trailing_var_arg = true,
+        allow_hyphen_values = true
+    )]
+    filter: Vec<String>,
+}
+
+pub fn run(args: QueryArgs) -> Result<()> {
+    if args.bidir {
+        return Err(anyhow!(
+            "-b (bidirectional aggregation) is not supported yet"
+        ));
+    }
+    let text = args.filter.join(" ");
+    let mut expr = query::filter::parse(&text)
+        .map_err(|e| anyhow!("filter '{text}': {e}"))?
+        .expr;
+    let window = match &args.time {
+        Some(t) => Some(TimeWindow::parse(t).map_err(|e| anyhow!(e))?),
+        None => None,
+    };
+    if let Some(w) = window {
+        expr = query::filter::Expr::and(vec![expr, w.to_filter()]);
+    }
+    let selection = Selection {
+        read: args.read.clone(),
+        read_dir: args.read_dir.clone(),
+        multi: args.multi.clone(),
+    };
+    let files = selection
+        .files(window)
+        .map_err(|e| anyhow!(e))?
+        .into_iter()
+        .map(|i| i.path)
+        .collect();
+    let stats = args
+        .stat
+        .iter()
+        .map(|s| Stat::parse(s))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| anyhow!(e))?;
+    let aggregate = match (&args.aggregate, args.aggregate_5) {
+        (Some(a), _) => Some(query::report::parse_aggregation(a).map_err(|e| anyhow!(e))?),
+        (None, true) => Some(
+            query::report::parse_aggregation("proto,srcip,srcport,dstip,dstport")
+                .map_err(|e| anyhow!(e))?,
+        ),
+        (None, false) => None,
+    };
+    let order = match &args.order {
+        Some(o) => Some(Order::parse(o).ok_or_else(|| {
+            anyhow!("-O {o}: expected tstart, tend, flows, packets, bytes, pps, bps or bpp")
+        })?),
+        None => None,
+    };
+    let format = match &args.output {
+        Some(o) => Some(OutputFormat::parse(o).map_err(|e| anyhow!(e))?),
+        None => None,
+    };
+    let req = Request {
+        files,
+        filter: expr,
+        stats,
+        aggregate,
+        order,
+        top: args.top,
+        limit: args.limit,
+        format,
+        quiet: args.quiet,
+        style: query::output::Style {
+            plain: args.plain,
+            long_addrs: args.long_addrs,
+        },
+    };
+    let engine = Engine::new(&query::Config {
+        threads: args.threads,
+        memory_limit: args.memory_mib.saturating_mul(1 << 20),
+        spill_dir: None,
+    })
+    .map_err(|e| anyhow!(e))?;
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::with_capacity(1 << 16, stdout.lock());
+    match query::report::run(&engine, &req, &mut out) {
+        // `eddy query ... | head` is normal use.
+        Err(e) if e.0.contains("Broken pipe") => return Ok(()),
+        r => r.map_err(|e| anyhow!(e))?,
+    }
+    out.flush()?;
+    Ok(())
+}

@@ -1,0 +1,479 @@
+//! nfdump 1.7's text: `%` tags of `-o fmt:` (and the `line`, `long` and
+//! `extended` formats built from them), the `-s` table, number scaling
+//! (`1.4 M`) and the summary lines. Widths and headers follow what nfdump
+//! 1.7.1 prints, so scripts that cut its columns keep working; the
+//! differential test `crates/eddy/tests/query_nfdump.rs` holds them to it.
+
+use std::fmt::Write as _;
+use std::net::{IpAddr, Ipv6Addr};
+
+use record::{DateStyle, FlowRecord};
+
+/// How numbers and addresses are printed.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Style {
+    /// `-N`: plain numbers, no `M`/`G`/`T` scaling.
+    pub plain: bool,
+    /// `-6`: addresses at full length.
+    pub long_addrs: bool,
+}
+
+/// nfdump's scaled number: `1.4 M` from a million on (powers of 1000).
+pub fn scaled(n: u64, plain: bool) -> String {
+    const K: f64 = 1000.0;
+    let f = n as f64;
+    if plain || f < K * K {
+        n.to_string()
+    } else if f < K * K * K {
+        format!("{:.1} M", f / (K * K))
+    } else if f < K * K * K * K {
+        format!("{:.1} G", f / (K * K * K))
+    } else {
+        format!("{:.1} T", f / (K * K * K * K))
+    }
+}
+
+/// `yyyy-MM-dd hh:mm:ss.mmm` (UTC).
+pub fn date_ms(ns: u64) -> String {
+    let mut s = String::new();
+    record::format_datetime(&mut s, ns, DateStyle::NfdumpMillis);
+    s
+}
+
+/// `yyyy-MM-dd hh:mm:ss` (UTC).
+pub fn date_s(ns: u64) -> String {
+    let mut s = date_ms(ns);
+    s.truncate(19);
+    s
+}
+
+/// nfdump's duration: `    hh:mm:ss.mmm`, or `NNd hh:mm:ss.mmm` past a day
+/// (16 characters).
+pub fn duration(ms: u64) -> String {
+    let days = ms / 86_400_000;
+    let rest = ms % 86_400_000;
+    let (h, m, s, f) = (
+        rest / 3_600_000,
+        rest / 60_000 % 60,
+        rest / 1000 % 60,
+        rest % 1000,
+    );
+    if days > 0 {
+        format!("{days:>2}d {h:02}:{m:02}:{s:02}.{f:03}")
+    } else {
+        format!("    {h:02}:{m:02}:{s:02}.{f:03}")
+    }
+}
+
+/// An address as nfdump prints it: IPv4 dotted, IPv6 condensed to 16
+/// characters (`2001:db..506d::1`) unless `long`.
+pub fn addr(a: Ipv6Addr, long: bool) -> String {
+    let s = match record::unmap(a) {
+        IpAddr::V4(v4) => v4.to_string(),
+        IpAddr::V6(v6) => v6.to_string(),
+    };
+    if !long && s.len() > 16 {
+        format!("{}..{}", &s[..7], &s[s.len() - 7..])
+    } else {
+        s
+    }
+}
+
+fn is_v6(a: Ipv6Addr) -> bool {
+    matches!(record::unmap(a), IpAddr::V6(_))
+}
+
+/// nfdump's protocol column: a name, or the number.
+pub fn proto(p: u8) -> String {
+    match record::proto_name(p) {
+        Some(n) => n.to_string(),
+        None => p.to_string(),
+    }
+}
+
+fn duration_ms(r: &FlowRecord) -> u64 {
+    (r.last_ns / 1_000_000).saturating_sub(r.first_ns / 1_000_000)
+}
+
+/// Per second over a span of `ms` milliseconds, in floating point and
+/// truncated as nfdump does (`8 * 931 / 0.14` is 53199): `scale` is 1 for
+/// packets per second, 8 for bits.
+fn rate(count: u64, scale: u64, ms: u64) -> u64 {
+    if ms == 0 {
+        0
+    } else {
+        (count.saturating_mul(scale) as f64 / (ms as f64 / 1000.0)) as u64
+    }
+}
+
+/// One output row: a record (or an aggregate dressed as one) and how many
+/// flows it stands for.
+pub struct Row<'a> {
+    pub r: &'a FlowRecord,
+    pub flows: u64,
+}
+
+/// One piece of a `fmt:` format.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Piece {
+    Text(String),
+    Tag(&'static str),
+    /// An L7 column by store name (`%http_host`).
+    L7(usize),
+}
+
+/// The tags nfdump 1.7.1 knows and eddy prints, longest first within a prefix.
+const TAGS: &[&str] = &[
+    "ts", "te", "td", "pr", "sap", "dap", "sa", "da", "sp", "dp", "pkt", "byt", "fl", "flg",
+    "stos", "dtos", "tos", "sas", "das", "in", "out", "bps", "pps", "bpp", "ipkt", "ibyt", "ra",
+    "svln", "dvln", "ismc", "odmc",
+];
+
+/// A parsed `fmt:` format.
+#[derive(Clone, Debug)]
+pub struct Fmt {
+    pieces: Vec<Piece>,
+    csv: bool,
+}
+
+/// nfdump's named formats as `fmt:` strings.
+pub const LINE: &str = "%ts %td %pr %sap -> %dap %pkt %byt %fl";
+pub const LONG: &str = "%ts %td %pr %sap -> %dap %flg %tos %pkt %byt %fl";
+pub const EXTENDED: &str = "%ts %td %pr %sap -> %dap %flg %tos %pkt %byt %pps %bps %bpp %fl";
+
+impl Fmt {
+    /// Parses a format; `csv` formats print values unpadded (`csv:%ts,%sa`).
+    pub fn parse(s: &str, csv: bool) -> Result<Fmt, String> {
+        let mut pieces = Vec::new();
+        let mut text = String::new();
+        let mut rest = s;
+        while let Some(i) = rest.find('%') {
+            text.push_str(&rest[..i]);
+            rest = &rest[i + 1..];
+            // Longest tag that matches (nfdump's tags, then L7 column names).
+            let l7 = l7::COLUMNS
+                .iter()
+                .enumerate()
+                .filter(|(_, c)| rest.starts_with(**c))
+                .max_by_key(|(_, c)| c.len());
+            let tag = TAGS
+                .iter()
+                .filter(|t| rest.starts_with(**t))
+                .max_by_key(|t| t.len());
+            match (tag, l7) {
+                (_, Some((i, c))) if tag.is_none_or(|t| c.len() > t.len()) => {
+                    if !text.is_empty() {
+                        pieces.push(Piece::Text(std::mem::take(&mut text)));
+                    }
+                    pieces.push(Piece::L7(i));
+                    rest = &rest[c.len()..];
+                }
+                (Some(t), _) => {
+                    if !text.is_empty() {
+                        pieces.push(Piece::Text(std::mem::take(&mut text)));
+                    }
+                    pieces.push(Piece::Tag(t));
+                    rest = &rest[t.len()..];
+                }
+                _ => {
+                    let end = rest
+                        .find(|c: char| !c.is_ascii_alphanumeric() && c != '_')
+                        .unwrap_or(rest.len());
+                    return Err(format!(
+                        "output format: unknown tag '%{}' (known: %{}, and %COLUMN for L7 columns)",
+                        &rest[..end],
+                        TAGS.join(" %")
+                    ));
+                }
+            }
+        }
+        text.push_str(rest);
+        if !text.is_empty() {
+            pieces.push(Piece::Text(text));
+        }
+        Ok(Fmt { pieces, csv })
+    }
+
+    /// Whether the format prints L7 columns.
+    pub fn has_l7(&self) -> bool {
+        self.pieces.iter().any(|p| matches!(p, Piece::L7(_)))
+    }
+
+    /// The header line: each tag's title at its width, text as spaces.
+    pub fn header(&self, style: Style) -> String {
+        let mut out = String::new();
+        for p in &self.pieces {
+            match p {
+                Piece::Text(t) => {
+                    if self.csv {
+                        out.push_str(t);
+                    } else {
+                        out.extend(t.chars().map(|_| ' '));
+                    }
+                }
+                Piece::Tag(t) => {
+                    let (title, width, left) = title(t, style.long_addrs);
+                    if self.csv {
+                        out.push_str(title.trim());
+                    } else if left {
+                        let _ = write!(out, "{title:<width$}");
+                    } else {
+                        let _ = write!(out, "{title:>width$}");
+                    }
+                }
+                Piece::L7(i) => out.push_str(l7::COLUMNS[*i]),
+            }
+        }
+        out.trim_end().to_string()
+    }
+
+    /// One row.
+    pub fn render(&self, row: &Row<'_>, style: Style, out: &mut String) {
+        for p in &self.pieces {
+            match p {
+                Piece::Text(t) => out.push_str(t),
+                Piece::Tag(t) => {
+                    let (_, width, mut left) = title(t, style.long_addrs);
+                    if *t == "td" && style.plain {
+                        left = false;
+                    }
+                    let v = value(t, row, style);
+                    if self.csv {
+                        out.push_str(v.trim());
+                    } else if left {
+                        let _ = write!(out, "{v:<width$}");
+                    } else {
+                        let _ = write!(out, "{v:>width$}");
+                    }
+                }
+                Piece::L7(i) => {
+                    let mut s = String::new();
+                    if let Some(f) = &row.r.l7 {
+                        f.visit(&mut |c, v| {
+                            if c == *i {
+                                s = match v {
+                                    l7::Value::Str(x) => x.to_string(),
+                                    l7::Value::Num(n) => n.to_string(),
+                                };
+                            }
+                        });
+                    }
+                    out.push_str(&s);
+                }
+            }
+        }
+    }
+}
+
+/// A tag's title, width and alignment (true: left).
+fn title(tag: &str, long: bool) -> (&'static str, usize, bool) {
+    let aw = if long { 39 } else { 16 };
+    match tag {
+        "ts" => ("Date first seen", 23, true),
+        "te" => ("Date last seen", 23, true),
+        "td" => ("    Duration", 16, true),
+        "pr" => ("Proto", 5, true),
+        "sa" => ("Src IP Addr", aw, false),
+        "da" => ("Dst IP Addr", aw, false),
+        "sap" => ("Src IP Addr:Port ", aw + 6, false),
+        "dap" => ("Dst IP Addr:Port ", aw + 6, false),
+        "sp" => ("Src Pt", 6, false),
+        "dp" => ("Dst Pt", 6, false),
+        "pkt" => ("Packets", 8, false),
+        "byt" => ("Bytes", 8, false),
+        "fl" => ("Flows", 5, false),
+        "flg" => ("Flags", 8, false),
+        "tos" => ("Tos", 3, false),
+        "stos" => ("STos", 4, false),
+        "dtos" => ("DTos", 4, false),
+        "sas" => ("Src AS", 6, false),
+        "das" => ("Dst AS", 6, false),
+        "in" => ("Input", 6, false),
+        "out" => ("Output", 6, false),
+        "bps" => ("bps", 8, false),
+        "pps" => ("pps", 8, false),
+        "bpp" => ("Bpp", 6, false),
+        "ipkt" => ("In Pkt", 8, false),
+        "ibyt" => ("In Byte", 8, false),
+        "ra" => ("Router IP", aw, false),
+        "svln" => ("SVlan", 5, false),
+        "dvln" => ("DVlan", 5, false),
+        "ismc" => ("In src MAC Addr", 17, false),
+        "odmc" => ("Out dst MAC Addr", 17, false),
+        _ => ("", 0, true),
+    }
+}
+
+fn mac(m: &[u8; 6]) -> String {
+    format!(
+        "{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}",
+        m[0], m[1], m[2], m[3], m[4], m[5]
+    )
+}
+
+/// The ICMP type.code nfdump prints in place of the destination port.
+fn dst_port(r: &FlowRecord) -> String {
+    if r.proto == 1 || r.proto == 58 {
+        format!("{}.{}", r.dst_port >> 8, r.dst_port & 0xff)
+    } else {
+        r.dst_port.to_string()
+    }
+}
+
+fn addr_port(a: Ipv6Addr, port: String, style: Style) -> String {
+    let aw = if style.long_addrs { 39 } else { 16 };
+    let sep = if is_v6(a) { '.' } else { ':' };
+    format!("{:>aw$}{sep}{port:<5}", addr(a, style.long_addrs))
+}
+
+fn value(tag: &str, row: &Row<'_>, style: Style) -> String {
+    let r = row.r;
+    let n = |x: u64| scaled(x, style.plain);
+    let ms = duration_ms(r);
+    match tag {
+        "ts" => date_ms(r.first_ns),
+        "te" => date_ms(r.last_ns),
+        "td" if style.plain => format!("{:.3}", ms as f64 / 1000.0),
+        "td" => duration(ms),
+        "pr" if style.plain => r.proto.to_string(),
+        "pr" => proto(r.proto),
+        "sa" => addr(r.src_ip, style.long_addrs),
+        "da" => addr(r.dst_ip, style.long_addrs),
+        "sap" => addr_port(r.src_ip, r.src_port.to_string(), style),
+        "dap" => addr_port(r.dst_ip, dst_port(r), style),
+        "sp" => r.src_port.to_string(),
+        "dp" => dst_port(r),
+        "pkt" | "ipkt" => n(r.packets),
+        "byt" | "ibyt" => n(r.bytes),
+        "fl" => row.flows.to_string(),
+        "flg" => String::from_utf8_lossy(&record::tcp_flags_string(r.tcp_flags)).into_owned(),
+        "tos" | "stos" => r.tos.to_string(),
+        "dtos" => "0".into(),
+        "sas" => r.src_as.to_string(),
+        "das" => r.dst_as.to_string(),
+        "in" => r.in_if.to_string(),
+        "out" => r.out_if.to_string(),
+        "bps" => n(rate(r.bytes, 8, ms)),
+        "pps" => n(rate(r.packets, 1, ms)),
+        "bpp" => r.bytes.checked_div(r.packets).unwrap_or(0).to_string(),
+        "ra" => addr(r.exporter, style.long_addrs),
+        "svln" => r.vlan.to_string(),
+        "dvln" => "0".into(),
+        "ismc" => mac(&r.src_mac),
+        "odmc" => mac(&r.dst_mac),
+        _ => String::new(),
+    }
+}
+
+/// The `-s` table's header line for a statistic titled `name`.
+pub fn stat_header(name: &str, style: Style) -> String {
+    let kw = if style.long_addrs { 39 } else { 17 };
+    format!(
+        "Date first seen                 Duration Proto {name:>kw$}    Flows(%)     Packets(%)       Bytes(%)         pps      bps   bpp"
+    )
+}
+
+/// One `-s` row: the group's span, protocol column, key and counters with
+/// their share of `totals`.
+#[allow(clippy::too_many_arguments)]
+pub fn stat_row(
+    first_ns: u64,
+    last_ns: u64,
+    proto_col: &str,
+    key: &str,
+    flows: u64,
+    packets: u64,
+    bytes: u64,
+    totals: &crate::Totals,
+    style: Style,
+) -> String {
+    let ms = (last_ns / 1_000_000).saturating_sub(first_ns / 1_000_000);
+    let dur = if style.long_addrs {
+        format!("{:>9.3}", ms as f64 / 1000.0)
+    } else if style.plain {
+        format!("{:>16.3}", ms as f64 / 1000.0)
+    } else {
+        duration(ms)
+    };
+    let kw = if style.long_addrs { 39 } else { 17 };
+    let pct = |x: u64, t: u64| {
+        if t == 0 {
+            0.0
+        } else {
+            x as f64 * 100.0 / t as f64
+        }
+    };
+    let n = |x: u64| scaled(x, style.plain);
+    format!(
+        "{} {dur} {proto_col:<5} {key:>kw$} {:>8}({:>4.1}) {:>8}({:>4.1}) {:>8}({:>4.1}) {:>8} {:>8} {:>5}",
+        date_ms(first_ns),
+        n(flows),
+        pct(flows, totals.flows),
+        n(packets),
+        pct(packets, totals.packets),
+        n(bytes),
+        pct(bytes, totals.bytes),
+        n(rate(packets, 1, ms)),
+        n(rate(bytes, 8, ms)),
+        bytes.checked_div(packets).unwrap_or(0),
+    )
+}
+
+/// nfdump's `Summary:` line.
+pub fn summary_line(t: &crate::Totals, style: Style) -> String {
+    let ms = (t.last_ns / 1_000_000).saturating_sub(t.first_ns / 1_000_000);
+    let n = |x: u64| scaled(x, style.plain);
+    format!(
+        "Summary: total flows: {}, total bytes: {}, total packets: {}, avg bps: {}, avg pps: {}, avg bpp: {}",
+        t.flows,
+        n(t.bytes),
+        n(t.packets),
+        n(rate(t.bytes, 8, ms)),
+        n(rate(t.packets, 1, ms)),
+        t.bytes.checked_div(t.packets).unwrap_or(0)
+    )
+}
+
+/// `Time window: first - last` (seconds, UTC).
+pub fn time_window_line(t: &crate::Totals) -> String {
+    format!(
+        "Time window: {} - {}",
+        date_s(t.first_ns),
+        date_s(t.last_ns)
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_scale_like_nfdump() {
+        assert_eq!(scaled(999_999, false), "999999");
+        assert_eq!(scaled(1_352_026, false), "1.4 M");
+        assert_eq!(scaled(1_352_026, true), "1352026");
+        assert_eq!(scaled(23_400_000_000, false), "23.4 G");
+        assert_eq!(duration(298), "    00:00:00.298");
+        assert_eq!(duration(91_052), "    00:01:31.052");
+        assert_eq!(
+            addr("2001:db8:af8b:506d::1".parse().unwrap(), false),
+            "2001:db..506d::1"
+        );
+    }
+
+    #[test]
+    fn line_header_is_nfdumps() {
+        let f = Fmt::parse(LINE, false).unwrap();
+        assert_eq!(
+            f.header(Style::default()),
+            "Date first seen             Duration     Proto      Src IP Addr:Port          Dst IP Addr:Port   Packets    Bytes Flows"
+        );
+        let f = Fmt::parse(LONG, false).unwrap();
+        assert_eq!(
+            f.header(Style::default()),
+            "Date first seen             Duration     Proto      Src IP Addr:Port          Dst IP Addr:Port     Flags Tos  Packets    Bytes Flows"
+        );
+        assert!(Fmt::parse("%ts %nope", false).is_err());
+        assert!(Fmt::parse("%ts %http_host", false).unwrap().has_l7());
+    }
+}
