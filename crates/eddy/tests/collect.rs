@@ -506,3 +506,74 @@ fn a_full_store_disk_keeps_records_in_the_spool() {
     let (stored, _) = read_store(&disk.0);
     assert_same_flows(&csv, &stored);
 }
+
+/// The anonymize, geoip, filter and odid stages from a configuration file,
+/// in order: JSON lines show what each did.
+#[test]
+fn configured_stages_change_records_in_order() {
+    let dir = TempDir::new("collect-stages");
+    let ipfix = dir.0.join("export.ipfix");
+    let csv = meter(&test_data().join("sample.pcap"), &ipfix);
+    let json = dir.0.join("out.json");
+    let config = dir.0.join("c.toml");
+    let mmdb = shared_testdata().join("mmdb");
+    std::fs::write(
+        &config,
+        format!(
+            r#"[[input]]
+kind = "file"
+paths = ["{ipfix}"]
+[[stage]]
+kind = "filter"
+expr = "proto udp"
+[[stage]]
+kind = "anonymize"
+mode = "truncate"
+v4_bits = 16
+[[stage]]
+kind = "geoip"
+country_db = "{country}"
+asn_db = "{asn}"
+[[stage]]
+kind = "odid"
+join = 42
+[[output]]
+kind = "json"
+to = "{json}"
+"#,
+            ipfix = ipfix.display(),
+            country = mmdb.join("GeoIP2-Country-Test.mmdb").display(),
+            asn = mmdb.join("GeoLite2-ASN-Test.mmdb").display(),
+            json = json.display()
+        ),
+    )
+    .unwrap();
+    let out = eddy()
+        .args(["collect", "-c"])
+        .arg(&config)
+        .output()
+        .unwrap();
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{log}");
+    let udp = csv.iter().filter(|r| r.get("proto") == "17").count();
+    let text = std::fs::read_to_string(&json).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), udp, "{log}");
+    assert!(udp > 0 && udp < csv.len());
+    for line in lines {
+        assert!(line.contains("\"proto\":17"), "{line}");
+        assert!(line.contains("\"odid\":42"), "{line}");
+        // /16 truncation of IPv4 addresses: the last two octets are zero.
+        let src = line
+            .split("\"src_ip\":\"")
+            .nth(1)
+            .unwrap()
+            .split('"')
+            .next()
+            .unwrap();
+        if src.contains('.') {
+            assert!(src.ends_with(".0.0"), "{src}");
+        }
+    }
+    assert!(log.contains("rejected by stages"), "{log}");
+}
