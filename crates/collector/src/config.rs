@@ -191,6 +191,15 @@ pub enum OutputConfig {
         #[serde(default)]
         sources: Option<Vec<String>>,
     },
+    /// A stream of Arrow IPC record batches for stream modules (`eddy
+    /// module ...`): `u:NAME`, `t:[HOST:]PORT`, `f:PATH`. Records a slow or
+    /// absent client cannot take are dropped and counted (add `:wait` to
+    /// make the collector wait instead).
+    Stream {
+        to: String,
+        #[serde(default)]
+        sources: Option<Vec<String>>,
+    },
     /// IPFIX: `udp://H:P`, `tcp://H:P`, `file:PATH` or `dir:DIR[:SECONDS[:MB]]`
     /// (rotating files); several destinations get every record (`all`) or
     /// take turns (`round-robin`).
@@ -226,6 +235,7 @@ impl OutputConfig {
         match self {
             OutputConfig::Store { sources, .. }
             | OutputConfig::Json { sources, .. }
+            | OutputConfig::Stream { sources, .. }
             | OutputConfig::Ipfix { sources, .. } => sources.as_deref(),
         }
     }

@@ -36,11 +36,14 @@ pub(crate) struct Output {
     pending: Vec<FlowRecord>,
     /// Lines a JSON target could not deliver (TCP peer down, UDP errors).
     delivery_drops: Option<crate::json_out::Dropped>,
+    /// A stream output's counters (records a slow or absent client missed).
+    stream_stats: Option<std::sync::Arc<stream::stats::IfcStats>>,
 }
 
 impl Output {
     pub fn open(config: &OutputConfig) -> Result<Output, String> {
         let mut json_dropped = None;
+        let mut stream_stats = None;
         let (name, kind) = match config {
             OutputConfig::Store {
                 path,
@@ -79,6 +82,19 @@ impl Output {
                     },
                 )
             }
+            OutputConfig::Stream { to, .. } => {
+                let writer = stream::FlowWriter::open_for_collector(to)
+                    .map_err(|e| format!("stream output {to}: {e}"))?;
+                stream_stats = writer.stats();
+                (
+                    format!("stream {to}"),
+                    Kind::Sinks {
+                        sinks: vec![Box::new(writer)],
+                        mode: ForwardMode::All,
+                        next: 0,
+                    },
+                )
+            }
             OutputConfig::Ipfix { to, mode, odid, .. } => {
                 let mut sinks: Vec<Box<dyn FlowSink + Send>> = Vec::new();
                 for d in to {
@@ -107,6 +123,7 @@ impl Output {
             last_error: None,
             pending: Vec::new(),
             delivery_drops: json_dropped,
+            stream_stats,
         })
     }
 
@@ -255,13 +272,16 @@ impl Output {
         Ok(())
     }
 
-    /// Records lost: write errors plus lines a JSON target could not deliver.
+    /// Records lost: write errors, lines a JSON target could not deliver,
+    /// records a stream client missed.
     pub fn lost(&self) -> u64 {
+        let relaxed = std::sync::atomic::Ordering::Relaxed;
         self.lost
+            + self.delivery_drops.as_ref().map_or(0, |d| d.load(relaxed))
             + self
-                .delivery_drops
+                .stream_stats
                 .as_ref()
-                .map_or(0, |d| d.load(std::sync::atomic::Ordering::Relaxed))
+                .map_or(0, |s| s.dropped.load(relaxed))
     }
 
     /// (source, window start, rows) of open store windows.

@@ -30,6 +30,7 @@ use std::fmt;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
+use arrow_array::RecordBatch;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use record::FlowRecord;
 
@@ -273,16 +274,26 @@ impl Store {
     }
 }
 
+/// The record batches of one store file, `batch_rows` rows at a time (the
+/// file's own Arrow schema, which is the flow schema of the eddy that wrote it).
+pub fn read_batches(
+    path: &Path,
+    batch_rows: usize,
+) -> Result<impl Iterator<Item = Result<RecordBatch, Error>>, Error> {
+    let file = File::open(path).map_err(|e| Error::io("opening", path, e))?;
+    let reader = ParquetRecordBatchReaderBuilder::try_new(file)
+        .and_then(|b| b.with_batch_size(batch_rows).build())
+        .map_err(|e| Error::parquet("reading", path, e))?;
+    let path = path.to_path_buf();
+    Ok(reader.map(move |b| b.map_err(|e| Error::parquet("reading", &path, e))))
+}
+
 /// Every record of one store file (or any Parquet file in the flow layout,
 /// or a projection of it).
 pub fn read_file(path: &Path) -> Result<Vec<FlowRecord>, Error> {
-    let file = File::open(path).map_err(|e| Error::io("opening", path, e))?;
-    let reader = ParquetRecordBatchReaderBuilder::try_new(file)
-        .and_then(|b| b.with_batch_size(64 * 1024).build())
-        .map_err(|e| Error::parquet("reading", path, e))?;
     let mut out = Vec::new();
-    for batch in reader {
-        let batch = batch.map_err(|e| Error::parquet("reading", path, e))?;
+    for batch in read_batches(path, 64 * 1024)? {
+        let batch = batch?;
         let records = schema::records(&batch).map_err(|e| Error::parquet("reading", path, e))?;
         out.extend(records);
     }

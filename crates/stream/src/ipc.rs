@@ -1,0 +1,405 @@
+//! The Arrow IPC streaming format, read and written message by message.
+//!
+//! Reading frames messages itself (rather than through arrow-ipc's
+//! `StreamReader`) for three reasons: sizes are capped before anything is
+//! allocated, so a hostile peer cannot make a receiver buffer gigabytes; an
+//! end-of-stream marker may be followed by a new schema (a sender that
+//! changed its schema starts a new stream on the same connection); and a
+//! malformed message is a clear error, never a panic.
+//!
+//! Writing encodes each batch once into bytes that every client of an
+//! output gets; [`Encoder`] keeps the schema message apart for clients that
+//! connect mid-stream.
+
+use std::collections::HashMap;
+use std::io::{self, Read};
+use std::sync::Arc;
+
+use arrow_array::{ArrayRef, RecordBatch};
+use arrow_buffer::Buffer;
+use arrow_ipc::writer::{IpcWriteOptions, StreamWriter};
+use arrow_ipc::{MessageHeader, MetadataVersion};
+use arrow_schema::{ArrowError, DataType, SchemaRef};
+
+/// Largest message header (flatbuffer) accepted.
+pub const MAX_METADATA: usize = 16 << 20;
+/// Largest message body accepted (one record batch).
+pub const MAX_BODY: usize = 512 << 20;
+
+const CONTINUATION: [u8; 4] = [0xff; 4];
+
+/// What one message of a stream carried.
+#[derive(Debug)]
+pub enum Message {
+    /// A stream starts (the first message, or after an end marker).
+    Schema(SchemaRef),
+    Batch(RecordBatch),
+    /// The IPC end-of-stream marker.
+    End,
+}
+
+/// Why reading stopped.
+#[derive(Debug)]
+pub enum ReadError {
+    Io(io::Error),
+    /// The bytes are not a valid Arrow IPC stream.
+    Invalid(String),
+}
+
+impl std::fmt::Display for ReadError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ReadError::Io(e) => write!(f, "{e}"),
+            ReadError::Invalid(why) => write!(f, "not an Arrow IPC stream: {why}"),
+        }
+    }
+}
+
+impl std::error::Error for ReadError {}
+
+impl From<io::Error> for ReadError {
+    fn from(e: io::Error) -> Self {
+        ReadError::Io(e)
+    }
+}
+
+fn invalid(why: impl Into<String>) -> ReadError {
+    ReadError::Invalid(why.into())
+}
+
+/// Reads the messages of one or more consecutive IPC streams.
+pub struct MessageReader<R> {
+    inner: R,
+    schema: Option<SchemaRef>,
+    dictionaries: HashMap<i64, ArrayRef>,
+    /// Bytes consumed, for error messages.
+    offset: u64,
+}
+
+impl<R: Read> MessageReader<R> {
+    pub fn new(inner: R) -> Self {
+        MessageReader {
+            inner,
+            schema: None,
+            dictionaries: HashMap::new(),
+            offset: 0,
+        }
+    }
+
+    pub fn get_mut(&mut self) -> &mut R {
+        &mut self.inner
+    }
+
+    /// The schema of the stream being read.
+    pub fn schema(&self) -> Option<&SchemaRef> {
+        self.schema.as_ref()
+    }
+
+    /// The next message; `Ok(None)` at a clean end of input (between
+    /// messages). Dictionary messages are absorbed.
+    pub fn next_message(&mut self) -> Result<Option<Message>, ReadError> {
+        loop {
+            let at = self.offset;
+            let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.read_one()));
+            let step = match result {
+                Ok(step) => step,
+                Err(_) => Err(invalid(format!("malformed message at byte {at}"))),
+            };
+            match step? {
+                Step::Message(m) => return Ok(Some(m)),
+                Step::Eof => return Ok(None),
+                Step::Again => continue,
+            }
+        }
+    }
+
+    fn read_one(&mut self) -> Result<Step, ReadError> {
+        let mut word = [0u8; 4];
+        let got = read_full(&mut self.inner, &mut word)?;
+        if got == 0 {
+            return Ok(Step::Eof);
+        }
+        if got < 4 {
+            return Err(self.truncated());
+        }
+        self.offset += 4;
+        if word == CONTINUATION {
+            if read_full(&mut self.inner, &mut word)? < 4 {
+                return Err(self.truncated());
+            }
+            self.offset += 4;
+        }
+        let meta_len = i32::from_le_bytes(word);
+        if meta_len == 0 {
+            self.schema = None;
+            self.dictionaries.clear();
+            return Ok(Step::Message(Message::End));
+        }
+        let meta_len = usize::try_from(meta_len)
+            .ok()
+            .filter(|n| *n <= MAX_METADATA)
+            .ok_or_else(|| invalid(format!("message length {meta_len} at byte {}", self.offset)))?;
+        let mut meta = vec![0u8; meta_len];
+        if read_full(&mut self.inner, &mut meta)? < meta_len {
+            return Err(self.truncated());
+        }
+        self.offset += meta_len as u64;
+        let message = arrow_ipc::root_as_message(&meta)
+            .map_err(|e| invalid(format!("bad message header at byte {}: {e}", self.offset)))?;
+        let body_len = usize::try_from(message.bodyLength())
+            .ok()
+            .filter(|n| *n <= MAX_BODY)
+            .ok_or_else(|| invalid(format!("body length {} too large", message.bodyLength())))?;
+        let mut body = vec![0u8; body_len];
+        if read_full(&mut self.inner, &mut body)? < body_len {
+            return Err(self.truncated());
+        }
+        self.offset += body_len as u64;
+        let body = Buffer::from_vec(body);
+        let version = message.version();
+        match message.header_type() {
+            MessageHeader::Schema => {
+                if self.schema.is_some() {
+                    return Err(invalid("a second schema without an end-of-stream marker"));
+                }
+                let fb = message
+                    .header_as_schema()
+                    .ok_or_else(|| invalid("schema message without a schema"))?;
+                let schema = Arc::new(arrow_ipc::convert::fb_to_schema(fb));
+                self.schema = Some(schema.clone());
+                Ok(Step::Message(Message::Schema(schema)))
+            }
+            MessageHeader::RecordBatch => {
+                let schema = self
+                    .schema
+                    .clone()
+                    .ok_or_else(|| invalid("a record batch before the schema"))?;
+                let fb = message
+                    .header_as_record_batch()
+                    .ok_or_else(|| invalid("record batch message without a batch"))?;
+                let batch = arrow_ipc::reader::read_record_batch(
+                    &body,
+                    fb,
+                    schema,
+                    &self.dictionaries,
+                    None,
+                    &version,
+                )
+                .map_err(|e| invalid(format!("bad record batch: {e}")))?;
+                Ok(Step::Message(Message::Batch(batch)))
+            }
+            MessageHeader::DictionaryBatch => {
+                let schema = self
+                    .schema
+                    .clone()
+                    .ok_or_else(|| invalid("a dictionary before the schema"))?;
+                let fb = message
+                    .header_as_dictionary_batch()
+                    .ok_or_else(|| invalid("dictionary message without a dictionary"))?;
+                arrow_ipc::reader::read_dictionary(
+                    &body,
+                    fb,
+                    &schema,
+                    &mut self.dictionaries,
+                    &version,
+                )
+                .map_err(|e| invalid(format!("bad dictionary: {e}")))?;
+                Ok(Step::Again)
+            }
+            other => Err(invalid(format!("unexpected message type {other:?}"))),
+        }
+    }
+
+    fn truncated(&self) -> ReadError {
+        invalid(format!("truncated message at byte {}", self.offset))
+    }
+}
+
+enum Step {
+    Message(Message),
+    Eof,
+    Again,
+}
+
+/// Reads until `buf` is full or the input ends; returns the bytes read.
+fn read_full(r: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match r.read(&mut buf[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(n)
+}
+
+/// Encodes one stream's messages to bytes: the schema message once (for
+/// every client that joins), then each batch, then the end marker.
+pub struct Encoder {
+    writer: StreamWriter<Vec<u8>>,
+    schema_message: Arc<[u8]>,
+    schema: SchemaRef,
+}
+
+impl Encoder {
+    pub fn new(schema: SchemaRef) -> Result<Encoder, ArrowError> {
+        if let Some(f) = schema
+            .fields()
+            .iter()
+            .find(|f| matches!(f.data_type(), DataType::Dictionary(..)))
+        {
+            // A client that joins mid-stream would miss dictionaries sent
+            // before it came; eddy's flow schema has none.
+            return Err(ArrowError::SchemaError(format!(
+                "field {} is dictionary-encoded, which stream outputs do not support; cast it to its value type",
+                f.name()
+            )));
+        }
+        let mut writer = StreamWriter::try_new_with_options(
+            Vec::with_capacity(1 << 20),
+            &schema,
+            IpcWriteOptions::default(),
+        )?;
+        let schema_message: Arc<[u8]> = Arc::from(writer.get_ref().as_slice());
+        writer.get_mut().clear();
+        Ok(Encoder {
+            writer,
+            schema_message,
+            schema,
+        })
+    }
+
+    pub fn schema(&self) -> &SchemaRef {
+        &self.schema
+    }
+
+    /// The schema message every client gets first.
+    pub fn schema_message(&self) -> Arc<[u8]> {
+        self.schema_message.clone()
+    }
+
+    /// One batch's message.
+    pub fn encode(&mut self, batch: &RecordBatch) -> Result<Arc<[u8]>, ArrowError> {
+        self.writer.write(batch)?;
+        let bytes = Arc::from(self.writer.get_ref().as_slice());
+        self.writer.get_mut().clear();
+        Ok(bytes)
+    }
+}
+
+/// The IPC end-of-stream marker.
+pub const END_OF_STREAM: [u8; 8] = [0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0];
+
+/// Metadata version eddy writes (for tests).
+pub const VERSION: MetadataVersion = MetadataVersion::V5;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow_array::{StringArray, UInt16Array};
+    use arrow_schema::{Field, Schema};
+
+    fn batch(ports: &[u16]) -> RecordBatch {
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("dst_port", DataType::UInt16, false),
+            Field::new("http_host", DataType::Utf8, true),
+        ]));
+        let hosts: Vec<Option<&str>> = ports
+            .iter()
+            .map(|p| (p % 2 == 0).then_some("x.cz"))
+            .collect();
+        RecordBatch::try_new(
+            schema,
+            vec![
+                Arc::new(UInt16Array::from(ports.to_vec())),
+                Arc::new(StringArray::from(hosts)),
+            ],
+        )
+        .unwrap()
+    }
+
+    fn stream(batches: &[RecordBatch]) -> Vec<u8> {
+        let mut enc = Encoder::new(batches[0].schema()).unwrap();
+        let mut out = enc.schema_message().to_vec();
+        for b in batches {
+            out.extend_from_slice(&enc.encode(b).unwrap());
+        }
+        out.extend_from_slice(&END_OF_STREAM);
+        out
+    }
+
+    fn read_all(bytes: &[u8]) -> (Vec<Message>, Option<ReadError>) {
+        let mut r = MessageReader::new(bytes);
+        let mut out = Vec::new();
+        loop {
+            match r.next_message() {
+                Ok(Some(m)) => out.push(m),
+                Ok(None) => return (out, None),
+                Err(e) => return (out, Some(e)),
+            }
+        }
+    }
+
+    #[test]
+    fn pyarrow_compatible_bytes_round_trip() {
+        let b1 = batch(&[80, 443]);
+        let b2 = batch(&[53]);
+        let bytes = stream(&[b1.clone(), b2.clone()]);
+        // arrow-ipc's own reader accepts what the encoder writes.
+        let std_reader = arrow_ipc::reader::StreamReader::try_new(&bytes[..], None).unwrap();
+        let got: Vec<_> = std_reader.map(|b| b.unwrap()).collect();
+        assert_eq!(got, vec![b1.clone(), b2.clone()]);
+        let (msgs, err) = read_all(&bytes);
+        assert!(err.is_none());
+        assert!(matches!(msgs[0], Message::Schema(_)));
+        assert!(matches!(&msgs[1], Message::Batch(b) if *b == b1));
+        assert!(matches!(&msgs[2], Message::Batch(b) if *b == b2));
+        assert!(matches!(msgs[3], Message::End));
+    }
+
+    #[test]
+    fn a_new_stream_may_follow_the_end_marker() {
+        let mut bytes = stream(&[batch(&[1])]);
+        bytes.extend(stream(&[batch(&[2, 3])]));
+        let (msgs, err) = read_all(&bytes);
+        assert!(err.is_none());
+        let kinds: Vec<&str> = msgs
+            .iter()
+            .map(|m| match m {
+                Message::Schema(_) => "s",
+                Message::Batch(_) => "b",
+                Message::End => "e",
+            })
+            .collect();
+        assert_eq!(kinds, ["s", "b", "e", "s", "b", "e"]);
+    }
+
+    #[test]
+    fn truncated_and_garbage_input_are_errors_not_panics() {
+        let bytes = stream(&[batch(&[1, 2, 3])]);
+        for cut in 1..bytes.len() - 8 {
+            // Cut inside a message: an error; at a message boundary: no end marker.
+            let (msgs, err) = read_all(&bytes[..cut]);
+            let ended = msgs.iter().any(|m| matches!(m, Message::End));
+            assert!(err.is_some() || !ended, "cut at {cut}");
+        }
+        let (_, err) = read_all(b"GET / HTTP/1.1\r\n\r\n");
+        assert!(err.unwrap().to_string().contains("not an Arrow IPC stream"));
+        // Flipping any byte never panics.
+        for i in 0..bytes.len() {
+            let mut bad = bytes.clone();
+            bad[i] ^= 0x5a;
+            let _ = read_all(&bad);
+        }
+    }
+
+    #[test]
+    fn huge_lengths_are_refused_before_allocating() {
+        let mut bytes = CONTINUATION.to_vec();
+        bytes.extend_from_slice(&i32::MAX.to_le_bytes());
+        let (_, err) = read_all(&bytes);
+        assert!(err.unwrap().to_string().contains("message length"));
+    }
+}
