@@ -145,6 +145,8 @@
 //! `tests/nftest.rs`. `tests/nfdump_diff.rs` compares with nfdump itself.
 
 mod ast;
+#[cfg(feature = "arrow")]
+pub mod batch;
 mod error;
 mod eval;
 mod lexer;
@@ -152,6 +154,8 @@ mod parser;
 mod time;
 
 pub use ast::{CmpOp, Column, Expr, Kind, Net, Pattern, StrMatch, CORE_COLUMNS};
+#[cfg(feature = "arrow")]
+pub use batch::{BatchFilter, SchemaMismatch};
 pub use error::ParseError;
 pub use parser::{MAX_DEPTH, MAX_LIST};
 
