@@ -239,7 +239,7 @@ fn read_full(r: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
 /// every client that joins), then each batch, then the end marker.
 pub struct Encoder {
     writer: StreamWriter<Vec<u8>>,
-    schema_message: Arc<[u8]>,
+    schema_message: Bytes,
     schema: SchemaRef,
 }
 
@@ -262,7 +262,7 @@ impl Encoder {
             &schema,
             IpcWriteOptions::default(),
         )?;
-        let schema_message: Arc<[u8]> = Arc::from(writer.get_ref().as_slice());
+        let schema_message: Bytes = Arc::new(writer.get_ref().clone());
         writer.get_mut().clear();
         Ok(Encoder {
             writer,
@@ -276,18 +276,21 @@ impl Encoder {
     }
 
     /// The schema message every client gets first.
-    pub fn schema_message(&self) -> Arc<[u8]> {
+    pub fn schema_message(&self) -> Bytes {
         self.schema_message.clone()
     }
 
-    /// One batch's message.
-    pub fn encode(&mut self, batch: &RecordBatch) -> Result<Arc<[u8]>, ArrowError> {
+    /// One batch's message (the encoder's buffer itself, not a copy).
+    pub fn encode(&mut self, batch: &RecordBatch) -> Result<Bytes, ArrowError> {
         self.writer.write(batch)?;
-        let bytes = Arc::from(self.writer.get_ref().as_slice());
-        self.writer.get_mut().clear();
-        Ok(bytes)
+        let capacity = self.writer.get_ref().capacity();
+        let bytes = std::mem::replace(self.writer.get_mut(), Vec::with_capacity(capacity));
+        Ok(Arc::new(bytes))
     }
 }
+
+/// An encoded message, shared by every client it goes to.
+pub type Bytes = Arc<Vec<u8>>;
 
 /// The IPC end-of-stream marker.
 pub const END_OF_STREAM: [u8; 8] = [0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0];

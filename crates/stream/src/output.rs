@@ -26,7 +26,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use arrow_array::RecordBatch;
 use arrow_schema::ArrowError;
 
-use crate::ipc::{Encoder, END_OF_STREAM};
+use crate::ipc::{Bytes, Encoder, END_OF_STREAM};
 use crate::log;
 use crate::spec::{Rotation, SlowPolicy, Spec, Transport};
 use crate::stats::IfcStats;
@@ -40,7 +40,7 @@ const CLIENT_QUEUE: usize = 8;
 /// Encoded bytes and the records they carry (0 for schema and end markers).
 #[derive(Clone)]
 struct Msg {
-    bytes: Arc<[u8]>,
+    bytes: Bytes,
     rows: usize,
 }
 
@@ -172,7 +172,7 @@ impl Output {
             if self.encoder.is_some() {
                 self.deliver(
                     Msg {
-                        bytes: Arc::from(&END_OF_STREAM[..]),
+                        bytes: Arc::new(END_OF_STREAM.to_vec()),
                         rows: 0,
                     },
                     None,
@@ -213,7 +213,7 @@ impl Output {
             Sink::Stream(w) => w.write_all(&msg.bytes).map_err(io_err),
             Sink::File(f) => {
                 let schema_bytes = self.encoder.as_ref().map(|e| e.schema_message());
-                f.write(&msg.bytes, schema_bytes.as_deref(), schema.is_some())
+                f.write(&msg.bytes, schema_bytes.as_deref().map(Vec::as_slice), schema.is_some())
                     .map_err(io_err)
             }
             Sink::Blackhole => Ok(()),
@@ -228,7 +228,7 @@ impl Output {
         if end_marker && self.encoder.is_some() {
             self.deliver(
                 Msg {
-                    bytes: Arc::from(&END_OF_STREAM[..]),
+                    bytes: Arc::new(END_OF_STREAM.to_vec()),
                     rows: 0,
                 },
                 None,
