@@ -4,6 +4,7 @@
 mod collect;
 mod gen;
 mod meter;
+mod module;
 mod query;
 mod send;
 
@@ -38,6 +39,8 @@ enum Command {
     Collect(collect::CollectArgs),
     /// Query the flow store with nfdump's options and filter language.
     Query(query::QueryArgs),
+    /// Run a stream module (replay, logger, filter, merger, anonymize).
+    Module(module::ModuleArgs),
 }
 
 fn main() {
@@ -49,6 +52,7 @@ fn main() {
         Command::Send(args) => send::run(args),
         Command::Collect(args) => collect::run(args),
         Command::Query(args) => query::run(args),
+        Command::Module(args) => module::run(args),
     };
     if let Err(err) = result {
         if is_broken_pipe(&err) {

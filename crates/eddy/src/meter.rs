@@ -85,6 +85,12 @@ pub struct MeterArgs {
     /// wants 1400; templates are then repeated as over UDP.
     #[arg(long, value_name = "BYTES", requires = "ipfix")]
     pub ipfix_mtu: Option<usize>,
+    /// Also write the flows to a stream interface as Arrow IPC record
+    /// batches, for stream modules: u:NAME (a unix socket in
+    /// $EDDY_SOCKET_DIR, default /tmp/eddy), t:[HOST:]PORT, f:PATH. Socket
+    /// outputs wait for a first client (add :drop not to).
+    #[arg(long, value_name = "SPEC")]
+    pub stream: Option<String>,
     /// Snapshot length for live capture.
     #[arg(long, default_value_t = 1522, value_name = "BYTES")]
     pub snaplen: u32,
@@ -172,9 +178,17 @@ pub fn run(args: MeterArgs) -> Result<()> {
         )),
         None => None,
     };
+    let stream = match &args.stream {
+        Some(spec) => Some(
+            stream::FlowWriter::open(spec, Default::default())
+                .with_context(|| format!("cannot open the stream output {spec}"))?,
+        ),
+        None => None,
+    };
     let mut sinks = Sinks {
         text: &mut sink,
         ipfix: exporter,
+        stream,
     };
     let (decode_stats, cache_stats) = meter(source.as_mut(), config, &mut sinks)?;
     if !args.quiet {
@@ -182,40 +196,56 @@ pub fn run(args: MeterArgs) -> Result<()> {
         if let Some(exporter) = &sinks.ipfix {
             print_export_summary(exporter);
         }
+        if let Some(stats) = sinks.stream.as_ref().and_then(|s| s.stats()) {
+            print_stream_summary(args.stream.as_deref().unwrap_or(""), &stats);
+        }
     }
     Ok(())
 }
 
-/// The text sink, and beside it the IPFIX exporter when one was asked for.
+/// The text sink, and beside it the IPFIX exporter and the stream output
+/// when they were asked for.
 struct Sinks<'a> {
     text: &'a mut dyn FlowSink,
     ipfix: Option<IpfixSink>,
+    stream: Option<stream::FlowWriter>,
+}
+
+impl Sinks<'_> {
+    fn each(&mut self, mut f: impl FnMut(&mut dyn FlowSink) -> io::Result<()>) -> io::Result<()> {
+        f(self.text)?;
+        if let Some(exporter) = &mut self.ipfix {
+            f(exporter)?;
+        }
+        if let Some(stream) = &mut self.stream {
+            f(stream)?;
+        }
+        Ok(())
+    }
 }
 
 impl FlowSink for Sinks<'_> {
     fn write(&mut self, records: &[FlowRecord]) -> io::Result<()> {
-        self.text.write(records)?;
-        match &mut self.ipfix {
-            Some(exporter) => exporter.write(records),
-            None => Ok(()),
-        }
+        self.each(|s| s.write(records))
     }
 
     fn flush(&mut self) -> io::Result<()> {
-        self.text.flush()?;
-        match &mut self.ipfix {
-            Some(exporter) => exporter.flush(),
-            None => Ok(()),
-        }
+        self.each(|s| s.flush())
     }
 
     fn finish(&mut self) -> io::Result<()> {
-        self.text.finish()?;
-        match &mut self.ipfix {
-            Some(exporter) => exporter.finish(),
-            None => Ok(()),
-        }
+        self.each(|s| s.finish())
     }
+}
+
+fn print_stream_summary(spec: &str, stats: &stream::stats::IfcStats) {
+    use stream::stats::IfcStats as S;
+    eprintln!(
+        "eddy meter: stream {spec}: records {}, batches {}, dropped records {}",
+        S::get(&stats.records),
+        S::get(&stats.batches),
+        S::get(&stats.dropped)
+    );
 }
 
 /// `--ipfix-mtu`: messages of at most `mtu` bytes, templates repeated as

@@ -15,10 +15,12 @@
 //! mapping (the `ipfix` crate, later).
 
 pub mod format;
-mod text;
+pub mod text;
 mod time;
 
-pub use time::{civil_from_days, days_from_civil, format_datetime, DateStyle};
+pub use time::{
+    civil_from_days, days_from_civil, format_datetime, push_datetime, DateCache, DateStyle,
+};
 
 use std::net::{IpAddr, Ipv6Addr};
 

@@ -15,14 +15,14 @@ const PAIRS: &[u8; 200] = b"0001020304050607080910111213141516171819\
 const HEX: &[u8; 16] = b"0123456789abcdef";
 
 /// The two ASCII digits of `n % 100`.
-pub(crate) fn two_digits(n: u64) -> [u8; 2] {
+pub fn two_digits(n: u64) -> [u8; 2] {
     let i = (n % 100) as usize * 2;
     [PAIRS[i], PAIRS[i + 1]]
 }
 
 /// Appends `n` in decimal, as `Display` does.
 #[inline]
-pub(crate) fn push_u64(out: &mut Vec<u8>, n: u64) {
+pub fn push_u64(out: &mut Vec<u8>, n: u64) {
     // Counters are often below 100: fixed-size pushes the compiler
     // inlines, without the call and the digit loop.
     if n < 10 {
@@ -37,7 +37,7 @@ pub(crate) fn push_u64(out: &mut Vec<u8>, n: u64) {
 /// Appends a byte in decimal: address octets and the one-byte fields, where
 /// three digits are common and the general loop is not needed.
 #[inline]
-pub(crate) fn push_u8(out: &mut Vec<u8>, n: u8) {
+pub fn push_u8(out: &mut Vec<u8>, n: u8) {
     let [tens, ones] = two_digits(n.into());
     if n >= 100 {
         out.extend_from_slice(&[b'0' + n / 100, tens, ones]);
@@ -50,7 +50,7 @@ pub(crate) fn push_u8(out: &mut Vec<u8>, n: u8) {
 
 /// Appends a port or VLAN in decimal with fixed-size pushes per length.
 #[inline]
-pub(crate) fn push_u16(out: &mut Vec<u8>, n: u16) {
+pub fn push_u16(out: &mut Vec<u8>, n: u16) {
     let n = u64::from(n);
     let [c, d] = two_digits(n);
     if n < 100 {
@@ -72,7 +72,7 @@ pub(crate) fn push_u16(out: &mut Vec<u8>, n: u16) {
 }
 
 /// Integers in decimal, each type through the fastest path for its range.
-pub(crate) trait Decimal: Copy {
+pub trait Decimal: Copy {
     fn push_decimal(self, out: &mut Vec<u8>);
 }
 
@@ -99,7 +99,7 @@ impl Decimal for u64 {
 
 /// Appends `n` in decimal with leading zeros up to `width` digits, as
 /// `{:0width$}` does (wider numbers are not cut).
-pub(crate) fn push_u64_padded(out: &mut Vec<u8>, mut n: u64, width: usize) {
+pub fn push_u64_padded(out: &mut Vec<u8>, mut n: u64, width: usize) {
     // u64::MAX has 20 digits; the buffer starts as zeros, so padding is just
     // starting further left.
     let mut buf = [b'0'; 20];
@@ -123,7 +123,7 @@ pub(crate) fn push_u64_padded(out: &mut Vec<u8>, mut n: u64, width: usize) {
 }
 
 /// Appends a MAC as `00:1b:21:3a:4f:5e`.
-pub(crate) fn push_mac(out: &mut Vec<u8>, mac: &[u8; 6]) {
+pub fn push_mac(out: &mut Vec<u8>, mac: &[u8; 6]) {
     let mut text = [b':'; 17];
     for (i, b) in mac.iter().enumerate() {
         text[3 * i] = HEX[usize::from(b >> 4)];
@@ -134,7 +134,7 @@ pub(crate) fn push_mac(out: &mut Vec<u8>, mac: &[u8; 6]) {
 
 /// Appends a record address as `Display` shows [`crate::unmap`] of it:
 /// IPv4-mapped addresses as dotted IPv4, the rest as RFC 5952 IPv6.
-pub(crate) fn push_ip(out: &mut Vec<u8>, addr: Ipv6Addr) {
+pub fn push_ip(out: &mut Vec<u8>, addr: Ipv6Addr) {
     match addr.to_ipv4_mapped() {
         Some(v4) => push_ipv4(out, v4),
         None => push_ipv6(out, addr),
@@ -202,7 +202,7 @@ fn push_hex16(out: &mut Vec<u8>, value: u16) {
 
 /// Pads the text written since `start` with spaces on the left to `width`
 /// bytes, as `{:>width}` does for ASCII.
-pub(crate) fn align_right(out: &mut Vec<u8>, start: usize, width: usize) {
+pub fn align_right(out: &mut Vec<u8>, start: usize, width: usize) {
     let len = out.len().saturating_sub(start);
     if len < width {
         out.resize(start + width, b' ');
@@ -212,7 +212,7 @@ pub(crate) fn align_right(out: &mut Vec<u8>, start: usize, width: usize) {
 
 /// Pads the text written since `start` with spaces on the right to `width`
 /// bytes, as `{:<width}` does for ASCII.
-pub(crate) fn align_left(out: &mut Vec<u8>, start: usize, width: usize) {
+pub fn align_left(out: &mut Vec<u8>, start: usize, width: usize) {
     let len = out.len().saturating_sub(start);
     if len < width {
         out.resize(start + width, b' ');
@@ -350,7 +350,7 @@ fn needs_csv_quotes(bytes: &[u8]) -> bool {
 }
 
 /// Appends a CSV field, quoted (RFC 4180) when it holds a comma, quote or line break.
-pub(crate) fn push_csv_str(out: &mut Vec<u8>, s: &str) {
+pub fn push_csv_str(out: &mut Vec<u8>, s: &str) {
     if !needs_csv_quotes(s.as_bytes()) {
         out.extend_from_slice(s.as_bytes());
         return;
@@ -366,7 +366,7 @@ pub(crate) fn push_csv_str(out: &mut Vec<u8>, s: &str) {
 }
 
 /// Appends a JSON string literal (with its quotes), escaping what JSON requires.
-pub(crate) fn push_json_str(out: &mut Vec<u8>, s: &str) {
+pub fn push_json_str(out: &mut Vec<u8>, s: &str) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     out.push(b'"');
     for b in s.bytes() {

@@ -42,7 +42,7 @@ pub fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
 /// roughly in time order, so consecutive timestamps nearly always share the
 /// day and skip [`civil_from_days`].
 #[derive(Clone, Copy, Debug)]
-pub(crate) struct DateCache {
+pub struct DateCache {
     day: u64,
     text: [u8; 10],
 }
@@ -123,12 +123,7 @@ fn fill_datetime(
 
 /// Appends `ts_ns` (ns since the epoch, UTC) to `out` in the given style,
 /// reusing the date of the previous call when the day is the same.
-pub(crate) fn push_datetime(
-    out: &mut Vec<u8>,
-    dates: &mut DateCache,
-    ts_ns: u64,
-    style: DateStyle,
-) {
+pub fn push_datetime(out: &mut Vec<u8>, dates: &mut DateCache, ts_ns: u64, style: DateStyle) {
     let mut text = [0; MAX_LEN];
     let len = fill_datetime(&mut text, dates, ts_ns, style);
     out.extend_from_slice(&text[..len]);

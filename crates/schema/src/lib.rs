@@ -27,6 +27,8 @@ use arrow_schema::{ArrowError, DataType, Field, Schema, SchemaRef, TimeUnit};
 use l7::{col, L7Fields, Value};
 use record::{EndReason, FlowRecord, Reverse};
 
+pub mod text;
+
 /// The base (non-L7) columns, in schema order.
 pub const BASE_COLUMNS: &[&str] = &[
     "first",
@@ -594,7 +596,7 @@ fn read_l7(name: &str, c: usize, a: &dyn Array, out: &mut [FlowRecord]) -> Resul
 }
 
 /// Sets one L7 column, creating the protocol's fields on the first.
-fn set_l7(r: &mut FlowRecord, c: usize, v: Value<'_>) {
+pub(crate) fn set_l7(r: &mut FlowRecord, c: usize, v: Value<'_>) {
     if r.l7.is_none() {
         r.l7 = L7Fields::empty_for_column(c).map(Box::new);
     }

@@ -213,8 +213,12 @@ impl Output {
             Sink::Stream(w) => w.write_all(&msg.bytes).map_err(io_err),
             Sink::File(f) => {
                 let schema_bytes = self.encoder.as_ref().map(|e| e.schema_message());
-                f.write(&msg.bytes, schema_bytes.as_deref().map(Vec::as_slice), schema.is_some())
-                    .map_err(io_err)
+                f.write(
+                    &msg.bytes,
+                    schema_bytes.as_deref().map(Vec::as_slice),
+                    schema.is_some(),
+                )
+                .map_err(io_err)
             }
             Sink::Blackhole => Ok(()),
         }
@@ -225,7 +229,18 @@ impl Output {
     /// connections just close (the module stopped; receivers reconnect).
     pub fn close(mut self, end_marker: bool) -> Result<(), ArrowError> {
         let flushed = self.flush();
-        if end_marker && self.encoder.is_some() {
+        if end_marker && self.encoder.is_none() {
+            // No batch was ever sent: an empty stream (a schema without
+            // fields, then the end), so the end still reaches receivers.
+            let encoder = Encoder::new(Arc::new(arrow_schema::Schema::empty()))?;
+            let schema_msg = Msg {
+                bytes: encoder.schema_message(),
+                rows: 0,
+            };
+            self.encoder = Some(encoder);
+            self.deliver(schema_msg.clone(), Some(schema_msg))?;
+        }
+        if end_marker {
             self.deliver(
                 Msg {
                     bytes: Arc::new(END_OF_STREAM.to_vec()),
@@ -325,6 +340,9 @@ struct ServerState {
     backlog: Vec<Msg>,
     next_id: u64,
     closed: bool,
+    /// Client writer threads, registered under the same lock as the client,
+    /// so closing the output always waits for every one of them.
+    writers: Vec<JoinHandle<()>>,
 }
 
 struct Server {
@@ -333,7 +351,6 @@ struct Server {
     policy: SlowPolicy,
     stats: Arc<IfcStats>,
     stop: Arc<AtomicBool>,
-    writers: Mutex<Vec<JoinHandle<()>>>,
     path: Option<PathBuf>,
 }
 
@@ -355,12 +372,12 @@ impl Server {
                 backlog: Vec::new(),
                 next_id: 0,
                 closed: false,
+                writers: Vec::new(),
             }),
             joined: Condvar::new(),
             policy,
             stats,
             stop,
-            writers: Mutex::new(Vec::new()),
             path,
         });
         let s = server.clone();
@@ -407,17 +424,14 @@ impl Server {
         state.clients.push(ClientSlot { id, tx });
         self.stats.add(&self.stats.clients, 1);
         self.stats.add(&self.stats.connects, 1);
-        drop(state);
-        self.joined.notify_all();
         let leaving = Arc::new(AtomicBool::new(false));
         let l = leaving.clone();
         thread::spawn(move || watch_client(reader, l));
         let s = self.clone();
         let handle = thread::spawn(move || s.write_client(id, conn, first, rx, leaving));
-        self.writers
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .push(handle);
+        state.writers.push(handle);
+        drop(state);
+        self.joined.notify_all();
         true
     }
 
@@ -429,7 +443,9 @@ impl Server {
         if is_schema {
             state.schema = Some(msg.clone());
         }
-        if msg.rows == 0 && state.clients.is_empty() {
+        // A schema waits for no one (a client that joins gets it first);
+        // batches and end markers wait under `:wait`.
+        if is_schema && state.clients.is_empty() {
             return;
         }
         if self.policy == SlowPolicy::Wait {
@@ -553,8 +569,8 @@ impl Server {
         self.stats.add(&self.stats.dropped, lost as u64);
         // Dropping the senders lets each writer finish its queue and exit.
         state.clients.clear();
+        let writers = std::mem::take(&mut state.writers);
         drop(state);
-        let writers = std::mem::take(&mut *self.writers.lock().unwrap_or_else(|p| p.into_inner()));
         for w in writers {
             let _ = w.join();
         }

@@ -1,0 +1,346 @@
+//! `eddy module replay -i OUT (-f FILE | -R STORE_DIR)`: flows to a stream,
+//! as NEMEA's logreplay. From CSV or JSON lines (eddy's `-o csv|json`, the
+//! logger's output), or from the flow store in time order: a source folder
+//! or the whole store, window by window, each window's rows (all sources)
+//! sorted by `first`. As fast as possible, or paced at `--speed` times real
+//! time by the records' start times.
+
+use std::fs::File;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+use arrow_array::{Array, RecordBatch, TimestampNanosecondArray, UInt32Array};
+use clap::Args;
+use stream::{Module, ModuleError, Outputs, Produced};
+
+use super::Common;
+
+#[derive(Args)]
+pub struct ReplayArgs {
+    #[command(flatten)]
+    common: Common,
+    /// CSV (with a header line) or JSON lines; - for stdin.
+    #[arg(
+        short = 'f',
+        long = "file",
+        value_name = "FILE",
+        conflicts_with = "store"
+    )]
+    file: Option<PathBuf>,
+    /// Stored flows: the store folder, or one source's folder in it.
+    #[arg(short = 'R', long = "store", value_name = "DIR")]
+    store: Option<PathBuf>,
+    /// Pace by the records' start times at this many times real time
+    /// (1 = real time) [default: as fast as possible].
+    #[arg(long, value_name = "FACTOR", conflicts_with = "rate")]
+    speed: Option<f64>,
+    /// Send at most this many records per second.
+    #[arg(long, value_name = "RECORDS")]
+    rate: Option<u64>,
+    /// Stop after this many records.
+    #[arg(short = 'c', long = "count", value_name = "N")]
+    count: Option<u64>,
+    /// Rows per batch sent.
+    #[arg(long, default_value_t = 8192, value_name = "ROWS")]
+    batch: usize,
+}
+
+/// Where batches come from.
+trait BatchSource {
+    fn next_batch(&mut self) -> Option<Result<RecordBatch, ModuleError>>;
+}
+
+struct Replay {
+    source: Box<dyn BatchSource>,
+    /// The batch being sent and the next row to send.
+    current: Option<(RecordBatch, usize)>,
+    slice_rows: usize,
+    pace: Option<Pace>,
+    remaining: u64,
+    sent: u64,
+}
+
+/// How fast to send: by the records' times, or a fixed rate.
+enum Pace {
+    Speed {
+        speed: f64,
+        /// Wall clock and record time of the first record.
+        origin: Option<(Instant, i64)>,
+    },
+    Rate {
+        per_sec: u64,
+        start: Option<Instant>,
+    },
+}
+
+impl Pace {
+    /// How long to wait before sending the next record (which started at
+    /// `ns`, when known) after `sent` records.
+    fn wait(&mut self, ns: Option<i64>, sent: u64) -> Duration {
+        match self {
+            Pace::Speed { speed, origin } => {
+                let Some(ns) = ns else { return Duration::ZERO };
+                let (wall, t0) = *origin.get_or_insert((Instant::now(), ns));
+                let due = Duration::from_secs_f64((ns - t0).max(0) as f64 / 1e9 / *speed);
+                due.saturating_sub(wall.elapsed())
+            }
+            Pace::Rate { per_sec, start } => {
+                let start = *start.get_or_insert_with(Instant::now);
+                let due = Duration::from_secs_f64(sent as f64 / *per_sec as f64);
+                due.saturating_sub(start.elapsed())
+            }
+        }
+    }
+}
+
+impl Module for Replay {
+    fn outputs(&self) -> usize {
+        1
+    }
+
+    fn inputs(&self) -> (usize, Option<usize>) {
+        (0, Some(0))
+    }
+
+    fn process(&mut self, _: usize, _: &RecordBatch, _: &mut Outputs) -> Result<(), ModuleError> {
+        Ok(())
+    }
+
+    fn produce(&mut self, out: &mut Outputs) -> Result<Produced, ModuleError> {
+        if self.remaining == 0 {
+            return Ok(Produced::Done);
+        }
+        let (batch, offset) = match self.current.take() {
+            Some((b, o)) if o < b.num_rows() => (b, o),
+            _ => match self.source.next_batch() {
+                Some(b) => (b?, 0),
+                None => return Ok(Produced::Done),
+            },
+        };
+        let rows = self
+            .slice_rows
+            .min(batch.num_rows() - offset)
+            .min(self.remaining.min(usize::MAX as u64) as usize);
+        if let Some(pace) = &mut self.pace {
+            let wait = pace.wait(first_time(&batch, offset), self.sent);
+            if !wait.is_zero() {
+                std::thread::sleep(wait.min(Duration::from_millis(50)));
+                self.current = Some((batch, offset));
+                return Ok(Produced::Idle);
+            }
+        }
+        out.send(0, &batch.slice(offset, rows))?;
+        self.sent += rows as u64;
+        self.remaining -= rows as u64;
+        self.current = Some((batch, offset + rows));
+        Ok(Produced::Busy)
+    }
+
+    fn stats_json(&self) -> String {
+        format!("\"replayed\":{}", self.sent)
+    }
+}
+
+/// The `first` time of a row, if the batch has that column.
+fn first_time(batch: &RecordBatch, row: usize) -> Option<i64> {
+    let col = batch.column_by_name("first")?;
+    let times = col.as_any().downcast_ref::<TimestampNanosecondArray>()?;
+    (row < times.len() && times.is_valid(row)).then(|| times.value(row))
+}
+
+/// Stored flows, window after window, each window sorted by `first`.
+struct StoreSource {
+    /// Files grouped by window, oldest first (popped from the end).
+    windows: Vec<Vec<PathBuf>>,
+}
+
+impl StoreSource {
+    fn open(dir: &Path) -> Result<StoreSource> {
+        let (root, sources) = store_root(dir)?;
+        let files = store::list_files(&root, sources.as_deref(), None, store::DEFAULT_WINDOW_SECS)
+            .with_context(|| format!("listing {}", dir.display()))?;
+        if files.is_empty() {
+            bail!("no flow files under {}", dir.display());
+        }
+        let mut windows: Vec<Vec<PathBuf>> = Vec::new();
+        let mut last = None;
+        for f in files {
+            if last != Some(f.window_start) {
+                windows.push(Vec::new());
+                last = Some(f.window_start);
+            }
+            if let Some(w) = windows.last_mut() {
+                w.push(f.path);
+            }
+        }
+        windows.reverse();
+        Ok(StoreSource { windows })
+    }
+
+    fn read_window(files: &[PathBuf]) -> Result<Option<RecordBatch>, ModuleError> {
+        let mut batches = Vec::new();
+        for path in files {
+            for b in store::read_batches(path, 64 * 1024)? {
+                batches.push(b?);
+            }
+        }
+        let Some(first) = batches.first() else {
+            return Ok(None);
+        };
+        let schema = first.schema();
+        let all = if batches.len() == 1 {
+            batches.pop().unwrap_or_else(|| unreachable!())
+        } else {
+            arrow_select::concat::concat_batches(&schema, &batches)?
+        };
+        Ok(Some(sort_by_first(all)?))
+    }
+}
+
+impl BatchSource for StoreSource {
+    fn next_batch(&mut self) -> Option<Result<RecordBatch, ModuleError>> {
+        while let Some(files) = self.windows.pop() {
+            match Self::read_window(&files) {
+                Ok(Some(b)) => return Some(Ok(b)),
+                Ok(None) => continue,
+                Err(e) => return Some(Err(e)),
+            }
+        }
+        None
+    }
+}
+
+/// The store root and the sources to read: DIR itself is the root, unless
+/// it is one source's folder (it holds year folders).
+fn store_root(dir: &Path) -> Result<(PathBuf, Option<Vec<String>>)> {
+    if !dir.is_dir() {
+        bail!("{} is not a folder", dir.display());
+    }
+    let holds_years = std::fs::read_dir(dir)?.flatten().any(|e| {
+        e.file_name()
+            .to_str()
+            .is_some_and(|n| n.len() == 4 && n.bytes().all(|b| b.is_ascii_digit()))
+    });
+    if holds_years {
+        let parent = dir.parent().unwrap_or(Path::new(".")).to_path_buf();
+        let name = dir
+            .file_name()
+            .and_then(|n| n.to_str())
+            .map(String::from)
+            .unwrap_or_default();
+        return Ok((parent, Some(vec![name])));
+    }
+    Ok((dir.to_path_buf(), None))
+}
+
+/// Rows in order of `first` (stable: ties keep file order); a batch that
+/// is already in order is returned as is.
+fn sort_by_first(batch: RecordBatch) -> Result<RecordBatch, ModuleError> {
+    let Some(col) = batch.column_by_name("first") else {
+        return Ok(batch);
+    };
+    let Some(times) = col.as_any().downcast_ref::<TimestampNanosecondArray>() else {
+        return Ok(batch);
+    };
+    let values = times.values();
+    if values.windows(2).all(|w| w[0] <= w[1]) {
+        return Ok(batch);
+    }
+    let mut order: Vec<u32> = (0..values.len() as u32).collect();
+    order.sort_by_key(|&i| values[i as usize]);
+    let indices = UInt32Array::from(order);
+    Ok(arrow_select::take::take_record_batch(&batch, &indices)?)
+}
+
+/// CSV or JSON lines, told apart by the first non-blank character. Bad
+/// lines are skipped, counted and the first few logged.
+enum TextSource {
+    Csv(schema::text::CsvReader<Box<dyn BufRead>>),
+    Json(schema::text::JsonReader<Box<dyn BufRead>>),
+}
+
+impl TextSource {
+    fn open(path: &Path, batch_rows: usize) -> Result<TextSource> {
+        let mut reader: Box<dyn BufRead> = if path == Path::new("-") {
+            Box::new(BufReader::with_capacity(1 << 20, std::io::stdin()))
+        } else {
+            let f = File::open(path).with_context(|| format!("opening {}", path.display()))?;
+            Box::new(BufReader::with_capacity(1 << 20, f))
+        };
+        let head = reader
+            .fill_buf()
+            .with_context(|| format!("reading {}", path.display()))?;
+        let json = head.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{');
+        Ok(if json {
+            TextSource::Json(schema::text::JsonReader::new(reader).with_batch_rows(batch_rows))
+        } else {
+            TextSource::Csv(schema::text::CsvReader::new(reader).with_batch_rows(batch_rows))
+        })
+    }
+
+    fn report(&self) {
+        let (bad, errors, ignored) = match self {
+            TextSource::Csv(r) => (r.bad_lines(), r.errors(), r.ignored_columns()),
+            TextSource::Json(r) => (r.bad_lines(), r.errors(), r.ignored_columns()),
+        };
+        if !ignored.is_empty() {
+            stream::log(&format!(
+                "ignored columns eddy does not know: {}",
+                ignored.join(", ")
+            ));
+        }
+        if bad > 0 {
+            let first: Vec<String> = errors.iter().map(ToString::to_string).collect();
+            stream::log(&format!("skipped {bad} bad line(s): {}", first.join("; ")));
+        }
+    }
+}
+
+impl BatchSource for TextSource {
+    fn next_batch(&mut self) -> Option<Result<RecordBatch, ModuleError>> {
+        let next = match self {
+            TextSource::Csv(r) => r.next_batch(),
+            TextSource::Json(r) => r.next_batch(),
+        };
+        if next.is_none() {
+            self.report();
+        }
+        next.map(|r| r.map_err(Into::into))
+    }
+}
+
+pub fn run(args: ReplayArgs) -> Result<()> {
+    let source: Box<dyn BatchSource> = match (&args.file, &args.store) {
+        (Some(f), None) => Box::new(TextSource::open(f, args.batch.max(1))?),
+        (None, Some(dir)) => Box::new(StoreSource::open(dir)?),
+        _ => bail!("replay needs -f FILE (CSV or JSON lines) or -R STORE_DIR"),
+    };
+    let pace = match (args.speed, args.rate) {
+        (Some(s), _) if s > 0.0 && s.is_finite() => Some(Pace::Speed {
+            speed: s,
+            origin: None,
+        }),
+        (Some(s), _) => bail!("--speed {s}: expected a factor > 0"),
+        (None, Some(0)) => bail!("--rate 0: expected records per second > 0"),
+        (None, Some(r)) => Some(Pace::Rate {
+            per_sec: r,
+            start: None,
+        }),
+        (None, None) => None,
+    };
+    let mut module = Replay {
+        source,
+        current: None,
+        slice_rows: match (&pace, args.rate) {
+            (_, Some(r)) => (r / 100).clamp(1, 8192) as usize,
+            (Some(_), None) => 256,
+            (None, None) => args.batch.max(1),
+        },
+        pace,
+        remaining: args.count.unwrap_or(u64::MAX),
+        sent: 0,
+    };
+    super::run_module("replay", &args.common, &mut module)
+}
