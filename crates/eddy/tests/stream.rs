@@ -655,3 +655,166 @@ fn the_meter_and_the_collector_produce_streams() {
     .wait(Duration::from_secs(30));
     assert_eq!(parse_csv(&csv).len(), meter_rows.len());
 }
+
+#[test]
+fn replay_reads_the_meters_csv_and_json_lines() {
+    let dir = TempDir::new("stream-text");
+    let sockets = dir.0.join("s");
+    let pcap = shared_testdata().join("pcap/http/ipfixprobe_http.pcap");
+    let meter_rows = parse_csv(
+        &String::from_utf8(
+            run_ok(eddy().args(["meter", "-q", "-o", "csv", "-r"]).arg(&pcap)).stdout,
+        )
+        .unwrap(),
+    );
+    let cols = [
+        "first",
+        "last",
+        "src_ip",
+        "dst_ip",
+        "src_port",
+        "dst_port",
+        "proto",
+        "packets",
+        "bytes",
+        "end_reason",
+        "http_host",
+        "http_url",
+    ];
+    let key = |rows: &[Row]| -> BTreeMap<String, usize> {
+        let mut m = BTreeMap::new();
+        for r in rows {
+            let k: Vec<&str> = cols.iter().map(|c| r.get(c)).collect();
+            *m.entry(k.join("|")).or_insert(0) += 1;
+        }
+        m
+    };
+    for format in ["csv", "json"] {
+        let file = dir.0.join(format!("flows.{format}"));
+        let out = run_ok(eddy().args(["meter", "-q", "-o", format, "-r"]).arg(&pcap));
+        std::fs::write(&file, out.stdout).unwrap();
+        // The seed's command line: logreplay -i u:sock1 -f file.
+        let logger = Module::start(&sockets, &["logger", "-i", "u:sock1"]);
+        Module::start(
+            &sockets,
+            &["replay", "-i", "u:sock1", "-f", file.to_str().unwrap()],
+        )
+        .wait(Duration::from_secs(30));
+        let (csv, _) = logger.wait(Duration::from_secs(30));
+        assert_eq!(
+            key(&parse_csv(&csv)),
+            key(&meter_rows),
+            "replay -f {format}"
+        );
+    }
+}
+
+#[test]
+fn merger_anonymize_and_a_rules_file() {
+    let dir = TempDir::new("stream-more");
+    let store = make_store(&dir.0, &[test_data().join("sample.pcap")]);
+    let sockets = dir.0.join("s");
+    let n = query(&store, "any").len();
+    let s = store.to_str().unwrap();
+
+    // Two replays merged: every record of both.
+    let logger = Module::start(&sockets, &["logger", "-i", "u:merged"]);
+    let merger = Module::start(&sockets, &["merger", "-i", "u:a,u:b,u:merged"]);
+    let a = Module::start(&sockets, &["replay", "-i", "u:a", "-R", s]);
+    let b = Module::start(&sockets, &["replay", "-i", "u:b", "-R", s]);
+    a.wait(Duration::from_secs(30));
+    b.wait(Duration::from_secs(30));
+    merger.wait(Duration::from_secs(30));
+    let (csv, _) = logger.wait(Duration::from_secs(30));
+    assert_eq!(parse_csv(&csv).len(), 2 * n);
+
+    // Truncation keeps /24 of IPv4 addresses.
+    let logger = Module::start(&sockets, &["logger", "-i", "u:anon", "-O", "src_ip,dst_ip"]);
+    let anon = Module::start(
+        &sockets,
+        &["anonymize", "-i", "u:in,u:anon", "--truncate", "24/48"],
+    );
+    Module::start(&sockets, &["replay", "-i", "u:in", "-R", s]).wait(Duration::from_secs(30));
+    anon.wait(Duration::from_secs(30));
+    let (csv, _) = logger.wait(Duration::from_secs(30));
+    let rows = parse_csv(&csv);
+    assert_eq!(rows.len(), n);
+    for r in &rows {
+        for col in ["src_ip", "dst_ip"] {
+            let ip = r.get(col);
+            assert!(
+                ip.contains(':') || ip.ends_with(".0"),
+                "{col} {ip} is not truncated"
+            );
+        }
+    }
+
+    // A rules file: one output per rule, each with its fields.
+    let rules = dir.0.join("rules");
+    std::fs::write(
+        &rules,
+        "# web\nsrc_ip,dst_ip,dst_port: dst port 80 or dst port 443;\n: proto udp;\n",
+    )
+    .unwrap();
+    let (web, udp) = (dir.0.join("web.arrows"), dir.0.join("udp.arrows"));
+    let filt = Module::start(
+        &sockets,
+        &[
+            "filter",
+            "-i",
+            &format!("u:in2,f:{},f:{}", web.display(), udp.display()),
+            "-f",
+            rules.to_str().unwrap(),
+        ],
+    );
+    Module::start(&sockets, &["replay", "-i", "u:in2", "-R", s]).wait(Duration::from_secs(30));
+    filt.wait(Duration::from_secs(30));
+    let log = |f: &Path| {
+        let (csv, _) = Module::start(&sockets, &["logger", "-i", &format!("f:{}", f.display())])
+            .wait(Duration::from_secs(30));
+        csv
+    };
+    let web_csv = log(&web);
+    assert!(web_csv.starts_with("src_ip,dst_ip,dst_port\n"), "{web_csv}");
+    assert_eq!(
+        parse_csv(&web_csv).len(),
+        query(&store, "dst port 80 or dst port 443").len()
+    );
+    assert_eq!(
+        parse_csv(&log(&udp)).len(),
+        query(&store, "proto udp").len()
+    );
+}
+
+#[test]
+fn the_control_socket_answers_stats() {
+    let dir = TempDir::new("stream-ctl");
+    let sockets = dir.0.join("s");
+    let logger = Module::start(&sockets, &["logger", "-i", "u:nothing", "--name", "lg"]);
+    let ctl = sockets.join("lg.ctl");
+    let start = Instant::now();
+    let reply = loop {
+        if let Ok(mut c) = std::os::unix::net::UnixStream::connect(&ctl) {
+            c.write_all(b"stats\n").unwrap();
+            let mut line = String::new();
+            let mut byte = [0u8; 1];
+            while c.read(&mut byte).unwrap() == 1 && byte[0] != b'\n' {
+                line.push(byte[0] as char);
+            }
+            break line;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "no control socket"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let v: serde_yaml::Value = serde_yaml::from_str(&reply).expect("JSON");
+    assert_eq!(v["module"].as_str(), Some("logger"));
+    assert_eq!(v["name"].as_str(), Some("lg"));
+    assert_eq!(v["inputs"][0]["spec"].as_str(), Some("u:nothing"));
+    assert_eq!(v["inputs"][0]["records"].as_u64(), Some(0));
+    assert!(v["rss_bytes"].as_u64().unwrap() > 0);
+    assert!(v["cpu_s"].as_f64().is_some());
+    logger.terminate();
+}
