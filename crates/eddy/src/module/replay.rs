@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
-use arrow_array::{Array, RecordBatch, TimestampNanosecondArray, UInt32Array};
+use arrow_array::{Array, RecordBatch, TimestampNanosecondArray};
 use clap::Args;
 use stream::{Module, ModuleError, Outputs, Produced};
 
@@ -150,14 +150,19 @@ fn first_time(batch: &RecordBatch, row: usize) -> Option<i64> {
     (row < times.len() && times.is_valid(row)).then(|| times.value(row))
 }
 
-/// Stored flows, window after window, each window sorted by `first`.
+/// Stored flows, window after window, each window's rows in order of
+/// `first`: a window's files are read whole, cut into the runs that are
+/// already sorted (row groups are), and the runs merged a batch at a time
+/// (one copy of each row, no sort of the whole window).
 struct StoreSource {
     /// Files grouped by window, oldest first (popped from the end).
     windows: Vec<Vec<PathBuf>>,
+    merge: Option<Merge>,
+    batch_rows: usize,
 }
 
 impl StoreSource {
-    fn open(dir: &Path) -> Result<StoreSource> {
+    fn open(dir: &Path, batch_rows: usize) -> Result<StoreSource> {
         let (root, sources) = store_root(dir)?;
         let files = store::list_files(&root, sources.as_deref(), None, store::DEFAULT_WINDOW_SECS)
             .with_context(|| format!("listing {}", dir.display()))?;
@@ -176,39 +181,119 @@ impl StoreSource {
             }
         }
         windows.reverse();
-        Ok(StoreSource { windows })
+        Ok(StoreSource { windows, merge: None, batch_rows })
     }
 
-    fn read_window(files: &[PathBuf]) -> Result<Option<RecordBatch>, ModuleError> {
+    fn read_window(files: &[PathBuf], batch_rows: usize) -> Result<Merge, ModuleError> {
         let mut batches = Vec::new();
         for path in files {
             for b in store::read_batches(path, 64 * 1024)? {
-                batches.push(b?);
+                let b = b?;
+                if b.num_rows() > 0 {
+                    batches.push(b);
+                }
             }
         }
-        let Some(first) = batches.first() else {
-            return Ok(None);
-        };
-        let schema = first.schema();
-        let all = if batches.len() == 1 {
-            batches.pop().unwrap_or_else(|| unreachable!())
-        } else {
-            arrow_select::concat::concat_batches(&schema, &batches)?
-        };
-        Ok(Some(sort_by_first(all)?))
+        Ok(Merge::new(batches, batch_rows))
     }
 }
 
 impl BatchSource for StoreSource {
     fn next_batch(&mut self) -> Option<Result<RecordBatch, ModuleError>> {
-        while let Some(files) = self.windows.pop() {
-            match Self::read_window(&files) {
-                Ok(Some(b)) => return Some(Ok(b)),
-                Ok(None) => continue,
+        loop {
+            if let Some(m) = &mut self.merge {
+                match m.next_chunk() {
+                    Some(b) => return Some(b),
+                    None => self.merge = None,
+                }
+            }
+            let files = self.windows.pop()?;
+            match Self::read_window(&files, self.batch_rows) {
+                Ok(m) => self.merge = Some(m),
                 Err(e) => return Some(Err(e)),
             }
         }
-        None
+    }
+}
+
+/// A k-way merge of sorted runs by `first`.
+struct Merge {
+    batches: Vec<RecordBatch>,
+    /// Per batch, its `first` values (empty when the batch has none).
+    times: Vec<arrow_buffer::ScalarBuffer<i64>>,
+    /// Runs as (batch, next row, end row), each sorted by `first`.
+    runs: Vec<(usize, usize, usize)>,
+    batch_rows: usize,
+    /// Set when the window cannot be merged (no `first` column, files of
+    /// different schemas): its batches go out as they are.
+    unsorted: bool,
+    indices: Vec<(usize, usize)>,
+}
+
+impl Merge {
+    fn new(batches: Vec<RecordBatch>, batch_rows: usize) -> Merge {
+        let mut times = Vec::with_capacity(batches.len());
+        let mut runs = Vec::new();
+        let same_schema = batches.windows(2).all(|w| w[0].schema() == w[1].schema());
+        let mut unsorted = !same_schema;
+        for (b, batch) in batches.iter().enumerate() {
+            let t = batch
+                .column_by_name("first")
+                .and_then(|c| c.as_any().downcast_ref::<TimestampNanosecondArray>())
+                .map(|a| a.values().clone());
+            let Some(t) = t else {
+                unsorted = true;
+                times.push(arrow_buffer::ScalarBuffer::from(Vec::<i64>::new()));
+                continue;
+            };
+            let mut start = 0;
+            for i in 1..t.len() {
+                if t[i] < t[i - 1] {
+                    runs.push((b, start, i));
+                    start = i;
+                }
+            }
+            runs.push((b, start, t.len()));
+            times.push(t);
+        }
+        if unsorted {
+            runs = (0..batches.len()).map(|b| (b, 0, batches[b].num_rows())).collect();
+        }
+        runs.reverse();
+        Merge { batches, times, runs, batch_rows, unsorted, indices: Vec::new() }
+    }
+
+    fn next_chunk(&mut self) -> Option<Result<RecordBatch, ModuleError>> {
+        self.runs.retain(|r| r.1 < r.2);
+        if self.runs.is_empty() {
+            return None;
+        }
+        // One run left (or no order to keep): slices, no copy.
+        if self.runs.len() == 1 || self.unsorted {
+            let last = self.runs.len() - 1;
+            let (b, pos, end) = self.runs[last];
+            let n = self.batch_rows.min(end - pos);
+            self.runs[last].1 += n;
+            return Some(Ok(self.batches[b].slice(pos, n)));
+        }
+        self.indices.clear();
+        while self.indices.len() < self.batch_rows {
+            let mut best: Option<usize> = None;
+            for (k, &(b, pos, end)) in self.runs.iter().enumerate() {
+                if pos < end && best.is_none_or(|j| {
+                    let (bj, pj, _) = self.runs[j];
+                    self.times[b][pos] < self.times[bj][pj]
+                }) {
+                    best = Some(k);
+                }
+            }
+            let Some(k) = best else { break };
+            let (b, pos, _) = self.runs[k];
+            self.indices.push((b, pos));
+            self.runs[k].1 += 1;
+        }
+        let refs: Vec<&RecordBatch> = self.batches.iter().collect();
+        Some(arrow_select::interleave::interleave_record_batch(&refs, &self.indices).map_err(Into::into))
     }
 }
 
@@ -233,25 +318,6 @@ fn store_root(dir: &Path) -> Result<(PathBuf, Option<Vec<String>>)> {
         return Ok((parent, Some(vec![name])));
     }
     Ok((dir.to_path_buf(), None))
-}
-
-/// Rows in order of `first` (stable: ties keep file order); a batch that
-/// is already in order is returned as is.
-fn sort_by_first(batch: RecordBatch) -> Result<RecordBatch, ModuleError> {
-    let Some(col) = batch.column_by_name("first") else {
-        return Ok(batch);
-    };
-    let Some(times) = col.as_any().downcast_ref::<TimestampNanosecondArray>() else {
-        return Ok(batch);
-    };
-    let values = times.values();
-    if values.windows(2).all(|w| w[0] <= w[1]) {
-        return Ok(batch);
-    }
-    let mut order: Vec<u32> = (0..values.len() as u32).collect();
-    order.sort_by_key(|&i| values[i as usize]);
-    let indices = UInt32Array::from(order);
-    Ok(arrow_select::take::take_record_batch(&batch, &indices)?)
 }
 
 /// CSV or JSON lines, told apart by the first non-blank character. Bad
@@ -314,7 +380,7 @@ impl BatchSource for TextSource {
 pub fn run(args: ReplayArgs) -> Result<()> {
     let source: Box<dyn BatchSource> = match (&args.file, &args.store) {
         (Some(f), None) => Box::new(TextSource::open(f, args.batch.max(1))?),
-        (None, Some(dir)) => Box::new(StoreSource::open(dir)?),
+        (None, Some(dir)) => Box::new(StoreSource::open(dir, args.batch.max(1))?),
         _ => bail!("replay needs -f FILE (CSV or JSON lines) or -R STORE_DIR"),
     };
     let pace = match (args.speed, args.rate) {
