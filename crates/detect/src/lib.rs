@@ -37,6 +37,14 @@ pub type Set<K> = hashbrown::HashSet<K, foldhash::fast::RandomState>;
 /// Nanoseconds per second.
 pub const NS: u64 = 1_000_000_000;
 
+pub mod amplification;
+pub mod blacklist;
+pub mod bruteforce;
+pub mod haddrscan;
+pub mod hoststats;
+pub mod l7filter;
+pub mod sip_bf;
+pub mod voip_fraud;
 pub mod vportscan;
 
 #[cfg(test)]
