@@ -177,6 +177,7 @@ impl<R: Read> MessageReader<R> {
                 let fb = message
                     .header_as_record_batch()
                     .ok_or_else(|| invalid("record batch message without a batch"))?;
+                check_decompressed_size(&fb, &body)?;
                 let batch = arrow_ipc::reader::read_record_batch(
                     &body,
                     fb,
@@ -215,6 +216,46 @@ impl<R: Read> MessageReader<R> {
     }
 }
 
+/// Largest total a compressed batch may claim to decompress to: the
+/// decompressor allocates what the sender claims, so the claim is checked
+/// first.
+pub const MAX_DECOMPRESSED: u64 = 1 << 30;
+
+fn check_decompressed_size(
+    fb: &arrow_ipc::RecordBatch<'_>,
+    body: &Buffer,
+) -> Result<(), ReadError> {
+    if fb.compression().is_none() {
+        return Ok(());
+    }
+    let mut total: u64 = 0;
+    for b in fb.buffers().into_iter().flatten() {
+        let (offset, len) = (b.offset(), b.length());
+        if len < 8 {
+            continue;
+        }
+        let start = usize::try_from(offset)
+            .ok()
+            .filter(|o| o.saturating_add(8) <= body.len());
+        let Some(start) = start else {
+            return Err(invalid("a compressed buffer lies outside the message body"));
+        };
+        let mut claim = [0u8; 8];
+        claim.copy_from_slice(&body[start..start + 8]);
+        let claim = i64::from_le_bytes(claim);
+        // -1: the buffer is stored uncompressed.
+        if claim > 0 {
+            total = total.saturating_add(claim as u64);
+        }
+    }
+    if total > MAX_DECOMPRESSED {
+        return Err(invalid(format!(
+            "a batch claims to decompress to {total} bytes"
+        )));
+    }
+    Ok(())
+}
+
 enum Step {
     Message(Message),
     Eof,
@@ -244,7 +285,10 @@ pub struct Encoder {
 }
 
 impl Encoder {
-    pub fn new(schema: SchemaRef) -> Result<Encoder, ArrowError> {
+    pub fn new(
+        schema: SchemaRef,
+        compression: crate::spec::Compression,
+    ) -> Result<Encoder, ArrowError> {
         if let Some(f) = schema
             .fields()
             .iter()
@@ -257,11 +301,14 @@ impl Encoder {
                 f.name()
             )));
         }
-        let mut writer = StreamWriter::try_new_with_options(
-            Vec::with_capacity(1 << 20),
-            &schema,
-            IpcWriteOptions::default(),
-        )?;
+        let codec = match compression {
+            crate::spec::Compression::None => None,
+            crate::spec::Compression::Lz4 => Some(arrow_ipc::CompressionType::LZ4_FRAME),
+            crate::spec::Compression::Zstd => Some(arrow_ipc::CompressionType::ZSTD),
+        };
+        let options = IpcWriteOptions::default().try_with_compression(codec)?;
+        let mut writer =
+            StreamWriter::try_new_with_options(Vec::with_capacity(1 << 20), &schema, options)?;
         let schema_message: Bytes = Arc::new(writer.get_ref().clone());
         writer.get_mut().clear();
         Ok(Encoder {
@@ -324,7 +371,7 @@ mod tests {
     }
 
     fn stream(batches: &[RecordBatch]) -> Vec<u8> {
-        let mut enc = Encoder::new(batches[0].schema()).unwrap();
+        let mut enc = Encoder::new(batches[0].schema(), crate::spec::Compression::None).unwrap();
         let mut out = enc.schema_message().to_vec();
         for b in batches {
             out.extend_from_slice(&enc.encode(b).unwrap());
@@ -404,5 +451,43 @@ mod tests {
         bytes.extend_from_slice(&i32::MAX.to_le_bytes());
         let (_, err) = read_all(&bytes);
         assert!(err.unwrap().to_string().contains("message length"));
+    }
+}
+
+#[cfg(test)]
+mod compression_tests {
+    use super::*;
+    use crate::spec::Compression;
+    use arrow_array::UInt64Array;
+    use arrow_schema::{Field, Schema};
+
+    #[test]
+    fn compressed_batches_read_back() {
+        let schema = Arc::new(Schema::new(vec![Field::new(
+            "bytes",
+            DataType::UInt64,
+            false,
+        )]));
+        let batch = RecordBatch::try_new(
+            schema.clone(),
+            vec![Arc::new(UInt64Array::from((0..5000).collect::<Vec<u64>>()))],
+        )
+        .unwrap();
+        for c in [Compression::Lz4, Compression::Zstd] {
+            let mut enc = Encoder::new(schema.clone(), c).unwrap();
+            let mut bytes = enc.schema_message().to_vec();
+            bytes.extend_from_slice(&enc.encode(&batch).unwrap());
+            bytes.extend_from_slice(&END_OF_STREAM);
+            let mut r = MessageReader::new(&bytes[..]);
+            assert!(matches!(
+                r.next_message().unwrap(),
+                Some(Message::Schema(_))
+            ));
+            match r.next_message().unwrap() {
+                Some(Message::Batch(b)) => assert_eq!(b, batch),
+                other => panic!("{other:?}"),
+            }
+            assert!(bytes.len() < 5000 * 8, "{c:?} did not compress");
+        }
     }
 }

@@ -178,7 +178,7 @@ impl Output {
                     None,
                 )?;
             }
-            let encoder = Encoder::new(schema)?;
+            let encoder = Encoder::new(schema, self.spec.compression)?;
             let schema_msg = Msg {
                 bytes: encoder.schema_message(),
                 rows: 0,
@@ -232,7 +232,10 @@ impl Output {
         if end_marker && self.encoder.is_none() {
             // No batch was ever sent: an empty stream (a schema without
             // fields, then the end), so the end still reaches receivers.
-            let encoder = Encoder::new(Arc::new(arrow_schema::Schema::empty()))?;
+            let encoder = Encoder::new(
+                Arc::new(arrow_schema::Schema::empty()),
+                self.spec.compression,
+            )?;
             let schema_msg = Msg {
                 bytes: encoder.schema_message(),
                 rows: 0,

@@ -13,7 +13,8 @@
 //! Each spec may end with options: `:wait` (default) or `:drop` choose what
 //! an output does when a client is slow or none is connected;
 //! `:autoflush=MS` (`off` to disable) and `:buffer=ROWS` choose when an
-//! output sends what it has gathered.
+//! output sends what it has gathered; `:compress=lz4|zstd` compresses the
+//! batches' buffers (fewer bytes for more CPU).
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -54,6 +55,16 @@ pub enum SlowPolicy {
     Drop,
 }
 
+/// Compression of the record batch buffers an output writes (Arrow IPC
+/// body compression; pyarrow and arrow-rs readers decompress by themselves).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Compression {
+    #[default]
+    None,
+    Lz4,
+    Zstd,
+}
+
 /// One interface: transport plus output options.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Spec {
@@ -63,6 +74,7 @@ pub struct Spec {
     pub autoflush: Option<Duration>,
     /// Send when this many rows are gathered.
     pub buffer_rows: usize,
+    pub compression: Compression,
     /// The spec as written, for messages.
     pub text: String,
 }
@@ -107,6 +119,7 @@ pub fn parse(text: &str, socket_dir: &Path) -> Result<Spec, SpecError> {
         policy: SlowPolicy::Wait,
         autoflush: Some(DEFAULT_AUTOFLUSH),
         buffer_rows: DEFAULT_BUFFER_ROWS,
+        compression: Compression::None,
         text: text.to_string(),
     };
     if text == "-" {
@@ -139,6 +152,14 @@ pub fn parse(text: &str, socket_dir: &Path) -> Result<Spec, SpecError> {
                     .ok()
                     .filter(|n| (1..=1 << 24).contains(n))
                     .ok_or_else(|| err(format!("buffer={value}: expected 1 to 16777216 rows")))?;
+            }
+            ("compress", _) => {
+                spec.compression = match value {
+                    "lz4" => Compression::Lz4,
+                    "zstd" => Compression::Zstd,
+                    "none" => Compression::None,
+                    _ => return Err(err(format!("compress={value}: expected lz4, zstd or none"))),
+                };
             }
             ("time", "f") => {
                 let min = positive(value)
@@ -261,7 +282,8 @@ mod tests {
 
     #[test]
     fn options_and_stdio() {
-        let s = p("u:x:drop:autoflush=off:buffer=100");
+        let s = p("u:x:drop:autoflush=off:buffer=100:compress=lz4");
+        assert_eq!(s.compression, Compression::Lz4);
         assert_eq!(s.policy, SlowPolicy::Drop);
         assert_eq!(s.autoflush, None);
         assert_eq!(s.buffer_rows, 100);
