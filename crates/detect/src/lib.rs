@@ -49,3 +49,65 @@ pub mod vportscan;
 
 #[cfg(test)]
 pub(crate) mod testing;
+
+/// Detectors run side by side on the same flows, with the record clock
+/// that drives their ticks (once per second of record time).
+pub struct DetectorSet {
+    pub detectors: Vec<Box<dyn Detector>>,
+    now_ns: u64,
+    next_tick_ns: u64,
+    /// Flows seen.
+    pub flows: u64,
+}
+
+impl DetectorSet {
+    pub fn new(detectors: Vec<Box<dyn Detector>>) -> DetectorSet {
+        DetectorSet {
+            detectors,
+            now_ns: 0,
+            next_tick_ns: 0,
+            flows: 0,
+        }
+    }
+
+    /// Feeds one batch to every detector, then ticks them if record time
+    /// passed a second boundary. Errors name what the batch lacks.
+    pub fn observe(
+        &mut self,
+        batch: &arrow_array::RecordBatch,
+        out: &mut Vec<Alert>,
+    ) -> Result<(), String> {
+        let flows = Flows::new(batch)?;
+        self.flows += flows.len as u64;
+        for d in &mut self.detectors {
+            d.observe(&flows, out);
+        }
+        self.now_ns = self.now_ns.max(flows.max_last());
+        if self.now_ns >= self.next_tick_ns {
+            for d in &mut self.detectors {
+                d.tick(self.now_ns, out);
+            }
+            self.next_tick_ns = self.now_ns + NS;
+        }
+        Ok(())
+    }
+
+    /// The input ended.
+    pub fn finish(&mut self, out: &mut Vec<Alert>) {
+        for d in &mut self.detectors {
+            d.tick(self.now_ns, out);
+            d.finish(out);
+        }
+    }
+}
+
+/// The detectors that run with default settings and no files, by name.
+pub fn by_name(name: &str) -> Option<Box<dyn Detector>> {
+    Some(match name {
+        "vportscan" => Box::new(vportscan::VPortScan::new(Default::default())),
+        _ => return None,
+    })
+}
+
+/// Names [`by_name`] knows.
+pub const NAMES: &[&str] = &["vportscan"];

@@ -2,6 +2,7 @@
 //! module; this file only parses the command line and dispatches.
 
 mod collect;
+mod detect;
 mod gen;
 mod meter;
 mod module;
@@ -39,8 +40,10 @@ enum Command {
     Collect(collect::CollectArgs),
     /// Query the flow store with nfdump's options and filter language.
     Query(query::QueryArgs),
-    /// Run a stream module (replay, logger, filter, merger, anonymize).
+    /// Run a stream module (replay, logger, filter, merger, anonymize, detectors).
     Module(module::ModuleArgs),
+    /// Run detectors over a capture or stored flows; print IDEA alerts.
+    Detect(detect::DetectArgs),
 }
 
 fn main() {
@@ -53,6 +56,7 @@ fn main() {
         Command::Collect(args) => collect::run(args),
         Command::Query(args) => query::run(args),
         Command::Module(args) => module::run(args),
+        Command::Detect(args) => detect::run(args),
     };
     if let Err(err) = result {
         if is_broken_pipe(&err) {

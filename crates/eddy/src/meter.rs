@@ -134,10 +134,24 @@ fn seconds_to_ns(seconds: u64, flag: &str) -> Result<u64> {
 
 /// What the meter counts besides the cache and the source.
 #[derive(Debug, Default)]
-struct DecodeStats {
+pub(crate) struct DecodeStats {
     frames: u64,
     decoded: u64,
     dropped: [u64; DropReason::COUNT],
+}
+
+/// The meter's defaults (nfpcapd's flow rules, 300 s active and 30 s
+/// inactive timeouts, every L7 parser), for commands that meter a capture
+/// on the way (`eddy detect -r`).
+pub(crate) fn default_config() -> CacheConfig {
+    CacheConfig {
+        active_timeout_ns: 300 * NS_PER_SEC,
+        inactive_timeout_ns: 30 * NS_PER_SEC,
+        capacity: 1 << 19,
+        biflow: false,
+        l7_parsers: l7::PARSERS.iter().map(|spec| spec.name).collect(),
+        ..CacheConfig::like_nfpcapd()
+    }
 }
 
 pub fn run(args: MeterArgs) -> Result<()> {
@@ -282,7 +296,7 @@ fn open_source(args: &MeterArgs) -> Result<Box<dyn PacketSource>> {
     }
 }
 
-fn open_file(path: &str, filter: Option<&str>) -> Result<Box<dyn PacketSource>> {
+pub(crate) fn open_file(path: &str, filter: Option<&str>) -> Result<Box<dyn PacketSource>> {
     capture::open_file_filtered(path, filter).context("cannot read packets")
 }
 
@@ -305,7 +319,7 @@ fn open_live(_iface: &str, _filter: Option<&str>, _snaplen: u32) -> Result<Box<d
 
 /// Runs the packet loop: every frame is decoded and fed to the cache; flows
 /// that end are written to `sink` right away, the rest at end of input.
-fn meter(
+pub(crate) fn meter(
     source: &mut dyn PacketSource,
     config: CacheConfig,
     sink: &mut dyn FlowSink,

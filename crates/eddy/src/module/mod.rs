@@ -4,10 +4,11 @@
 //! the batches.
 
 mod anonymize;
+pub(crate) mod detect;
 mod filter;
 mod logger;
 mod merger;
-mod replay;
+pub(crate) mod replay;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -53,6 +54,8 @@ pub enum ModuleCommand {
     Merger(merger::MergerArgs),
     /// Anonymise addresses (Crypto-PAn or truncation), as the collector's stage does.
     Anonymize(anonymize::AnonymizeArgs),
+    /// Detector: vertical port scans (TCP SYN flows to 50+ ports of one host).
+    Vportscan(detect::DetectArgs),
 }
 
 #[derive(Args)]
@@ -68,6 +71,7 @@ pub fn run(args: ModuleArgs) -> Result<()> {
         ModuleCommand::Filter(a) => filter::run(a),
         ModuleCommand::Merger(a) => merger::run(a),
         ModuleCommand::Anonymize(a) => anonymize::run(a),
+        ModuleCommand::Vportscan(a) => detect::run("vportscan", a),
     }
 }
 

@@ -48,7 +48,7 @@ pub struct ReplayArgs {
 }
 
 /// Where batches come from.
-trait BatchSource {
+pub(crate) trait BatchSource {
     fn next_batch(&mut self) -> Option<Result<RecordBatch, ModuleError>>;
 }
 
@@ -154,7 +154,7 @@ fn first_time(batch: &RecordBatch, row: usize) -> Option<i64> {
 /// `first`: a window's files are read whole, cut into the runs that are
 /// already sorted (row groups are), and the runs merged a batch at a time
 /// (one copy of each row, no sort of the whole window).
-struct StoreSource {
+pub(crate) struct StoreSource {
     /// Files grouped by window, oldest first (popped from the end).
     windows: Vec<Vec<PathBuf>>,
     merge: Option<Merge>,
@@ -162,7 +162,7 @@ struct StoreSource {
 }
 
 impl StoreSource {
-    fn open(dir: &Path, batch_rows: usize) -> Result<StoreSource> {
+    pub(crate) fn open(dir: &Path, batch_rows: usize) -> Result<StoreSource> {
         let (root, sources) = store_root(dir)?;
         let files = store::list_files(&root, sources.as_deref(), None, store::DEFAULT_WINDOW_SECS)
             .with_context(|| format!("listing {}", dir.display()))?;
@@ -181,7 +181,11 @@ impl StoreSource {
             }
         }
         windows.reverse();
-        Ok(StoreSource { windows, merge: None, batch_rows })
+        Ok(StoreSource {
+            windows,
+            merge: None,
+            batch_rows,
+        })
     }
 
     fn read_window(files: &[PathBuf], batch_rows: usize) -> Result<Merge, ModuleError> {
@@ -257,10 +261,19 @@ impl Merge {
             times.push(t);
         }
         if unsorted {
-            runs = (0..batches.len()).map(|b| (b, 0, batches[b].num_rows())).collect();
+            runs = (0..batches.len())
+                .map(|b| (b, 0, batches[b].num_rows()))
+                .collect();
         }
         runs.reverse();
-        Merge { batches, times, runs, batch_rows, unsorted, indices: Vec::new() }
+        Merge {
+            batches,
+            times,
+            runs,
+            batch_rows,
+            unsorted,
+            indices: Vec::new(),
+        }
     }
 
     fn next_chunk(&mut self) -> Option<Result<RecordBatch, ModuleError>> {
@@ -280,10 +293,12 @@ impl Merge {
         while self.indices.len() < self.batch_rows {
             let mut best: Option<usize> = None;
             for (k, &(b, pos, end)) in self.runs.iter().enumerate() {
-                if pos < end && best.is_none_or(|j| {
-                    let (bj, pj, _) = self.runs[j];
-                    self.times[b][pos] < self.times[bj][pj]
-                }) {
+                if pos < end
+                    && best.is_none_or(|j| {
+                        let (bj, pj, _) = self.runs[j];
+                        self.times[b][pos] < self.times[bj][pj]
+                    })
+                {
                     best = Some(k);
                 }
             }
@@ -292,9 +307,33 @@ impl Merge {
             self.indices.push((b, pos));
             self.runs[k].1 += 1;
         }
-        let refs: Vec<&RecordBatch> = self.batches.iter().collect();
-        Some(arrow_select::interleave::interleave_record_batch(&refs, &self.indices).map_err(Into::into))
+        Some(interleave_batches(&self.batches, &self.indices))
     }
+}
+
+/// `interleave_record_batch`, except that a column null in every batch
+/// (most L7 columns of most windows) is made null directly rather than
+/// gathered row by row.
+fn interleave_batches(
+    batches: &[RecordBatch],
+    indices: &[(usize, usize)],
+) -> Result<RecordBatch, ModuleError> {
+    let schema = batches[0].schema();
+    let mut columns = Vec::with_capacity(schema.fields().len());
+    let mut arrays: Vec<&dyn Array> = Vec::with_capacity(batches.len());
+    for (c, field) in schema.fields().iter().enumerate() {
+        arrays.clear();
+        arrays.extend(batches.iter().map(|b| b.column(c).as_ref()));
+        if field.is_nullable() && arrays.iter().all(|a| a.null_count() == a.len()) {
+            columns.push(arrow_array::new_null_array(
+                field.data_type(),
+                indices.len(),
+            ));
+        } else {
+            columns.push(arrow_select::interleave::interleave(&arrays, indices)?);
+        }
+    }
+    Ok(RecordBatch::try_new(schema, columns)?)
 }
 
 /// The store root and the sources to read: DIR itself is the root, unless

@@ -1,0 +1,180 @@
+//! `eddy module <detector> -i IN,OUT [--idea FILE]`: a detector as a stream
+//! module. Flows come in; alerts go out as a stream of alert records (one
+//! row per alert: times, detector, category, first source and target,
+//! description, counts, and the whole IDEA message) and, with `--idea`,
+//! as IDEA JSON lines to a file or stdout.
+
+use std::fs::OpenOptions;
+use std::io::{BufWriter, Write};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use anyhow::{Context, Result};
+use arrow_array::builder::{StringBuilder, TimestampNanosecondBuilder, UInt64Builder};
+use arrow_array::{ArrayRef, RecordBatch};
+use arrow_schema::{DataType, Field, Schema, SchemaRef, TimeUnit};
+use clap::Args;
+use detect::{Alert, DetectorSet};
+use stream::{Module, ModuleError, Outputs};
+
+use super::Common;
+
+#[derive(Args)]
+pub struct DetectArgs {
+    #[command(flatten)]
+    common: Common,
+    /// Also write each alert as one line of IDEA JSON to FILE (- for stdout; appends).
+    #[arg(long, value_name = "FILE")]
+    idea: Option<PathBuf>,
+}
+
+/// The alert stream's columns.
+pub fn alert_schema() -> SchemaRef {
+    let ts = DataType::Timestamp(TimeUnit::Nanosecond, Some("UTC".into()));
+    Arc::new(Schema::new(vec![
+        Field::new("detect_time", ts.clone(), false),
+        Field::new("event_time", ts.clone(), false),
+        Field::new("cease_time", ts, false),
+        Field::new("detector", DataType::Utf8, false),
+        Field::new("category", DataType::Utf8, false),
+        Field::new("source", DataType::Utf8, true),
+        Field::new("target", DataType::Utf8, true),
+        Field::new("description", DataType::Utf8, false),
+        Field::new("flows", DataType::UInt64, false),
+        Field::new("idea", DataType::Utf8, false),
+    ]))
+}
+
+pub fn now_ns() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64)
+}
+
+/// Alerts as one batch of [`alert_schema`], and their IDEA lines.
+pub fn alert_batch(alerts: &[Alert], idea: &mut Vec<String>) -> Result<RecordBatch, ModuleError> {
+    let created = now_ns();
+    let mut detect = TimestampNanosecondBuilder::new().with_timezone("UTC");
+    let mut event = TimestampNanosecondBuilder::new().with_timezone("UTC");
+    let mut cease = TimestampNanosecondBuilder::new().with_timezone("UTC");
+    let (mut detector, mut category, mut source, mut target, mut description, mut json) = (
+        StringBuilder::new(),
+        StringBuilder::new(),
+        StringBuilder::new(),
+        StringBuilder::new(),
+        StringBuilder::new(),
+        StringBuilder::new(),
+    );
+    let mut flows = UInt64Builder::new();
+    for a in alerts {
+        let ts = |ns: u64| i64::try_from(ns).unwrap_or(i64::MAX);
+        detect.append_value(ts(a.detect_time_ns));
+        event.append_value(ts(a.event_time_ns));
+        cease.append_value(ts(a.cease_time_ns));
+        detector.append_value(a.detector);
+        category.append_value(a.category.join(","));
+        source.append_option(a.sources.first().map(|e| detect::flows::ip_text(e.ip)));
+        target.append_option(a.targets.first().map(|e| detect::flows::ip_text(e.ip)));
+        description.append_value(&a.description);
+        flows.append_value(a.flows);
+        let line = a.to_idea(created);
+        json.append_value(&line);
+        idea.push(line);
+    }
+    let columns: Vec<ArrayRef> = vec![
+        Arc::new(detect.finish()),
+        Arc::new(event.finish()),
+        Arc::new(cease.finish()),
+        Arc::new(detector.finish()),
+        Arc::new(category.finish()),
+        Arc::new(source.finish()),
+        Arc::new(target.finish()),
+        Arc::new(description.finish()),
+        Arc::new(flows.finish()),
+        Arc::new(json.finish()),
+    ];
+    Ok(RecordBatch::try_new(alert_schema(), columns)?)
+}
+
+struct DetectModule {
+    set: DetectorSet,
+    idea_out: Option<Box<dyn Write>>,
+    alerts: Vec<Alert>,
+    lines: Vec<String>,
+    raised: u64,
+}
+
+impl DetectModule {
+    fn emit(&mut self, out: &mut Outputs) -> Result<(), ModuleError> {
+        if self.alerts.is_empty() {
+            return Ok(());
+        }
+        self.lines.clear();
+        let batch = alert_batch(&self.alerts, &mut self.lines)?;
+        self.raised += self.alerts.len() as u64;
+        self.alerts.clear();
+        if let Some(w) = &mut self.idea_out {
+            for line in &self.lines {
+                writeln!(w, "{line}")?;
+            }
+            w.flush()?;
+        }
+        out.send(0, &batch)
+    }
+}
+
+impl Module for DetectModule {
+    fn outputs(&self) -> usize {
+        1
+    }
+
+    fn required_fields(&self) -> Vec<String> {
+        detect::flows::REQUIRED
+            .iter()
+            .map(|s| s.to_string())
+            .collect()
+    }
+
+    fn process(
+        &mut self,
+        _input: usize,
+        batch: &RecordBatch,
+        out: &mut Outputs,
+    ) -> Result<(), ModuleError> {
+        self.set.observe(batch, &mut self.alerts)?;
+        self.emit(out)
+    }
+
+    fn finish(&mut self, out: &mut Outputs) -> Result<(), ModuleError> {
+        self.set.finish(&mut self.alerts);
+        self.emit(out)
+    }
+
+    fn stats_json(&self) -> String {
+        format!("\"flows\":{},\"alerts\":{}", self.set.flows, self.raised)
+    }
+}
+
+pub fn run(name: &'static str, args: DetectArgs) -> Result<()> {
+    let detector = detect::by_name(name).with_context(|| format!("no detector {name}"))?;
+    let idea_out: Option<Box<dyn Write>> = match &args.idea {
+        None => None,
+        Some(p) if p.as_os_str() == "-" => Some(Box::new(std::io::stdout())),
+        Some(p) => Some(Box::new(BufWriter::new(
+            OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(p)
+                .with_context(|| format!("opening {}", p.display()))?,
+        ))),
+    };
+    let mut module = DetectModule {
+        set: DetectorSet::new(vec![detector]),
+        idea_out,
+        alerts: Vec::new(),
+        lines: Vec::new(),
+        raised: 0,
+    };
+    super::run_module(name, &args.common, &mut module)
+}
