@@ -105,9 +105,23 @@ impl DetectorSet {
 pub fn by_name(name: &str) -> Option<Box<dyn Detector>> {
     Some(match name {
         "vportscan" => Box::new(vportscan::VPortScan::new(Default::default())),
+        "haddrscan" => Box::new(haddrscan::HAddrScan::new(Default::default())),
+        "bruteforce" => Box::new(bruteforce::BruteForce::new(Default::default())),
+        "amplification" => Box::new(amplification::Amplification::new(Default::default())),
+        "hoststats" => Box::new(hoststats::HostStats::new(Default::default())),
+        "sip_bf" => Box::new(sip_bf::SipBruteForce::new(Default::default())),
+        "voip_fraud" => Box::new(voip_fraud::VoipFraud::new(Default::default())),
         _ => return None,
     })
 }
 
 /// Names [`by_name`] knows.
-pub const NAMES: &[&str] = &["vportscan"];
+pub const NAMES: &[&str] = &[
+    "vportscan",
+    "haddrscan",
+    "bruteforce",
+    "amplification",
+    "hoststats",
+    "sip_bf",
+    "voip_fraud",
+];

@@ -1,4 +1,6 @@
-//! `eddy gen pcap OUT --flows N --seed S`: seeded synthetic traffic.
+//! `eddy gen pcap OUT --flows N --seed S [--attack LIST]`: seeded synthetic
+//! traffic, optionally with attacks mixed in (see `trafgen::attacks` for
+//! their addresses and shapes).
 
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
@@ -32,7 +34,26 @@ enum GenWhat {
         /// Share of conversations with an 802.1Q tag, in percent.
         #[arg(long, default_value_t = 0)]
         vlan: u8,
+        /// Attacks to mix in, comma-separated, or "all": vscan, hscan,
+        /// synflood, dnsamp, sshbf, rdpbf, sipbf, tollfraud, dnstunnel,
+        /// stratum, blacklist.
+        #[arg(long, value_name = "LIST", value_parser = parse_attacks)]
+        attack: Option<Attacks>,
+        /// Spoofed SYN flows of the synflood attack.
+        #[arg(long, value_name = "N", default_value_t = 3000)]
+        synflood_flows: u64,
+        /// Amplified DNS responses of the dnsamp attack.
+        #[arg(long, value_name = "N", default_value_t = 2000)]
+        dnsamp_flows: u64,
     },
+}
+
+/// The value of `--attack`: one argument, a comma-separated list.
+#[derive(Clone, Debug)]
+struct Attacks(Vec<trafgen::Attack>);
+
+fn parse_attacks(list: &str) -> Result<Attacks, String> {
+    trafgen::Attack::parse_list(list).map(Attacks)
 }
 
 pub fn run(args: GenArgs) -> Result<()> {
@@ -44,6 +65,9 @@ pub fn run(args: GenArgs) -> Result<()> {
             rate,
             ipv6,
             vlan,
+            attack,
+            synflood_flows,
+            dnsamp_flows,
         } => {
             let config = trafgen::GenConfig {
                 flows,
@@ -51,6 +75,9 @@ pub fn run(args: GenArgs) -> Result<()> {
                 flows_per_sec: rate,
                 ipv6_share_pct: ipv6,
                 vlan_share_pct: vlan,
+                attacks: attack.map(|a| a.0).unwrap_or_default(),
+                synflood_flows,
+                dnsamp_flows,
                 ..trafgen::GenConfig::default()
             };
             let writer: Box<dyn Write> = if out == "-" {
@@ -64,6 +91,15 @@ pub fn run(args: GenArgs) -> Result<()> {
                 "eddy gen: {} conversations, {} packets, {} bytes",
                 summary.flows, summary.packets, summary.bytes
             );
+            for a in &summary.attacks {
+                eprintln!(
+                    "eddy gen: attack {}: {} conversations, {} packets, {} bytes",
+                    a.attack.name(),
+                    a.conversations,
+                    a.packets,
+                    a.bytes
+                );
+            }
             Ok(())
         }
     }

@@ -287,7 +287,13 @@ impl Worker {
                 Message::Schema(schema) => {
                     between_streams = false;
                     saw_stream = true;
-                    let missing = missing_fields(&schema, &self.options.required);
+                    // An empty stream (a sender that had nothing to send)
+                    // has no fields to lack.
+                    let missing = if schema.fields().is_empty() {
+                        Vec::new()
+                    } else {
+                        missing_fields(&schema, &self.options.required)
+                    };
                     if !missing.is_empty() {
                         log(&format!(
                             "{}: refused a stream: it lacks fields this module needs: {}",

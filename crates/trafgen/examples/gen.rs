@@ -1,10 +1,11 @@
 //! Generates a pcap and reports how long it took:
 //!
 //! ```text
-//! cargo run --release -p trafgen --example gen -- OUT.pcap [FLOWS] [SEED]
+//! cargo run --release -p trafgen --example gen -- OUT.pcap [FLOWS] [SEED] [ATTACKS]
 //! ```
 //!
 //! OUT may be `-` to discard the output and time generation alone.
+//! ATTACKS is a comma-separated list of attacks to mix in, or `all`.
 
 use std::fs::File;
 use std::io::{self, BufWriter};
@@ -18,9 +19,15 @@ fn main() -> io::Result<()> {
         .and_then(|s| s.parse().ok())
         .unwrap_or(1_000_000);
     let seed = args.get(3).and_then(|s| s.parse().ok()).unwrap_or(1);
+    let attacks = match args.get(4) {
+        Some(list) => trafgen::Attack::parse_list(list)
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?,
+        None => Vec::new(),
+    };
     let cfg = trafgen::GenConfig {
         flows,
         seed,
+        attacks,
         ..trafgen::GenConfig::default()
     };
     let started = Instant::now();
@@ -53,5 +60,14 @@ fn main() -> io::Result<()> {
         "  ipv6 {} vlan {}; http {} requests {} responses; tls {} hellos; dns {} queries {} responses",
         s.ipv6_flows, s.vlan_flows, s.http_requests, s.http_responses, s.tls_client_hellos, s.dns_queries, s.dns_responses
     );
+    for a in &s.attacks {
+        eprintln!(
+            "  attack {:<10} {:>6} conversations {:>7} packets {:>9} bytes",
+            a.attack.name(),
+            a.conversations,
+            a.packets,
+            a.bytes
+        );
+    }
     Ok(())
 }

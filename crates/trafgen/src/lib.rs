@@ -29,11 +29,20 @@
 //! remain: deliberate RSTs, and Wireshark 4.0 not decoding ed25519 SSH host
 //! key signatures.
 //!
+//! Attacks (port scans, a SYN flood, DNS amplification, SSH/RDP/SIP brute
+//! force, toll fraud, a DNS tunnel, a Stratum miner, blacklisted
+//! destinations) can be mixed in with [`GenConfig::attacks`]; see
+//! [`attacks`] for their fixed addresses and shapes. They are rendered
+//! apart from the benign conversations and merged by time, so the benign
+//! packets do not change, and without attacks the output is exactly what
+//! it was before they existed.
+//!
 //! Volume at the defaults, per million conversations: about 15.8 million
 //! packets and 8.4 GB, spanning three minutes of capture time; release
 //! builds generate that in about three seconds (writing it out is the slow
 //! part).
 
+pub mod attacks;
 mod conv;
 mod dns;
 mod http;
@@ -47,6 +56,7 @@ mod world;
 
 use std::io::{self, Write};
 
+pub use attacks::{Attack, AttackSummary};
 pub use conv::Kind;
 use conv::{Conv, Ctx, Stats};
 use queue::RadixQueue;
@@ -79,6 +89,13 @@ pub struct GenConfig {
     pub ipv6_share_pct: u8,
     /// Share of conversations with an 802.1Q tag, in percent (0-100).
     pub vlan_share_pct: u8,
+    /// Attacks mixed into the benign traffic (see [`attacks`]); none by
+    /// default. The benign packets are the same with and without them.
+    pub attacks: Vec<Attack>,
+    /// Spoofed SYN flows of [`Attack::SynFlood`].
+    pub synflood_flows: u64,
+    /// Amplified DNS responses of [`Attack::DnsAmp`].
+    pub dnsamp_flows: u64,
 }
 
 impl Default for GenConfig {
@@ -90,6 +107,9 @@ impl Default for GenConfig {
             flows_per_sec: 20_000,
             ipv6_share_pct: 10,
             vlan_share_pct: 0,
+            attacks: Vec::new(),
+            synflood_flows: 3000,
+            dnsamp_flows: 2000,
         }
     }
 }
@@ -97,7 +117,9 @@ impl Default for GenConfig {
 /// What was written.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct GenSummary {
-    /// Conversations written (equals `GenConfig::flows`).
+    /// Benign conversations written (equals `GenConfig::flows`); attack
+    /// traffic is counted in `attacks` only, but its packets and bytes are
+    /// in `packets` and `bytes` too.
     pub flows: u64,
     /// Packet records in the file.
     pub packets: u64,
@@ -122,6 +144,8 @@ pub struct GenSummary {
     /// Timestamps of the first and last packet, nanoseconds since the epoch.
     pub first_ns: u64,
     pub last_ns: u64,
+    /// What each requested attack wrote, in [`Attack::ALL`] order.
+    pub attacks: Vec<AttackSummary>,
 }
 
 impl GenSummary {
@@ -176,6 +200,34 @@ fn generate<W: Write>(cfg: &GenConfig, mut out: W, max_active: usize) -> io::Res
         dns_responses: 0,
         first_ns: cfg.start_ns,
         last_ns: cfg.start_ns,
+        attacks: Vec::new(),
+    };
+    let mut chosen = cfg.attacks.clone();
+    chosen.sort();
+    chosen.dedup();
+    // Attacks draw from streams of their own, never from `rng`.
+    let (mut attack_pkts, attack_summaries) = attacks::render(
+        &chosen,
+        cfg.seed,
+        cfg.start_ns,
+        cfg.synflood_flows,
+        cfg.dnsamp_flows,
+        &pools,
+    );
+    summary.attacks = attack_summaries;
+    let mut last_attack_ns = cfg.start_ns;
+    // Writes the attack packets due at or before `t`.
+    let mut flush_attacks = |t: u64, out: &mut W, summary: &mut GenSummary| -> io::Result<()> {
+        while let Some((at, rec)) = attack_pkts.pop_until(t) {
+            out.write_all(rec)?;
+            if summary.packets == 0 {
+                summary.first_ns = at;
+            }
+            summary.packets += 1;
+            summary.bytes += (rec.len() - wire::REC_HDR) as u64;
+            last_attack_ns = at;
+        }
+        Ok(())
     };
     out.write_all(&wire::pcap_header())?;
 
@@ -242,6 +294,7 @@ fn generate<W: Write>(cfg: &GenConfig, mut out: W, max_active: usize) -> io::Res
             stats: &mut stats,
         };
         let next = conv.step(t, &mut ctx);
+        flush_attacks(t, &mut out, &mut summary)?;
         out.write_all(&pkt.buf)?;
         if summary.packets == 0 {
             summary.first_ns = t;
@@ -264,8 +317,9 @@ fn generate<W: Write>(cfg: &GenConfig, mut out: W, max_active: usize) -> io::Res
             }
         }
     }
+    flush_attacks(u64::MAX, &mut out, &mut summary)?;
     out.flush()?;
-    summary.last_ns = now;
+    summary.last_ns = now.max(last_attack_ns);
     summary.http_requests = stats.http_requests;
     summary.http_responses = stats.http_responses;
     summary.tls_client_hellos = stats.tls_client_hellos;

@@ -188,6 +188,17 @@ fn push_random(rng: &mut Rng, out: &mut Vec<u8>, n: usize) {
 
 /// Writes the ClientHello record; `seed` fixes its random parts.
 pub(crate) fn write_client_hello(seed: u64, s: &Session, out: &mut Vec<u8>) {
+    write_client_hello_sni(seed, s, None, out);
+}
+
+/// [`write_client_hello`] with the server name `sni` instead of the
+/// session's site name when it is given.
+pub(crate) fn write_client_hello_sni(
+    seed: u64,
+    s: &Session,
+    sni: Option<&[u8]>,
+    out: &mut Vec<u8>,
+) {
     let mut rng = Rng::new(seed);
     let p = &PROFILES[s.profile as usize];
     let g_cipher = grease(&mut rng);
@@ -236,7 +247,10 @@ pub(crate) fn write_client_hello(seed: u64, s: &Session, out: &mut Vec<u8>) {
                 let list = open(out, 2);
                 out.push(0);
                 let name = open(out, 2);
-                push_host(out, s.site);
+                match sni {
+                    Some(n) => out.extend_from_slice(n),
+                    None => push_host(out, s.site),
+                }
                 end(out, name, 2);
                 end(out, list, 2);
             }

@@ -156,8 +156,75 @@ impl Module for DetectModule {
     }
 }
 
+/// `eddy module blacklist`: lists from files (reloaded when they change).
+#[derive(Args)]
+pub struct BlacklistArgs {
+    #[command(flatten)]
+    detect: DetectArgs,
+    /// An IP/CIDR list (one per line, CSV first column, or Spamhaus DROP),
+    /// with the IDEA category of its alerts. Repeatable.
+    #[arg(long = "ip-list", value_name = "FILE[:CATEGORY]")]
+    ip: Vec<String>,
+    /// A domain list (matched with subdomains against DNS names, HTTP hosts, TLS SNI). Repeatable.
+    #[arg(long = "domain-list", value_name = "FILE[:CATEGORY]")]
+    domain: Vec<String>,
+    /// A URL list (`host/path` prefixes of HTTP requests). Repeatable.
+    #[arg(long = "url-list", value_name = "FILE[:CATEGORY]")]
+    url: Vec<String>,
+}
+
+/// `eddy module l7filter`: alert rules in the filter language.
+#[derive(Args)]
+pub struct L7FilterArgs {
+    #[command(flatten)]
+    detect: DetectArgs,
+    /// Rules, one per line: `CATEGORY | DESCRIPTION | FILTER`.
+    #[arg(short = 'f', long = "rules", value_name = "FILE")]
+    rules: PathBuf,
+}
+
+pub fn run_blacklist(args: BlacklistArgs) -> Result<()> {
+    use detect::blacklist::{Blacklist, Kind, List};
+    let mut lists = Vec::new();
+    for (specs, kind) in [
+        (&args.ip, Kind::Ip),
+        (&args.domain, Kind::Domain),
+        (&args.url, Kind::Url),
+    ] {
+        for spec in specs {
+            let (path, category) = match spec.rsplit_once(':') {
+                Some((p, c)) if c.contains('.') => (p, c),
+                _ => (spec.as_str(), "Intrusion.Botnet"),
+            };
+            let name = std::path::Path::new(path)
+                .file_stem()
+                .and_then(|s| s.to_str())
+                .unwrap_or("list");
+            lists.push(List::load(path, kind, name, category).map_err(|e| anyhow::anyhow!(e))?);
+        }
+    }
+    if lists.is_empty() {
+        anyhow::bail!("blacklist needs at least one --ip-list, --domain-list or --url-list");
+    }
+    run_detector("blacklist", Box::new(Blacklist::new(lists)), args.detect)
+}
+
+pub fn run_l7filter(args: L7FilterArgs) -> Result<()> {
+    let rules = detect::l7filter::load_rules(&args.rules).map_err(|e| anyhow::anyhow!(e))?;
+    let detector = detect::l7filter::L7Filter::new(rules);
+    run_detector("l7filter", Box::new(detector), args.detect)
+}
+
 pub fn run(name: &'static str, args: DetectArgs) -> Result<()> {
     let detector = detect::by_name(name).with_context(|| format!("no detector {name}"))?;
+    run_detector(name, detector, args)
+}
+
+fn run_detector(
+    name: &'static str,
+    detector: Box<dyn detect::Detector>,
+    args: DetectArgs,
+) -> Result<()> {
     let idea_out: Option<Box<dyn Write>> = match &args.idea {
         None => None,
         Some(p) if p.as_os_str() == "-" => Some(Box::new(std::io::stdout())),

@@ -56,6 +56,24 @@ pub enum ModuleCommand {
     Anonymize(anonymize::AnonymizeArgs),
     /// Detector: vertical port scans (TCP SYN flows to 50+ ports of one host).
     Vportscan(detect::DetectArgs),
+    /// Detector: horizontal scans (one-packet SYN flows to 50+ hosts on one port).
+    Haddrscan(detect::DetectArgs),
+    /// Detector: SSH, RDP and Telnet login brute force (flow shapes).
+    Bruteforce(detect::DetectArgs),
+    /// Detector: reflection/amplification DDoS on DNS, NTP, SSDP, memcached, CharGen, SNMP, CLDAP.
+    Amplification(detect::DetectArgs),
+    /// Detector: per-host statistics (SYN scan, SYN flood, DNS amplification, SSH brute force).
+    Hoststats(detect::DetectArgs),
+    /// Detector: SIP brute force (401/407 answers per user), user scans, possible breaches.
+    #[command(name = "sip_bf", alias = "sip-bf")]
+    SipBf(detect::DetectArgs),
+    /// Detector: toll fraud by dial-plan guessing (INVITE number prefixes per source).
+    #[command(name = "voip_fraud", alias = "voip-fraud")]
+    VoipFraud(detect::DetectArgs),
+    /// Detector: traffic to listed addresses, domains (DNS, HTTP host, TLS SNI) and URLs.
+    Blacklist(detect::BlacklistArgs),
+    /// Detector: alert rules written in the filter language over L7 fields.
+    L7filter(detect::L7FilterArgs),
 }
 
 #[derive(Args)]
@@ -72,6 +90,14 @@ pub fn run(args: ModuleArgs) -> Result<()> {
         ModuleCommand::Merger(a) => merger::run(a),
         ModuleCommand::Anonymize(a) => anonymize::run(a),
         ModuleCommand::Vportscan(a) => detect::run("vportscan", a),
+        ModuleCommand::Haddrscan(a) => detect::run("haddrscan", a),
+        ModuleCommand::Bruteforce(a) => detect::run("bruteforce", a),
+        ModuleCommand::Amplification(a) => detect::run("amplification", a),
+        ModuleCommand::Hoststats(a) => detect::run("hoststats", a),
+        ModuleCommand::SipBf(a) => detect::run("sip_bf", a),
+        ModuleCommand::VoipFraud(a) => detect::run("voip_fraud", a),
+        ModuleCommand::Blacklist(a) => detect::run_blacklist(a),
+        ModuleCommand::L7filter(a) => detect::run_l7filter(a),
     }
 }
 
