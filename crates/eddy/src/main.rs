@@ -8,6 +8,7 @@ mod meter;
 mod module;
 mod query;
 mod send;
+mod store_cmd;
 
 use clap::{Parser, Subcommand};
 
@@ -44,6 +45,8 @@ enum Command {
     Module(module::ModuleArgs),
     /// Run detectors over a capture or stored flows; print IDEA alerts.
     Detect(detect::DetectArgs),
+    /// Manage the flow store: expire old windows, show what it holds.
+    Store(store_cmd::StoreArgs),
 }
 
 fn main() {
@@ -57,6 +60,7 @@ fn main() {
         Command::Query(args) => query::run(args),
         Command::Module(args) => module::run(args),
         Command::Detect(args) => detect::run(args),
+        Command::Store(args) => store_cmd::run(args),
     };
     if let Err(err) = result {
         if is_broken_pipe(&err) {
