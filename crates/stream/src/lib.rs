@@ -15,6 +15,7 @@
 //! Not here: the modules themselves (the `eddy` binary's `module` folder,
 //! and the detectors).
 
+pub mod columns;
 pub mod flows;
 pub mod input;
 pub mod ipc;

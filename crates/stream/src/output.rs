@@ -164,7 +164,7 @@ impl Output {
         let batch = if batches.len() == 1 {
             batches.into_iter().next().unwrap_or_else(|| unreachable!())
         } else {
-            arrow_select::concat::concat_batches(&batches[0].schema(), &batches)?
+            crate::columns::concat(&batches[0].schema(), &batches)?
         };
         let schema = batch.schema();
         if self.encoder.as_ref().is_none_or(|e| *e.schema() != schema) {

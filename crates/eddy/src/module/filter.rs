@@ -196,7 +196,7 @@ impl Module for FilterModule {
                 continue;
             };
             let mask = compiled.eval(batch);
-            let mut passed = arrow_select::filter::filter_record_batch(batch, &mask)?;
+            let mut passed = stream::columns::filter(batch, &mask)?;
             if passed.num_rows() == 0 {
                 continue;
             }
