@@ -40,9 +40,11 @@ pub const NS: u64 = 1_000_000_000;
 pub mod amplification;
 pub mod blacklist;
 pub mod bruteforce;
+pub mod dns_tunnel;
 pub mod haddrscan;
 pub mod hoststats;
 pub mod l7filter;
+pub mod miner;
 pub mod sip_bf;
 pub mod voip_fraud;
 pub mod vportscan;
@@ -111,6 +113,8 @@ pub fn by_name(name: &str) -> Option<Box<dyn Detector>> {
         "hoststats" => Box::new(hoststats::HostStats::new(Default::default())),
         "sip_bf" => Box::new(sip_bf::SipBruteForce::new(Default::default())),
         "voip_fraud" => Box::new(voip_fraud::VoipFraud::new(Default::default())),
+        "dns_tunnel" => Box::new(dns_tunnel::DnsTunnel::new(Default::default())),
+        "miner" => Box::new(miner::Miner::new(Default::default())),
         _ => return None,
     })
 }
@@ -124,4 +128,6 @@ pub const NAMES: &[&str] = &[
     "hoststats",
     "sip_bf",
     "voip_fraud",
+    "dns_tunnel",
+    "miner",
 ];

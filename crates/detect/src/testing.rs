@@ -137,3 +137,79 @@ pub fn flow6(src: &str, dst: &str, sport: u16, dport: u16, proto: u8, t_ms: u64)
     f.dst_ip = std::net::Ipv6Addr::from(v6(dst));
     f
 }
+
+/// A DNS query or response flow for [`dns_batch`].
+#[derive(Clone, Debug)]
+pub struct DnsFlow {
+    pub src: [u8; 4],
+    pub dst: [u8; 4],
+    pub sport: u16,
+    pub dport: u16,
+    pub qname: String,
+    pub qtype: u32,
+    /// IP bytes of the flow (one packet).
+    pub bytes: u64,
+    pub t_ms: u64,
+}
+
+impl DnsFlow {
+    /// A UDP query from `client` port 40000 to `resolver` port 53, its
+    /// size that of the question (IPv4: 28 + 12 + name + 2 + 4 bytes).
+    pub fn query(
+        client: [u8; 4],
+        resolver: [u8; 4],
+        qname: &str,
+        qtype: u32,
+        t_ms: u64,
+    ) -> DnsFlow {
+        DnsFlow {
+            src: client,
+            dst: resolver,
+            sport: 40000,
+            dport: 53,
+            qname: qname.to_string(),
+            qtype,
+            bytes: qname.len() as u64 + 18 + 28,
+            t_ms,
+        }
+    }
+
+    /// The response: from `resolver` port 53 to `client`, `bytes` long.
+    pub fn response(
+        resolver: [u8; 4],
+        client: [u8; 4],
+        qname: &str,
+        qtype: u32,
+        bytes: u64,
+        t_ms: u64,
+    ) -> DnsFlow {
+        DnsFlow {
+            src: resolver,
+            dst: client,
+            sport: 53,
+            dport: 40000,
+            qname: qname.to_string(),
+            qtype,
+            bytes,
+            t_ms,
+        }
+    }
+}
+
+/// One-packet UDP flows with `dns_qname` and `dns_qtype` set.
+pub fn dns_batch(flows: &[DnsFlow]) -> RecordBatch {
+    let records: Vec<FlowRecord> = flows
+        .iter()
+        .map(|d| flow_sized(d.src, d.dst, d.sport, d.dport, 17, 0, 1, d.bytes, d.t_ms, 1))
+        .collect();
+    let l7: Vec<Vec<(&str, L7<'_>)>> = flows
+        .iter()
+        .map(|d| {
+            vec![
+                ("dns_qname", L7::Text(d.qname.as_str())),
+                ("dns_qtype", L7::Num(d.qtype)),
+            ]
+        })
+        .collect();
+    l7_batch(&records, &l7)
+}

@@ -1,6 +1,7 @@
 //! `eddy`: one binary for the whole stack. Each subcommand lives in its own
 //! module; this file only parses the command line and dispatches.
 
+mod alerts;
 mod collect;
 mod detect;
 mod gen;
@@ -47,6 +48,8 @@ enum Command {
     Detect(detect::DetectArgs),
     /// Manage the flow store: expire old windows, show what it holds.
     Store(store_cmd::StoreArgs),
+    /// List alerts from the alert store.
+    Alerts(alerts::AlertsArgs),
 }
 
 fn main() {
@@ -61,6 +64,7 @@ fn main() {
         Command::Module(args) => module::run(args),
         Command::Detect(args) => detect::run(args),
         Command::Store(args) => store_cmd::run(args),
+        Command::Alerts(args) => alerts::run(args),
     };
     if let Err(err) = result {
         if is_broken_pipe(&err) {

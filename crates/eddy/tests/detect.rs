@@ -98,6 +98,13 @@ fn each_generated_attack_is_found_with_its_hosts() {
         ),
         ("sip_bf", "Attempt.Login", "203.0.113.41", "192.0.2.50"),
         ("voip_fraud", "Attempt.Login", "203.0.113.42", "192.0.2.50"),
+        (
+            "dns_tunnel",
+            "Anomaly.Connection",
+            "192.0.2.70",
+            "192.0.2.53",
+        ),
+        ("miner", "Suspicious.Miner", "192.0.2.100", "198.51.100.77"),
     ] {
         assert!(
             has(&found, detector, category, source, target),
@@ -113,6 +120,8 @@ fn each_generated_attack_is_found_with_its_hosts() {
         "198.51.100.10",
         "203.0.113.41",
         "203.0.113.42",
+        "192.0.2.70",
+        "192.0.2.100",
     ];
     for (d, _, s, _) in &found {
         assert!(

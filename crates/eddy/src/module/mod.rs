@@ -9,6 +9,7 @@ mod filter;
 mod logger;
 mod merger;
 pub(crate) mod replay;
+mod report;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -70,10 +71,17 @@ pub enum ModuleCommand {
     /// Detector: toll fraud by dial-plan guessing (INVITE number prefixes per source).
     #[command(name = "voip_fraud", alias = "voip-fraud")]
     VoipFraud(detect::DetectArgs),
+    /// Detector: DNS tunnels (long, random, unique query names under one domain per client).
+    #[command(name = "dns_tunnel", alias = "dns-tunnel")]
+    DnsTunnel(detect::DetectArgs),
+    /// Detector: Stratum crypto mining (long, steady, ACK-heavy connections; pool list).
+    Miner(detect::DetectArgs),
     /// Detector: traffic to listed addresses, domains (DNS, HTTP host, TLS SNI) and URLs.
     Blacklist(detect::BlacklistArgs),
     /// Detector: alert rules written in the filter language over L7 fields.
     L7filter(detect::L7FilterArgs),
+    /// Route alert streams to the alert store (SQLite), IDEA files, webhooks and email.
+    Report(report::ReportArgs),
 }
 
 #[derive(Args)]
@@ -96,8 +104,11 @@ pub fn run(args: ModuleArgs) -> Result<()> {
         ModuleCommand::Hoststats(a) => detect::run("hoststats", a),
         ModuleCommand::SipBf(a) => detect::run("sip_bf", a),
         ModuleCommand::VoipFraud(a) => detect::run("voip_fraud", a),
+        ModuleCommand::DnsTunnel(a) => detect::run("dns_tunnel", a),
+        ModuleCommand::Miner(a) => detect::run("miner", a),
         ModuleCommand::Blacklist(a) => detect::run_blacklist(a),
         ModuleCommand::L7filter(a) => detect::run_l7filter(a),
+        ModuleCommand::Report(a) => report::run(a),
     }
 }
 
