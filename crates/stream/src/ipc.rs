@@ -165,6 +165,7 @@ impl<R: Read> MessageReader<R> {
                 let fb = message
                     .header_as_schema()
                     .ok_or_else(|| invalid("schema message without a schema"))?;
+                check_schema(&fb)?;
                 let schema = Arc::new(arrow_ipc::convert::fb_to_schema(fb));
                 self.schema = Some(schema.clone());
                 Ok(Step::Message(Message::Schema(schema)))
@@ -216,6 +217,110 @@ impl<R: Read> MessageReader<R> {
     }
 }
 
+/// arrow-ipc's schema conversion panics on many malformed or unusual
+/// schemas (found by fuzzing), so a schema is checked first: fields
+/// present, each of a type eddy accepts with the parts the conversion
+/// reads, nesting bounded.
+fn check_schema(fb: &arrow_ipc::Schema<'_>) -> Result<(), ReadError> {
+    let fields = fb
+        .fields()
+        .ok_or_else(|| invalid("a schema without fields"))?;
+    check_metadata(fb.custom_metadata())?;
+    for f in fields {
+        check_field(&f, 0)?;
+    }
+    Ok(())
+}
+
+fn check_metadata(
+    md: Option<flatbuffers::Vector<'_, flatbuffers::ForwardsUOffset<arrow_ipc::KeyValue<'_>>>>,
+) -> Result<(), ReadError> {
+    for kv in md.into_iter().flatten() {
+        if kv.key().is_none() || kv.value().is_none() {
+            return Err(invalid("schema metadata with a key or value missing"));
+        }
+    }
+    Ok(())
+}
+
+fn check_field(f: &arrow_ipc::Field<'_>, depth: usize) -> Result<(), ReadError> {
+    use arrow_ipc::Type;
+    if depth > 8 {
+        return Err(invalid("fields nested deeper than 8 levels"));
+    }
+    check_metadata(f.custom_metadata())?;
+    let name = f.name().unwrap_or("?");
+    let bad = |what: &str| invalid(format!("field {name}: {what}"));
+    if let Some(d) = f.dictionary() {
+        let ok = d
+            .indexType()
+            .is_some_and(|i| matches!(i.bitWidth(), 8 | 16 | 32 | 64));
+        if !ok {
+            return Err(bad("a dictionary without a valid index type"));
+        }
+    }
+    let children = f.children();
+    let n_children = children.as_ref().map_or(0, |c| c.len());
+    let ok = match f.type_type() {
+        Type::Null
+        | Type::Bool
+        | Type::Utf8
+        | Type::LargeUtf8
+        | Type::Binary
+        | Type::LargeBinary
+        | Type::Utf8View
+        | Type::BinaryView => true,
+        Type::Int => f
+            .type_as_int()
+            .is_some_and(|i| matches!(i.bitWidth(), 8 | 16 | 32 | 64)),
+        Type::FloatingPoint => f.type_as_floating_point().is_some_and(|p| {
+            matches!(
+                p.precision(),
+                arrow_ipc::Precision::HALF
+                    | arrow_ipc::Precision::SINGLE
+                    | arrow_ipc::Precision::DOUBLE
+            )
+        }),
+        Type::FixedSizeBinary => f
+            .type_as_fixed_size_binary()
+            .is_some_and(|b| b.byteWidth() >= 0),
+        Type::Timestamp => f
+            .type_as_timestamp()
+            .is_some_and(|t| time_unit_ok(t.unit())),
+        Type::Duration => f.type_as_duration().is_some_and(|t| time_unit_ok(t.unit())),
+        Type::Date => f.type_as_date().is_some_and(|d| {
+            matches!(
+                d.unit(),
+                arrow_ipc::DateUnit::DAY | arrow_ipc::DateUnit::MILLISECOND
+            )
+        }),
+        Type::List | Type::LargeList => n_children == 1,
+        Type::Struct_ => true,
+        other => {
+            return Err(bad(&format!(
+                "type {other:?} is not accepted on eddy's streams"
+            )))
+        }
+    };
+    if !ok {
+        return Err(bad("a malformed type"));
+    }
+    for c in children.into_iter().flatten() {
+        check_field(&c, depth + 1)?;
+    }
+    Ok(())
+}
+
+fn time_unit_ok(u: arrow_ipc::TimeUnit) -> bool {
+    matches!(
+        u,
+        arrow_ipc::TimeUnit::SECOND
+            | arrow_ipc::TimeUnit::MILLISECOND
+            | arrow_ipc::TimeUnit::MICROSECOND
+            | arrow_ipc::TimeUnit::NANOSECOND
+    )
+}
+
 /// Largest total a compressed batch may claim to decompress to: the
 /// decompressor allocates what the sender claims, so the claim is checked
 /// first.
@@ -225,6 +330,25 @@ fn check_decompressed_size(
     fb: &arrow_ipc::RecordBatch<'_>,
     body: &Buffer,
 ) -> Result<(), ReadError> {
+    // Every buffer must lie in the body: arrow-ipc slices without checking.
+    for b in fb.buffers().into_iter().flatten() {
+        let end = u64::try_from(b.offset())
+            .ok()
+            .zip(u64::try_from(b.length()).ok())
+            .and_then(|(o, l)| o.checked_add(l));
+        if end.is_none_or(|e| e > body.len() as u64) {
+            return Err(invalid("a buffer lies outside the message body"));
+        }
+    }
+    let negative = fb.length() < 0
+        || fb
+            .nodes()
+            .into_iter()
+            .flatten()
+            .any(|n| n.length() < 0 || n.null_count() < 0);
+    if negative {
+        return Err(invalid("negative lengths in a record batch"));
+    }
     if fb.compression().is_none() {
         return Ok(());
     }
@@ -489,5 +613,42 @@ mod compression_tests {
             }
             assert!(bytes.len() < 5000 * 8, "{c:?} did not compress");
         }
+    }
+}
+
+#[cfg(test)]
+mod fuzz_regressions {
+    use super::*;
+
+    /// Inputs the `stream_ipc` fuzz target found. The schema and buffer
+    /// cases are caught by checks before arrow-ipc runs; the node-length
+    /// case panics inside arrow-ipc and is contained by `next_message`.
+    /// Each is an error, never a panic out of the reader.
+    #[test]
+    fn inputs_that_panicked_arrow_ipc_are_errors() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../test_data/stream");
+        let mut n = 0;
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            let name = path.file_name().unwrap().to_string_lossy().to_string();
+            if !name.starts_with("fuzz-") {
+                continue;
+            }
+            n += 1;
+            let bytes = std::fs::read(&path).unwrap();
+            let mut r = MessageReader::new(&bytes[..]);
+            let err = loop {
+                match r.next_message() {
+                    Ok(Some(_)) => continue,
+                    Ok(None) => panic!("{name}: read without an error"),
+                    Err(e) => break e,
+                }
+            };
+            assert!(
+                err.to_string().contains("not an Arrow IPC stream"),
+                "{name}: {err}"
+            );
+        }
+        assert!(n >= 5);
     }
 }
