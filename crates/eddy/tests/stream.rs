@@ -818,3 +818,65 @@ fn the_control_socket_answers_stats() {
     assert!(v["cpu_s"].as_f64().is_some());
     logger.terminate();
 }
+
+#[test]
+fn sighup_reloads_filter_rules_and_refuses_a_bad_set() {
+    let dir = TempDir::new("stream-hup");
+    let pcap = generated_pcap(&dir.0, 3000);
+    let store = make_store(&dir.0, &[pcap]);
+    let total = query(&store, "any").len();
+    let tcp = query(&store, "proto tcp").len();
+    let sockets = dir.0.join("s");
+    let rules = dir.0.join("rules");
+    std::fs::write(&rules, ": any;\n").unwrap();
+    let out = dir.0.join("out.arrows");
+    let filt = Module::start(
+        &sockets,
+        &[
+            "filter",
+            "-i",
+            &format!("u:in,f:{}", out.display()),
+            "-f",
+            rules.to_str().unwrap(),
+        ],
+    );
+    let pid = filt.child.as_ref().unwrap().id().to_string();
+    let replay = Module::start(
+        &sockets,
+        &[
+            "replay",
+            "-i",
+            "u:in:buffer=200",
+            "-R",
+            store.to_str().unwrap(),
+            "--rate",
+            "3000",
+        ],
+    );
+    let hup = || {
+        Command::new("kill").args(["-HUP", &pid]).status().unwrap();
+    };
+    std::thread::sleep(Duration::from_millis(800));
+    // Two rules for one output: refused, the old rule stays.
+    std::fs::write(&rules, ": any;\n: proto udp;\n").unwrap();
+    hup();
+    std::thread::sleep(Duration::from_millis(400));
+    std::fs::write(&rules, ": proto tcp;\n").unwrap();
+    hup();
+    replay.wait(Duration::from_secs(60));
+    let (_, err) = filt.wait(Duration::from_secs(60));
+    assert!(
+        err.contains("reload failed, keeping the old settings"),
+        "{err}"
+    );
+    assert!(err.contains("reloaded"), "{err}");
+    let (csv, _) = Module::start(&sockets, &["logger", "-i", &format!("f:{}", out.display())])
+        .wait(Duration::from_secs(30));
+    let passed = parse_csv(&csv).len();
+    // Records before the reload passed `any`, after it only TCP ones: so
+    // fewer than all and more than the TCP ones alone.
+    assert!(
+        passed < total && passed > tcp,
+        "{passed} of {total} (tcp {tcp})"
+    );
+}
