@@ -243,3 +243,44 @@ fn blacklist_and_l7filter_run_as_modules() {
         "{found:#?}"
     );
 }
+
+#[test]
+fn a_listed_mining_pool_alerts_at_once() {
+    let dir = TempDir::new("detect-pools");
+    let pcap = dir.0.join("m.pcap");
+    run_ok(
+        eddy()
+            .args(["gen", "pcap", "--flows", "200", "--attack", "stratum"])
+            .arg(&pcap),
+    );
+    let flows = dir.0.join("m.arrows");
+    run_ok(
+        eddy()
+            .args(["meter", "-q", "-o", "csv", "-r"])
+            .arg(&pcap)
+            .arg("--stream")
+            .arg(format!("f:{}", flows.display())),
+    );
+    let pools = dir.0.join("pools.txt");
+    std::fs::write(&pools, "# pools\n198.51.100.77:3333\n").unwrap();
+    let out = run_ok(
+        eddy()
+            .args(["module", "miner", "-i"])
+            .arg(format!("f:{},b:", flows.display()))
+            .arg("--pools")
+            .arg(&pools)
+            .args(["--idea", "-"])
+            .env("EDDY_SOCKET_DIR", dir.0.join("s")),
+    );
+    let found = alerts(&String::from_utf8(out.stdout).unwrap());
+    assert!(
+        has(
+            &found,
+            "miner",
+            "Suspicious.Miner",
+            "192.0.2.100",
+            "198.51.100.77"
+        ),
+        "{found:#?}"
+    );
+}

@@ -209,6 +209,53 @@ pub fn run_blacklist(args: BlacklistArgs) -> Result<()> {
     run_detector("blacklist", Box::new(Blacklist::new(lists)), args.detect)
 }
 
+/// `eddy module miner`: the flow-shape score, plus an optional pool list.
+#[derive(Args)]
+pub struct MinerArgs {
+    #[command(flatten)]
+    detect: DetectArgs,
+    /// Mining pools, one `IP` or `IP:PORT` (`[IPv6]:PORT`) per line, `#`
+    /// comments: a connection to one alerts at once.
+    #[arg(long, value_name = "FILE")]
+    pools: Option<PathBuf>,
+}
+
+pub fn run_miner(args: MinerArgs) -> Result<()> {
+    let mut miner = detect::miner::Miner::new(Default::default());
+    if let Some(path) = &args.pools {
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        miner =
+            miner.with_pools(parse_pools(&text).with_context(|| format!("in {}", path.display()))?);
+    }
+    run_detector("miner", Box::new(miner), args.detect)
+}
+
+/// Pool list lines: `IP`, `IP:PORT` or `[IPv6]:PORT`; port 0 = any.
+fn parse_pools(text: &str) -> Result<detect::Set<([u8; 16], u16)>> {
+    use std::net::{IpAddr, SocketAddr};
+    let mut pools = detect::Set::default();
+    for (n, line) in text.lines().enumerate() {
+        let line = line.split('#').next().unwrap_or("").trim();
+        if line.is_empty() {
+            continue;
+        }
+        let (ip, port) = if let Ok(sa) = line.parse::<SocketAddr>() {
+            (sa.ip(), sa.port())
+        } else if let Ok(ip) = line.parse::<IpAddr>() {
+            (ip, 0)
+        } else {
+            anyhow::bail!("line {}: '{line}' is not IP or IP:PORT", n + 1);
+        };
+        let mapped = match ip {
+            IpAddr::V4(v4) => v4.to_ipv6_mapped(),
+            IpAddr::V6(v6) => v6,
+        };
+        pools.insert((mapped.octets(), port));
+    }
+    Ok(pools)
+}
+
 pub fn run_l7filter(args: L7FilterArgs) -> Result<()> {
     let rules = detect::l7filter::load_rules(&args.rules).map_err(|e| anyhow::anyhow!(e))?;
     let detector = detect::l7filter::L7Filter::new(rules);
@@ -244,4 +291,21 @@ fn run_detector(
         raised: 0,
     };
     super::run_module(name, &args.common, &mut module)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pool_lists_take_addresses_with_or_without_ports() {
+        let pools =
+            parse_pools("# pools\n198.51.100.77:3333\n203.0.113.5\n[2001:db8::1]:4444\n").unwrap();
+        assert_eq!(pools.len(), 3);
+        let v4 = std::net::Ipv4Addr::new(203, 0, 113, 5)
+            .to_ipv6_mapped()
+            .octets();
+        assert!(pools.contains(&(v4, 0)));
+        assert!(parse_pools("pool.example.org:3333\n").is_err());
+    }
 }

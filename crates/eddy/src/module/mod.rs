@@ -75,7 +75,7 @@ pub enum ModuleCommand {
     #[command(name = "dns_tunnel", alias = "dns-tunnel")]
     DnsTunnel(detect::DetectArgs),
     /// Detector: Stratum crypto mining (long, steady, ACK-heavy connections; pool list).
-    Miner(detect::DetectArgs),
+    Miner(detect::MinerArgs),
     /// Detector: traffic to listed addresses, domains (DNS, HTTP host, TLS SNI) and URLs.
     Blacklist(detect::BlacklistArgs),
     /// Detector: alert rules written in the filter language over L7 fields.
@@ -105,7 +105,7 @@ pub fn run(args: ModuleArgs) -> Result<()> {
         ModuleCommand::SipBf(a) => detect::run("sip_bf", a),
         ModuleCommand::VoipFraud(a) => detect::run("voip_fraud", a),
         ModuleCommand::DnsTunnel(a) => detect::run("dns_tunnel", a),
-        ModuleCommand::Miner(a) => detect::run("miner", a),
+        ModuleCommand::Miner(a) => detect::run_miner(a),
         ModuleCommand::Blacklist(a) => detect::run_blacklist(a),
         ModuleCommand::L7filter(a) => detect::run_l7filter(a),
         ModuleCommand::Report(a) => report::run(a),
