@@ -103,6 +103,81 @@ impl Alert {
     }
 }
 
+/// The IDEA classification's categories (idea.cesnet.cz, after the
+/// eCSIRT.net taxonomy), plus NEMEA's `Suspicious.Miner`. Categories that
+/// users write (blacklist lists, l7filter rules) must be one of these, so
+/// a receiving Warden or Mentat does not refuse the alert.
+pub const IDEA_CATEGORIES: &[&str] = &[
+    "Abusive.Spam",
+    "Abusive.Harassment",
+    "Abusive.Child",
+    "Abusive.Sexual",
+    "Abusive.Violence",
+    "Malware.Virus",
+    "Malware.Worm",
+    "Malware.Trojan",
+    "Malware.Spyware",
+    "Malware.Dialer",
+    "Malware.Rootkit",
+    "Recon.Scanning",
+    "Recon.Sniffing",
+    "Recon.SocialEngineering",
+    "Recon.Searching",
+    "Attempt.Exploit",
+    "Attempt.Login",
+    "Attempt.NewSignature",
+    "Intrusion.AdminCompromise",
+    "Intrusion.UserCompromise",
+    "Intrusion.AppCompromise",
+    "Intrusion.Botnet",
+    "Availability.DoS",
+    "Availability.DDoS",
+    "Availability.Sabotage",
+    "Availability.Outage",
+    "Information.UnauthorizedAccess",
+    "Information.UnauthorizedModification",
+    "Fraud.UnauthorizedUsage",
+    "Fraud.Copyright",
+    "Fraud.Masquerade",
+    "Fraud.Phishing",
+    "Fraud.Scam",
+    "Vulnerable.Open",
+    "Vulnerable.Config",
+    "Anomaly.Traffic",
+    "Anomaly.Connection",
+    "Anomaly.Protocol",
+    "Anomaly.System",
+    "Anomaly.Application",
+    "Anomaly.Behaviour",
+    "Suspicious.Miner",
+    "Other",
+    "Test",
+];
+
+/// `category` as the IDEA classification spells it, or an error listing
+/// the nearest ones (same top-level class).
+pub fn idea_category(category: &str) -> Result<&'static str, String> {
+    if let Some(c) = IDEA_CATEGORIES.iter().find(|c| **c == category) {
+        return Ok(c);
+    }
+    let class = category.split('.').next().unwrap_or("");
+    let near: Vec<&str> = IDEA_CATEGORIES
+        .iter()
+        .copied()
+        .filter(|c| c.split('.').next() == Some(class))
+        .collect();
+    Err(if near.is_empty() {
+        format!(
+            "'{category}' is not an IDEA category (classes: Abusive, Malware, Recon, Attempt, Intrusion, Availability, Information, Fraud, Vulnerable, Anomaly, Other, Test)"
+        )
+    } else {
+        format!(
+            "'{category}' is not an IDEA category: expected one of {}",
+            near.join(", ")
+        )
+    })
+}
+
 fn push_endpoint(s: &mut String, e: &Endpoint) {
     let v6 = Ipv6Addr::from(e.ip);
     match v6.to_ipv4_mapped() {
@@ -262,6 +337,15 @@ mod tests {
         );
         assert!(j.contains("\"FlowCount\":50"), "{j}");
         assert!(j.ends_with("}]}"), "{j}");
+    }
+
+    #[test]
+    fn categories_are_checked_against_the_classification() {
+        assert_eq!(idea_category("Attempt.Login"), Ok("Attempt.Login"));
+        let e = idea_category("Malware").unwrap_err();
+        assert!(e.contains("Malware.Trojan"), "{e}");
+        let e = idea_category("Bogus.Thing").unwrap_err();
+        assert!(e.contains("classes"), "{e}");
     }
 
     #[test]
