@@ -6,6 +6,15 @@
 //! aggregate = 600
 //! # Webhook and SMTP connect/read/write timeout, seconds (default 5).
 //! timeout = 5
+//! # Webhooks and email are sent by a thread per destination, from a
+//! # bounded queue, so a slow server never holds up the report. A failed
+//! # delivery is tried again after each of these waits, seconds (default
+//! # [1, 5]: three attempts; [] for one), then counted as failed.
+//! retry = [1, 5]
+//! # At the end (end of stream, SIGTERM) the queues are closed and the
+//! # threads get this many seconds in all to send what they hold; what is
+//! # left then is counted as lost (default 10).
+//! drain = 10
 //!
 //! # Named address groups, usable in match.source/target as "@name".
 //! [groups]
@@ -19,7 +28,12 @@
 //!        webhook = "http://127.0.0.1:8080/hook",
 //!        email = { smtp = "127.0.0.1:25", from = "eddy@example.org",
 //!                  to = ["csirt@example.org"],
-//!                  subject = "[eddy] {category} from {source} to {target} ({detector})" } }
+//!                  subject = "[eddy] {category} from {source} to {target} ({detector})" },
+//!        # Queue of this route's webhook and email destinations, alerts
+//!        # (default 1000; a destination several routes name gets the
+//!        # largest). An alert arriving when it is full is dropped and
+//!        # counted (`dropped` in the stats).
+//!        queue = 1000 }
 //! ```
 //!
 //! Every route whose `match` holds gets the alert (a destination named by
@@ -40,6 +54,14 @@ pub struct Config {
     /// Network timeout of webhooks and email, seconds.
     #[serde(default = "default_timeout")]
     pub timeout: f64,
+    /// Waits before the retries of a failed webhook or email delivery,
+    /// seconds.
+    #[serde(default = "default_retry")]
+    pub retry: Vec<f64>,
+    /// How long the end waits in all for queued webhook and email
+    /// deliveries, seconds.
+    #[serde(default = "default_drain")]
+    pub drain: f64,
     #[serde(default)]
     pub groups: BTreeMap<String, Vec<String>>,
     #[serde(default)]
@@ -53,6 +75,17 @@ fn default_aggregate() -> u64 {
 fn default_timeout() -> f64 {
     5.0
 }
+
+fn default_retry() -> Vec<f64> {
+    vec![1.0, 5.0]
+}
+
+fn default_drain() -> f64 {
+    10.0
+}
+
+/// Queue capacity of a webhook or email destination, alerts.
+pub const DEFAULT_QUEUE: usize = 1000;
 
 #[derive(Clone, Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -89,6 +122,9 @@ pub struct Destinations {
     /// `http://host:port/path`: a POST of the IDEA JSON.
     pub webhook: Option<String>,
     pub email: Option<Email>,
+    /// Queue capacity of this route's webhook and email (default
+    /// [`DEFAULT_QUEUE`]).
+    pub queue: Option<usize>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
@@ -120,6 +156,8 @@ impl Config {
         Config {
             aggregate: default_aggregate(),
             timeout: default_timeout(),
+            retry: default_retry(),
+            drain: default_drain(),
             groups: BTreeMap::new(),
             route: vec![Route {
                 when: Match::default(),
@@ -140,6 +178,12 @@ impl Config {
         if !(config.timeout > 0.0 && config.timeout.is_finite()) {
             return Err(format!("timeout = {}: must be > 0", config.timeout));
         }
+        if let Some(r) = config.retry.iter().find(|r| !(**r >= 0.0 && r.is_finite())) {
+            return Err(format!("retry: {r}: waits must be >= 0"));
+        }
+        if !(config.drain >= 0.0 && config.drain.is_finite()) {
+            return Err(format!("drain = {}: must be >= 0", config.drain));
+        }
         for (i, r) in config.route.iter().enumerate() {
             let t = &r.to;
             if t.store.is_none() && t.file.is_none() && t.webhook.is_none() && t.email.is_none() {
@@ -147,6 +191,9 @@ impl Config {
                     "route {}: `to` names no store, file, webhook or email",
                     i + 1
                 ));
+            }
+            if t.queue == Some(0) {
+                return Err(format!("route {}: queue = 0: must be >= 1", i + 1));
             }
             if let Some(w) = &t.webhook {
                 Url::parse(w).map_err(|e| format!("route {}: {e}", i + 1))?;

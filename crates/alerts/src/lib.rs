@@ -8,7 +8,9 @@ pub mod deliver;
 pub mod router;
 pub mod store;
 pub mod time;
+mod worker;
 
 pub use config::{Cidr, Config, Destinations, Email, Match, Route, Url};
-pub use router::{Kind, KindStats, Outcome, Router, Stats};
+pub use router::{DestStats, Kind, KindStats, Outcome, Router, Stats};
 pub use store::{AlertQuery, AlertRow, AlertStore, Merge};
+pub use worker::Counts;

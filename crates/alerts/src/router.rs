@@ -10,17 +10,25 @@
 //! attack that goes on is reported once per window, not once per detector
 //! report. Windows are measured in alert detect time (record time), so a
 //! replayed capture aggregates as live traffic would.
+//!
+//! Delivery: the store and files are written in `route`, in order. Webhooks
+//! and email are queued to a thread per destination (`crate::worker`):
+//! `route` never waits for a network server; a full queue drops the alert
+//! (`dropped`), a delivery that still fails after the retries is `failed`,
+//! and [`Router::drain`] (at the end) gives the threads `drain` seconds to
+//! send what is queued, counting the rest as `lost`.
 
 use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::net::IpAddr;
 use std::path::PathBuf;
-use std::time::Duration;
+use std::thread;
+use std::time::{Duration, Instant};
 
-use crate::config::{Cidr, Config, Email, Url};
-use crate::deliver;
+use crate::config::{Cidr, Config, Email, Url, DEFAULT_QUEUE};
 use crate::store::{AlertRow, AlertStore, Merge};
+use crate::worker::{Counts, Target, Worker};
 
 /// Destination kinds, as statistics name them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -51,8 +59,34 @@ pub struct KindStats {
     /// Alerts merged into an earlier one instead (store rows updated,
     /// nothing sent).
     pub aggregated: u64,
-    /// Deliveries that failed (logged to stderr).
+    /// Deliveries that failed (logged to stderr; for webhooks and email,
+    /// after the retries).
     pub failed: u64,
+    /// Webhooks and email: alerts dropped because the queue was full.
+    pub dropped: u64,
+    /// Webhooks and email: alerts queued or being sent.
+    pub pending: u64,
+    /// Webhooks and email: alerts still pending at the end's deadline.
+    pub lost: u64,
+}
+
+impl KindStats {
+    fn add(&mut self, c: &Counts) {
+        self.delivered += c.delivered;
+        self.failed += c.failed;
+        self.dropped += c.dropped;
+        self.pending += c.pending;
+        self.lost += c.lost;
+    }
+}
+
+/// One webhook or email destination's counters.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DestStats {
+    pub kind: Kind,
+    /// The URL, or `smtp HOST:PORT to ADDRESSES`.
+    pub name: String,
+    pub counts: Counts,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -64,6 +98,8 @@ pub struct Stats {
     /// Alerts a store already held or had merged (same IDEA ID: a stream
     /// reported again), per store.
     pub duplicate: u64,
+    /// Each webhook and email destination (the kinds' counts are sums).
+    pub destinations: Vec<DestStats>,
 }
 
 impl Stats {
@@ -71,31 +107,72 @@ impl Stats {
         self.kinds[kind as usize]
     }
 
-    /// `"store":{"delivered":N,"aggregated":N,"failed":N},...,"unrouted":N,"duplicate":N`
+    /// `"store":{"delivered":N,"aggregated":N,"failed":N},...,
+    /// "webhook":{...,"dropped":N,"pending":N,"lost":N},...,"unrouted":N,
+    /// "duplicate":N,"destinations":[{"kind":"webhook","name":"...",
+    /// "delivered":N,"failed":N,"dropped":N,"pending":N,"lost":N},...]`
     pub fn to_json(&self) -> String {
         let mut s = String::new();
         for k in Kind::ALL {
             let v = self.get(k);
             s.push_str(&format!(
-                "\"{}\":{{\"delivered\":{},\"aggregated\":{},\"failed\":{}}},",
+                "\"{}\":{{\"delivered\":{},\"aggregated\":{},\"failed\":{}",
                 k.name(),
                 v.delivered,
                 v.aggregated,
                 v.failed
             ));
+            if matches!(k, Kind::Webhook | Kind::Email) {
+                s.push_str(&format!(
+                    ",\"dropped\":{},\"pending\":{},\"lost\":{}",
+                    v.dropped, v.pending, v.lost
+                ));
+            }
+            s.push_str("},");
         }
         s.push_str(&format!(
-            "\"unrouted\":{},\"duplicate\":{}",
+            "\"unrouted\":{},\"duplicate\":{},\"destinations\":[",
             self.unrouted, self.duplicate
         ));
+        for (i, d) in self.destinations.iter().enumerate() {
+            let c = &d.counts;
+            s.push_str(&format!(
+                "{}{{\"kind\":\"{}\",\"name\":{},\"delivered\":{},\"failed\":{},\"dropped\":{},\"pending\":{},\"lost\":{}}}",
+                if i == 0 { "" } else { "," },
+                d.kind.name(),
+                json_str(&d.name),
+                c.delivered,
+                c.failed,
+                c.dropped,
+                c.pending,
+                c.lost
+            ));
+        }
+        s.push(']');
         s
     }
+}
+
+fn json_str(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
 }
 
 /// What became of one alert.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Outcome {
-    /// Sent to its destinations (some may have failed: see the stats).
+    /// Written to its stores and files, queued to its webhooks and email
+    /// (some may have failed or been dropped: see the stats).
     Delivered,
     /// Merged into the first alert of its attack.
     Aggregated,
@@ -103,11 +180,29 @@ pub enum Outcome {
     Unrouted,
 }
 
+/// A webhook or email destination: its worker thread and queue.
+struct Net {
+    kind: Kind,
+    /// Until the router is built, capacity and target; then the worker.
+    capacity: usize,
+    target: Target,
+    worker: Option<Worker>,
+}
+
 enum Dest {
     Store(PathBuf, AlertStore),
     File(PathBuf, File),
-    Webhook(String, Url),
-    Email(Email),
+    Net(String, Net),
+}
+
+fn email_name(e: &Email) -> String {
+    format!(
+        "smtp {} from {} to {} subject {:?}",
+        e.smtp,
+        e.from,
+        e.to.join(","),
+        e.subject
+    )
 }
 
 impl Dest {
@@ -115,22 +210,14 @@ impl Dest {
         match self {
             Dest::Store(..) => Kind::Store,
             Dest::File(..) => Kind::File,
-            Dest::Webhook(..) => Kind::Webhook,
-            Dest::Email(..) => Kind::Email,
+            Dest::Net(_, n) => n.kind,
         }
     }
 
     fn name(&self) -> String {
         match self {
             Dest::Store(p, _) | Dest::File(p, _) => p.display().to_string(),
-            Dest::Webhook(u, _) => u.clone(),
-            Dest::Email(e) => format!(
-                "smtp {} from {} to {} subject {:?}",
-                e.smtp,
-                e.from,
-                e.to.join(","),
-                e.subject
-            ),
+            Dest::Net(name, _) => name.clone(),
         }
     }
 }
@@ -185,16 +272,24 @@ pub struct Router {
     routes: Vec<CompiledRoute>,
     dests: Vec<Dest>,
     window_ns: i64,
-    timeout: Duration,
+    /// What [`Router::drain`] waits at most.
+    drain: Duration,
+    drained: bool,
     open: HashMap<Key, Open>,
     latest: i64,
     routed: u64,
-    pub stats: Stats,
+    /// The counts kept here (stores, files, aggregation); the workers keep
+    /// the rest ([`Router::stats`] adds them up).
+    stats: Stats,
+}
+
+fn seconds(s: f64, or: Duration) -> Duration {
+    Duration::try_from_secs_f64(s).unwrap_or(or)
 }
 
 impl Router {
     /// Opens every destination of `config` (stores are created, files
-    /// opened for appending).
+    /// opened for appending, a thread started per webhook and email).
     pub fn new(config: &Config) -> Result<Router, String> {
         let mut dests: Vec<Dest> = Vec::new();
         let mut routes = Vec::new();
@@ -211,13 +306,17 @@ impl Router {
                 want.push((Kind::Webhook, w.clone()));
             }
             if let Some(e) = &r.to.email {
-                want.push((Kind::Email, Dest::Email(e.clone()).name()));
+                want.push((Kind::Email, email_name(e)));
             }
+            let capacity = r.to.queue.unwrap_or(DEFAULT_QUEUE).max(1);
             for (kind, name) in want {
                 if let Some(i) = dests
                     .iter()
                     .position(|d| d.kind() == kind && d.name() == name)
                 {
+                    if let Dest::Net(_, n) = &mut dests[i] {
+                        n.capacity = n.capacity.max(capacity);
+                    }
                     ids.push(i);
                     continue;
                 }
@@ -236,9 +335,28 @@ impl Router {
                             .map_err(|e| format!("{}: {e}", p.display()))?;
                         Dest::File(p, f)
                     }
-                    Kind::Webhook => Dest::Webhook(name.clone(), Url::parse(&name)?),
+                    Kind::Webhook => {
+                        let target = Target::Webhook(Url::parse(&name)?);
+                        Dest::Net(
+                            name.clone(),
+                            Net {
+                                kind,
+                                capacity,
+                                target,
+                                worker: None,
+                            },
+                        )
+                    }
                     Kind::Email => match &r.to.email {
-                        Some(e) => Dest::Email(e.clone()),
+                        Some(e) => Dest::Net(
+                            name.clone(),
+                            Net {
+                                kind,
+                                capacity,
+                                target: Target::Email(e.clone()),
+                                worker: None,
+                            },
+                        ),
                         None => continue,
                     },
                 };
@@ -255,23 +373,102 @@ impl Router {
                 dests: ids,
             });
         }
-        Ok(Router {
+        let timeout = Duration::try_from_secs_f64(config.timeout)
+            .ok()
+            .filter(|t| !t.is_zero())
+            .unwrap_or(Duration::from_secs(5));
+        let retry: Vec<Duration> = config
+            .retry
+            .iter()
+            .map(|s| seconds(*s, Duration::from_secs(1)))
+            .collect();
+        let mut router = Router {
             routes,
             dests,
             window_ns: i64::try_from(config.aggregate)
                 .unwrap_or(i64::MAX / 1_000_000_000)
                 .saturating_mul(1_000_000_000),
-            timeout: Duration::try_from_secs_f64(config.timeout)
-                .ok()
-                .filter(|t| !t.is_zero())
-                .unwrap_or(Duration::from_secs(5)),
+            drain: seconds(config.drain, Duration::from_secs(10)),
+            drained: false,
             open: HashMap::new(),
             latest: i64::MIN,
             routed: 0,
             stats: Stats::default(),
-        })
+        };
+        // Started once every route is read: a destination several routes
+        // name has its largest queue. (On an error the router is dropped
+        // and the started threads end with their closed queues.)
+        for d in &mut router.dests {
+            if let Dest::Net(name, n) = d {
+                n.worker = Some(Worker::spawn(
+                    n.kind.name(),
+                    name.clone(),
+                    n.target.clone(),
+                    n.capacity,
+                    timeout,
+                    retry.clone(),
+                )?);
+            }
+        }
+        Ok(router)
     }
 
+    /// The counters, the workers' included.
+    pub fn stats(&self) -> Stats {
+        let mut s = self.stats.clone();
+        for d in &self.dests {
+            if let Dest::Net(name, n) = d {
+                let Some(w) = &n.worker else { continue };
+                let counts = w.counts();
+                s.kinds[n.kind as usize].add(&counts);
+                s.destinations.push(DestStats {
+                    kind: n.kind,
+                    name: name.clone(),
+                    counts,
+                });
+            }
+        }
+        s
+    }
+
+    /// The end: closes the webhook and email queues and waits, up to the
+    /// config's `drain` in all, for their threads to send what is queued;
+    /// what is left then is counted (`lost`) and logged by destination.
+    /// Returns the number lost. Routing afterwards still writes stores and
+    /// files; webhooks and email then count it as dropped. Dropping the
+    /// router drains it too.
+    pub fn drain(&mut self) -> u64 {
+        if self.drained {
+            return 0;
+        }
+        self.drained = true;
+        let mut workers: Vec<&mut Worker> = self
+            .dests
+            .iter_mut()
+            .filter_map(|d| match d {
+                Dest::Net(_, n) => n.worker.as_mut(),
+                _ => None,
+            })
+            .collect();
+        for w in workers.iter_mut() {
+            w.close();
+        }
+        let deadline = Instant::now() + self.drain;
+        while !workers.iter().all(|w| w.finished()) && Instant::now() < deadline {
+            thread::sleep(Duration::from_millis(5));
+        }
+        let mut lost = 0;
+        for w in workers {
+            lost += w.settle();
+        }
+        if lost > 0 {
+            eprintln!(
+                "report: {lost} alert(s) for webhooks or email lost at the end (drain = {:?})",
+                self.drain
+            );
+        }
+        lost
+    }
     /// The destinations (indexes) of the routes `row` matches.
     fn destinations(&self, row: &AlertRow) -> Vec<usize> {
         let mut out: Vec<usize> = Vec::new();
@@ -358,7 +555,6 @@ impl Router {
     }
 
     fn deliver(&mut self, i: usize, row: &AlertRow) {
-        let timeout = self.timeout;
         let kind = self.dests[i].kind();
         let r = match &mut self.dests[i] {
             Dest::Store(_, store) => match store.insert(row) {
@@ -374,12 +570,23 @@ impl Router {
                 line.push('\n');
                 f.write_all(line.as_bytes()).map_err(|e| e.to_string())
             }
-            Dest::Webhook(_, url) => deliver::webhook(url, &row.idea, timeout),
-            Dest::Email(e) => deliver::email(e, row, timeout),
+            Dest::Net(_, n) => {
+                // Counted by the worker.
+                if let Some(w) = &n.worker {
+                    w.enqueue(row);
+                }
+                return;
+            }
         };
         match r {
             Ok(()) => self.stats.kinds[kind as usize].delivered += 1,
             Err(e) => self.fail(i, &e),
         }
+    }
+}
+
+impl Drop for Router {
+    fn drop(&mut self) {
+        self.drain();
     }
 }

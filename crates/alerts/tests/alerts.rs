@@ -233,8 +233,8 @@ fn routes_match_categories_detectors_and_address_groups() {
     assert_eq!(read("bf.jsonl"), ["3"]);
     let store = AlertStore::open(&dir.0.join("all.db")).unwrap();
     assert_eq!(store.query(&AlertQuery::default()).unwrap().len(), 5);
-    assert_eq!(router.stats.get(Kind::File).delivered, 6);
-    assert_eq!(router.stats.get(Kind::Store).delivered, 5);
+    assert_eq!(router.stats().get(Kind::File).delivered, 6);
+    assert_eq!(router.stats().get(Kind::Store).delivered, 5);
 }
 
 #[test]
@@ -254,7 +254,7 @@ fn unmatched_alerts_are_counted() {
         "10.0.0.5",
     );
     assert_eq!(router.route(&a), Outcome::Unrouted);
-    assert_eq!(router.stats.unrouted, 1);
+    assert_eq!(router.stats().unrouted, 1);
 }
 
 #[test]
@@ -322,10 +322,10 @@ fn an_ongoing_attack_is_aggregated() {
         3,
         "aggregated alerts are not re-sent"
     );
-    let s = router.stats.get(Kind::File);
+    let s = router.stats().get(Kind::File);
     assert_eq!((s.delivered, s.aggregated, s.failed), (3, 3, 0));
     assert!(router
-        .stats
+        .stats()
         .to_json()
         .contains("\"store\":{\"delivered\":3,\"aggregated\":3,\"failed\":0}"));
 }
@@ -369,6 +369,7 @@ fn webhook_posts_the_idea_json() {
         "10.0.0.5",
     );
     router.route(&a);
+    router.drain();
     let (head, body) = server.join().unwrap();
     assert_eq!(head[0], "POST /hooks/eddy HTTP/1.1");
     assert!(
@@ -380,7 +381,7 @@ fn webhook_posts_the_idea_json() {
         "{head:?}"
     );
     assert_eq!(body, a.idea);
-    assert_eq!(router.stats.get(Kind::Webhook).delivered, 1);
+    assert_eq!(router.stats().get(Kind::Webhook).delivered, 1);
 }
 
 #[test]
@@ -398,7 +399,7 @@ fn webhook_failures_are_counted() {
         s.write_all(b"HTTP/1.1 500 Oops\r\n\r\n").unwrap();
     });
     let text = format!(
-        "timeout = 2\n[[route]]\nto = {{ webhook = \"http://127.0.0.1:{dead}/\" }}\n\
+        "timeout = 2\nretry = []\n[[route]]\nto = {{ webhook = \"http://127.0.0.1:{dead}/\" }}\n\
          [[route]]\nto = {{ webhook = \"http://127.0.0.1:{port}/\" }}\n"
     );
     let mut router = Router::new(&Config::parse(&text).unwrap()).unwrap();
@@ -410,8 +411,9 @@ fn webhook_failures_are_counted() {
         "203.0.113.11",
         "10.0.0.5",
     ));
+    router.drain();
     server.join().unwrap();
-    let s = router.stats.get(Kind::Webhook);
+    let s = router.stats().get(Kind::Webhook);
     assert_eq!((s.delivered, s.failed), (0, 2));
 }
 
@@ -470,6 +472,7 @@ fn email_goes_through_smtp() {
     );
     a.description = ".leading dot".into();
     assert_eq!(router.route(&a), Outcome::Delivered);
+    router.drain();
     let (said, data) = server.join().unwrap();
     assert_eq!(
         said,
@@ -488,7 +491,7 @@ fn email_goes_through_smtp() {
     assert!(data.contains(&"To: csirt@example.org, noc@example.org".to_string()));
     assert!(data.contains(&"Description: .leading dot".to_string()));
     assert!(data.contains(&a.idea), "{data:?}");
-    let s = router.stats.get(Kind::Email);
+    let s = router.stats().get(Kind::Email);
     assert_eq!((s.delivered, s.failed), (1, 0));
 }
 
@@ -501,7 +504,7 @@ fn email_failure_is_counted() {
         s.write_all(b"554 go away\r\n").unwrap();
     });
     let text = format!(
-        "[[route]]\nto = {{ email = {{ smtp = \"127.0.0.1:{port}\", from = \"a@b\", to = [\"c@d\"] }} }}\n"
+        "retry = []\n[[route]]\nto = {{ email = {{ smtp = \"127.0.0.1:{port}\", from = \"a@b\", to = [\"c@d\"] }} }}\n"
     );
     let mut router = Router::new(&Config::parse(&text).unwrap()).unwrap();
     router.route(&row(
@@ -512,8 +515,9 @@ fn email_failure_is_counted() {
         "203.0.113.31",
         "10.0.0.22",
     ));
+    router.drain();
     server.join().unwrap();
-    assert_eq!(router.stats.get(Kind::Email).failed, 1);
+    assert_eq!(router.stats().get(Kind::Email).failed, 1);
 }
 
 #[test]

@@ -155,6 +155,42 @@ fn detector_alerts_are_stored_routed_and_listed() {
     assert_eq!(stored.len(), routed.lines().count());
     assert!(!list(&db2, &["-c", "Recon"]).is_empty());
 
+    // A webhook server that never answers holds up neither the stream nor
+    // the end: the store gets every alert, the end waits `drain` seconds
+    // (not the 5 s timeout per alert) and counts the rest as lost.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for s in listener.incoming() {
+            held.push(s);
+        }
+    });
+    let db3 = dir.0.join("hooked.db");
+    std::fs::write(
+        &rules,
+        format!(
+            "timeout = 5\ndrain = 0.3\n[[route]]\n\
+             to = {{ store = \"{}\", webhook = \"http://127.0.0.1:{port}/\", queue = 1 }}\n",
+            db3.display()
+        ),
+    )
+    .unwrap();
+    let start = std::time::Instant::now();
+    let out = run_ok(
+        eddy()
+            .args(["module", "report", "-S", "60", "-i", &inputs, "-c"])
+            .arg(&rules)
+            .env("EDDY_SOCKET_DIR", &sockets),
+    );
+    let took = start.elapsed();
+    assert!(took < std::time::Duration::from_secs(4), "took {took:?}");
+    assert_eq!(list(&db3, &[]), all);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("lost"), "{err}");
+    assert!(err.contains("dropped"), "{err}");
+    assert!(err.contains("webhook:{delivered:0,"), "{err}");
+
     // A bad rules file is refused with the key named.
     std::fs::write(&rules, "[[route]]\nto = { stor = \"x.db\" }\n").unwrap();
     let out = eddy()

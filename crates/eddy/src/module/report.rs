@@ -3,6 +3,9 @@
 //! and routes each alert by the rules to the alert store (SQLite), IDEA JSON
 //! lines files, webhooks and email; alerts of an ongoing attack are merged
 //! (see `alerts::router`). No config: everything to the store `./alerts.db`.
+//! Webhooks and email are sent from a queue and thread each, so a slow
+//! server never holds up the stream; at the end (end of stream, SIGTERM)
+//! `finish` drains those queues for at most the config's `drain` seconds.
 
 use std::path::PathBuf;
 
@@ -20,7 +23,7 @@ use super::Common;
 pub struct ReportArgs {
     #[command(flatten)]
     common: Common,
-    /// Routing rules (TOML: [[route]] match = {...}, to = {store, file, webhook, email}).
+    /// Routing rules (TOML: [[route]] match = {...}, to = {store, file, webhook, email, queue}).
     #[arg(short = 'c', long = "config", value_name = "FILE")]
     config: Option<PathBuf>,
     /// The alert store: without -c, every alert goes there (default
@@ -146,12 +149,18 @@ impl Module for Report {
         Ok(())
     }
 
+    fn finish(&mut self, _out: &mut Outputs) -> Result<(), ModuleError> {
+        // Counts and logs what the deadline leaves undelivered.
+        self.router.drain();
+        Ok(())
+    }
+
     fn stats_json(&self) -> String {
         format!(
             "\"alerts\":{},\"bad\":{},{}",
             self.alerts,
             self.bad,
-            self.router.stats.to_json()
+            self.router.stats().to_json()
         )
     }
 }
