@@ -880,3 +880,61 @@ fn sighup_reloads_filter_rules_and_refuses_a_bad_set() {
         "{passed} of {total} (tcp {tcp})"
     );
 }
+
+/// Unused nullable flow columns stay off the wire (a DNS capture's stream
+/// has no HTTP, TLS, SMTP or SIP columns and is much smaller than under
+/// `:dense`), yet the logger prints the same CSV from both, every column,
+/// and a filter on an absent column (`http_host`) runs on it as nulls.
+#[test]
+fn unused_flow_columns_stay_off_the_wire() {
+    let dir = TempDir::new("stream-sparse");
+    let sockets = dir.0.join("s");
+    let pcap = shared_testdata().join("pcap/dns/ipfixprobe_dns.pcap");
+    let sparse = dir.0.join("sparse.arrows");
+    let dense = dir.0.join("dense.arrows");
+    let out = run_ok(
+        eddy()
+            .args(["meter", "-q", "-o", "csv", "-r"])
+            .arg(&pcap)
+            .arg("--stream")
+            .arg(format!("f:{}", sparse.display())),
+    );
+    let meter_csv = String::from_utf8(out.stdout).unwrap();
+    run_ok(
+        eddy()
+            .args(["meter", "-q", "-o", "csv", "-r"])
+            .arg(&pcap)
+            .arg("--stream")
+            .arg(format!("f:{}:dense", dense.display())),
+    );
+    let (s, d) = (
+        std::fs::metadata(&sparse).unwrap().len(),
+        std::fs::metadata(&dense).unwrap().len(),
+    );
+    assert!(s * 3 < d * 2, "sparse {s} bytes, dense {d} bytes");
+
+    let log = |file: &Path| -> String {
+        let (csv, _) = Module::start(
+            &sockets,
+            &["logger", "-i", &format!("f:{}", file.display())],
+        )
+        .wait(Duration::from_secs(30));
+        csv
+    };
+    let logged = log(&sparse);
+    assert_eq!(logged, log(&dense));
+    assert_eq!(parse_csv(&logged).len(), parse_csv(&meter_csv).len());
+    let filtered = dir.0.join("filtered.arrows");
+    Module::start(
+        &sockets,
+        &[
+            "filter",
+            "-i",
+            &format!("f:{},f:{}", sparse.display(), filtered.display()),
+            "-F",
+            "not http_host ~ \"example\"",
+        ],
+    )
+    .wait(Duration::from_secs(30));
+    assert_eq!(log(&filtered), logged);
+}

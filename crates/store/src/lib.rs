@@ -288,6 +288,62 @@ pub fn read_batches(
     Ok(reader.map(move |b| b.map_err(|e| Error::parquet("reading", &path, e))))
 }
 
+/// The nullable columns of a store file that are null in every row, by
+/// the row groups' statistics (a column without statistics counts as
+/// used). Readers that have no use for them skip their pages.
+pub fn null_columns(path: &Path) -> Result<Vec<String>, Error> {
+    let file = File::open(path).map_err(|e| Error::io("opening", path, e))?;
+    let builder = ParquetRecordBatchReaderBuilder::try_new(file)
+        .map_err(|e| Error::parquet("reading", path, e))?;
+    let meta = builder.metadata();
+    let arrow = builder.schema();
+    let columns = meta.file_metadata().schema_descr().columns();
+    let mut out = Vec::new();
+    for (i, col) in columns.iter().enumerate() {
+        let nullable = arrow
+            .field_with_name(col.name())
+            .is_ok_and(|f| f.is_nullable());
+        let all_null = meta.row_groups().iter().all(|rg| {
+            rg.column(i)
+                .statistics()
+                .and_then(|s| s.null_count_opt())
+                .is_some_and(|n| n == rg.num_rows() as u64)
+        });
+        // Only flat columns: a leaf's path is its column's name.
+        if nullable && all_null && col.path().parts().len() == 1 {
+            out.push(col.name().to_string());
+        }
+    }
+    Ok(out)
+}
+
+/// [`read_batches`] without the columns named in `skip`.
+pub fn read_batches_without(
+    path: &Path,
+    batch_rows: usize,
+    skip: &[String],
+) -> Result<impl Iterator<Item = Result<RecordBatch, Error>>, Error> {
+    let file = File::open(path).map_err(|e| Error::io("opening", path, e))?;
+    let builder = ParquetRecordBatchReaderBuilder::try_new(file)
+        .map_err(|e| Error::parquet("reading", path, e))?;
+    let keep: Vec<usize> = builder
+        .parquet_schema()
+        .columns()
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| !skip.iter().any(|s| s == c.name()))
+        .map(|(i, _)| i)
+        .collect();
+    let mask = parquet::arrow::ProjectionMask::leaves(builder.parquet_schema(), keep);
+    let reader = builder
+        .with_projection(mask)
+        .with_batch_size(batch_rows)
+        .build()
+        .map_err(|e| Error::parquet("reading", path, e))?;
+    let path = path.to_path_buf();
+    Ok(reader.map(move |b| b.map_err(|e| Error::parquet("reading", &path, e))))
+}
+
 /// Every record of one store file (or any Parquet file in the flow layout,
 /// or a projection of it).
 pub fn read_file(path: &Path) -> Result<Vec<FlowRecord>, Error> {

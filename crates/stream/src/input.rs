@@ -23,6 +23,7 @@ use arrow_schema::SchemaRef;
 use crate::ipc::{Message, MessageReader};
 use crate::log;
 use crate::output::STOP;
+use crate::sparse::Filler;
 use crate::spec::{Spec, Transport};
 use crate::stats::IfcStats;
 
@@ -82,8 +83,11 @@ impl Stoppable for TcpStream {
 /// Options shared by a module's inputs.
 #[derive(Clone)]
 pub struct InputOptions {
-    /// Fields every stream must have (the module's needs).
+    /// Fields every stream must have (the module's needs); nullable flow
+    /// columns a stream lacks are put back as nulls.
     pub required: Arc<Vec<String>>,
+    /// Whether the module wants whole flows (every flow column).
+    pub wanted: crate::sparse::Wanted,
     /// End the input at an end-of-stream marker (else wait for the next stream).
     pub end_on_eos: bool,
     pub stop: Arc<AtomicBool>,
@@ -253,6 +257,7 @@ impl Worker {
         let mut r = MessageReader::new(reader);
         let mut refused = false;
         let mut between_streams = true;
+        let mut filler: Option<Filler> = None;
         let mut saw_stream = false;
         loop {
             let msg = match r.next_message() {
@@ -289,10 +294,17 @@ impl Worker {
                     saw_stream = true;
                     // An empty stream (a sender that had nothing to send)
                     // has no fields to lack.
-                    let missing = if schema.fields().is_empty() {
-                        Vec::new()
+                    let made = if schema.fields().is_empty() {
+                        Ok(None)
                     } else {
-                        missing_fields(&schema, &self.options.required)
+                        Filler::new(&schema, &self.options.required, &self.options.wanted).map(Some)
+                    };
+                    let missing = match made {
+                        Ok(f) => {
+                            filler = f;
+                            Vec::new()
+                        }
+                        Err(missing) => missing,
                     };
                     if !missing.is_empty() {
                         log(&format!(
@@ -311,7 +323,10 @@ impl Worker {
                     refused = false;
                     Event::Schema {
                         input: self.index,
-                        schema,
+                        schema: match &filler {
+                            Some(f) => Arc::clone(f.schema(&schema)),
+                            None => schema,
+                        },
                     }
                 }
                 Message::Batch(batch) => {
@@ -321,6 +336,17 @@ impl Worker {
                     }
                     self.stats.add(&self.stats.records, batch.num_rows() as u64);
                     self.stats.add(&self.stats.batches, 1);
+                    let batch = match &mut filler {
+                        Some(f) => match f.fill(batch) {
+                            Ok(b) => b,
+                            Err(e) => {
+                                log(&format!("{}: {e}", self.spec));
+                                self.stats.add(&self.stats.errors, 1);
+                                return Ended::Broken;
+                            }
+                        },
+                        None => batch,
+                    };
                     Event::Batch {
                         input: self.index,
                         batch,

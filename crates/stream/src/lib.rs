@@ -9,6 +9,8 @@
 //!   changes as consecutive streams);
 //! - [`input`] and [`output`]: the transports, reconnects, fan-out, slow
 //!   client policies;
+//! - [`sparse`]: unused nullable flow columns left out on the wire and put
+//!   back for the modules that need them;
 //! - [`runner`]: the [`Module`] trait and the loop that drives one module,
 //!   its control socket and statistics.
 //!
@@ -21,12 +23,13 @@ pub mod input;
 pub mod ipc;
 pub mod output;
 pub mod runner;
+pub mod sparse;
 pub mod spec;
 pub mod stats;
 
 pub use flows::FlowWriter;
 pub use output::Output;
-pub use runner::{run, Module, ModuleError, Outputs, Produced, RunOptions};
+pub use runner::{run, Module, ModuleError, Outputs, Produced, RunOptions, Wanted};
 pub use spec::{SlowPolicy, Spec, Transport};
 
 /// Logs a line to stderr, prefixed with the module's name.

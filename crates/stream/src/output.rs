@@ -49,6 +49,8 @@ pub struct Output {
     spec: Spec,
     sink: Sink,
     encoder: Option<Encoder>,
+    /// Leaves out unused nullable flow columns (`None` under `:dense`).
+    thinner: Option<crate::sparse::Thinner>,
     pending: Vec<RecordBatch>,
     pending_rows: usize,
     pending_since: Option<Instant>,
@@ -115,6 +117,7 @@ impl Output {
             spec: spec.clone(),
             sink,
             encoder: None,
+            thinner: (!spec.dense).then(crate::sparse::Thinner::new),
             pending: Vec::new(),
             pending_rows: 0,
             pending_since: None,
@@ -165,6 +168,10 @@ impl Output {
             batches.into_iter().next().unwrap_or_else(|| unreachable!())
         } else {
             crate::columns::concat(&batches[0].schema(), &batches)?
+        };
+        let batch = match &mut self.thinner {
+            Some(t) => t.thin(&batch)?,
+            None => batch,
         };
         let schema = batch.schema();
         if self.encoder.as_ref().is_none_or(|e| *e.schema() != schema) {

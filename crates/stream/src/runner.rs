@@ -23,6 +23,7 @@ use arrow_schema::SchemaRef;
 use crate::input::{Event, Input, InputOptions};
 use crate::log;
 use crate::output::Output;
+pub use crate::sparse::Wanted;
 use crate::spec::Spec;
 use crate::stats::{process_usage, IfcStats};
 
@@ -48,9 +49,17 @@ pub trait Module {
     fn inputs(&self) -> (usize, Option<usize>) {
         (1, None)
     }
-    /// Fields every input stream must have; a stream without them is refused.
+    /// Fields every input stream must have; a stream without them is
+    /// refused, except that nullable flow columns (L7 fields, ...) a sender
+    /// left out are put back as nulls.
     fn required_fields(&self) -> Vec<String> {
         Vec::new()
+    }
+    /// [`Wanted::WholeFlows`] for a module that prints or keeps whole flow
+    /// records: flow streams then reach it with every flow column, in the
+    /// flow schema's order, whatever the sender left out.
+    fn wanted(&self) -> Wanted {
+        Wanted::Fields
     }
     /// A stream starts on `input`. An error refuses it (its batches are
     /// counted as dropped until the next stream).
@@ -216,6 +225,7 @@ pub fn run(
     let (tx, rx) = mpsc::sync_channel::<Event>(16);
     let input_options = InputOptions {
         required: Arc::new(module.required_fields()),
+        wanted: module.wanted(),
         end_on_eos: options.end_on_eof,
         stop: options.stop.clone(),
     };

@@ -14,7 +14,9 @@
 //! an output does when a client is slow or none is connected;
 //! `:autoflush=MS` (`off` to disable) and `:buffer=ROWS` choose when an
 //! output sends what it has gathered; `:compress=lz4|zstd` compresses the
-//! batches' buffers (fewer bytes for more CPU).
+//! batches' buffers (fewer bytes for more CPU); `:dense` sends every column
+//! of flow batches, also the nullable flow columns no record has used yet
+//! (left out by default, see [`crate::sparse`]).
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -75,6 +77,8 @@ pub struct Spec {
     /// Send when this many rows are gathered.
     pub buffer_rows: usize,
     pub compression: Compression,
+    /// Send every column, also unused nullable flow columns.
+    pub dense: bool,
     /// The spec as written, for messages.
     pub text: String,
 }
@@ -120,6 +124,7 @@ pub fn parse(text: &str, socket_dir: &Path) -> Result<Spec, SpecError> {
         autoflush: Some(DEFAULT_AUTOFLUSH),
         buffer_rows: DEFAULT_BUFFER_ROWS,
         compression: Compression::None,
+        dense: false,
         text: text.to_string(),
     };
     if text == "-" {
@@ -136,6 +141,7 @@ pub fn parse(text: &str, socket_dir: &Path) -> Result<Spec, SpecError> {
         let (key, value) = opt.split_once('=').unwrap_or((opt, ""));
         match (key, kind) {
             ("wait", _) => spec.policy = SlowPolicy::Wait,
+            ("dense", _) => spec.dense = true,
             ("drop", _) => spec.policy = SlowPolicy::Drop,
             ("w", "f") => append = false,
             ("a", "f") => append = true,
@@ -282,7 +288,8 @@ mod tests {
 
     #[test]
     fn options_and_stdio() {
-        let s = p("u:x:drop:autoflush=off:buffer=100:compress=lz4");
+        let s = p("u:x:drop:autoflush=off:buffer=100:compress=lz4:dense");
+        assert!(s.dense);
         assert_eq!(s.compression, Compression::Lz4);
         assert_eq!(s.policy, SlowPolicy::Drop);
         assert_eq!(s.autoflush, None);

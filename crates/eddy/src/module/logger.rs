@@ -103,6 +103,15 @@ impl Module for Logger {
         self.fields.clone().unwrap_or_default()
     }
 
+    fn wanted(&self) -> stream::Wanted {
+        // Every flow column, so the CSV columns stay those of `eddy meter
+        // -o csv` whatever the sender left out of the stream.
+        match self.fields {
+            Some(_) => stream::Wanted::Fields,
+            None => stream::Wanted::WholeFlows,
+        }
+    }
+
     fn on_schema(&mut self, input: usize, schema: &SchemaRef) -> Result<(), String> {
         self.writer_for(input, schema).map(|_| ())
     }

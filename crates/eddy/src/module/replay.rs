@@ -189,9 +189,22 @@ impl StoreSource {
     }
 
     fn read_window(files: &[PathBuf], batch_rows: usize) -> Result<Merge, ModuleError> {
+        // Columns null in every file of the window (most L7 columns of
+        // most windows) are not read: their pages would only decode to
+        // nulls, and the stream leaves them out anyway. Every file is read
+        // with the same columns, so the window's runs can be merged.
+        let mut skip: Option<Vec<String>> = None;
+        for path in files {
+            let nulls = store::null_columns(path)?;
+            skip = Some(match skip {
+                None => nulls,
+                Some(s) => s.into_iter().filter(|c| nulls.contains(c)).collect(),
+            });
+        }
+        let skip = skip.unwrap_or_default();
         let mut batches = Vec::new();
         for path in files {
-            for b in store::read_batches(path, 64 * 1024)? {
+            for b in store::read_batches_without(path, 64 * 1024, &skip)? {
                 let b = b?;
                 if b.num_rows() > 0 {
                     batches.push(b);
