@@ -26,11 +26,14 @@ use crate::{Alert, Detector, Endpoint, Flows, Map, NS};
 
 const UDP: u8 = 17;
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct Config {
     /// Watched UDP services: port and protocol name (at most 255).
+    #[serde(with = "crate::config::port_names")]
     pub services: Vec<(u16, &'static str)>,
     /// The window (300 s of record time).
+    #[serde(rename = "window_secs", with = "crate::config::secs")]
     pub window_ns: u64,
     /// Response flows to one victim in a window that make an attack: more
     /// than this (1000).

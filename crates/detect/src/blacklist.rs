@@ -93,6 +93,7 @@ impl List {
         category: &str,
     ) -> Result<List, String> {
         let path = path.as_ref();
+        crate::alert::idea_category(category).map_err(|e| format!("{}: {e}", path.display()))?;
         let (entries, mtime) = read_list(path, kind)?;
         Ok(List {
             name: name.to_string(),
@@ -333,7 +334,7 @@ pub(crate) fn intern(s: &str) -> &'static str {
         "Availability.DoS",
         "Anomaly.Traffic",
         "Abusive.Spam",
-        "Malware",
+        "Malware.Trojan",
         "Fraud.Phishing",
         "Attempt.Exploit",
         "Attempt.Login",
@@ -548,13 +549,16 @@ impl<K: Hash + Eq + Copy> Aggregator<K> {
 
 // ---------------------------------------------------------------------
 
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct Config {
     /// Matches of one (list entry, host) within this much record time of
     /// its last alert are counted, not alerted (60 s).
+    #[serde(rename = "aggregation_secs", with = "crate::config::secs")]
     pub aggregation_ns: u64,
     /// How often `tick` checks list files for changes, in record time
     /// (10 s; 0: never, the caller uses [`Blacklist::reload_if_changed`]).
+    #[serde(rename = "reload_check_secs", with = "crate::config::secs")]
     pub reload_check_ns: u64,
     /// Skip IP matching on DNS flows (port 53), as NEMEA does (true).
     pub skip_dns_for_ip: bool,
@@ -1041,7 +1045,7 @@ mod tests {
     fn urls_match_by_prefix() {
         let list = List::new(
             "malware-urls",
-            "Malware",
+            "Malware.Trojan",
             Kind::Url,
             vec!["http://bad.example/dl/".into(), "whole.example".into()],
         );
@@ -1077,7 +1081,7 @@ mod tests {
         let a = run(&mut d, &b);
         let srcs: Vec<String> = a.iter().map(|a| ip_text(a.sources[0].ip)).collect();
         assert_eq!(srcs, vec!["10.0.0.0", "10.0.0.2", "10.0.0.3"]);
-        assert_eq!(a[0].category, vec!["Malware"]);
+        assert_eq!(a[0].category, vec!["Malware.Trojan"]);
     }
 
     #[test]

@@ -20,6 +20,7 @@ use crate::{Alert, Detector, Endpoint, Flows, Map, NS};
 const TCP: u8 = 6;
 
 /// One service and its login-attempt flow shape (inclusive ranges).
+/// (Config files write it as `{ name, port, packets = [lo, hi], bytes = [lo, hi] }`.)
 #[derive(Clone, Copy, Debug)]
 pub struct Service {
     pub name: &'static str,
@@ -28,7 +29,8 @@ pub struct Service {
     pub bytes: (u64, u64),
 }
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct Config {
     /// The services watched (at most 255), with NEMEA's ranges.
     pub services: Vec<Service>,
@@ -37,8 +39,10 @@ pub struct Config {
     /// Suspicious flows among the last `window` that make an attack (30).
     pub threshold: usize,
     /// An ongoing attack is reported again at most this often (300 s).
+    #[serde(rename = "rereport_secs", with = "crate::config::secs")]
     pub rereport_ns: u64,
     /// An attack (and any entry) without a flow this long is over (600 s).
+    #[serde(rename = "idle_secs", with = "crate::config::secs")]
     pub idle_ns: u64,
     /// Servers listed per alert (20).
     pub max_targets: usize,

@@ -72,7 +72,8 @@ const QTYPE_TXT: u32 = 16;
 /// Resolvers listed per alert.
 const MAX_RESOLVERS: usize = 4;
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct Config {
     /// A suspicious query's DNS message is at least this long (70 bytes).
     pub min_request_len: u64,
@@ -90,14 +91,18 @@ pub struct Config {
     /// Distinct subdomains per query in the session must exceed this (0.9).
     pub min_unique_ratio: f64,
     /// A session is judged once it lasted this long (60 s) ...
+    #[serde(rename = "min_session_secs", with = "crate::config::secs")]
     pub min_session_ns: u64,
     /// ... or holds this many suspicious queries (1000).
     pub burst_queries: u64,
     /// A session without an alert starts over after this (300 s).
+    #[serde(rename = "window_secs", with = "crate::config::secs")]
     pub window_ns: u64,
     /// A session without queries this long is dropped (300 s).
+    #[serde(rename = "idle_secs", with = "crate::config::secs")]
     pub idle_ns: u64,
     /// A (client, domain) is reported again at most this often (3600 s).
+    #[serde(rename = "rereport_secs", with = "crate::config::secs")]
     pub rereport_ns: u64,
     /// Sessions (domains) followed per client (32).
     pub max_domains: usize,

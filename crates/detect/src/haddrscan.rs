@@ -14,13 +14,15 @@ use crate::{Alert, Detector, Endpoint, Flows, Map, Set, NS};
 const SYN: u8 = 0x02;
 const TCP: u8 = 6;
 
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct Config {
     /// Distinct destination addresses on one port that make a scan (50).
     pub threshold: usize,
     /// Flows of more packets are not scan probes (1).
     pub max_packets: u64,
     /// Entries without a new flow for this long are dropped (300 s).
+    #[serde(rename = "idle_secs", with = "crate::config::secs")]
     pub idle_ns: u64,
 }
 

@@ -40,9 +40,11 @@ const IN_SYN: u8 = 1;
 const IN_SSH: u8 = 2;
 const IN_DNS: u8 = 3;
 
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct Config {
     /// The window (300 s of record time).
+    #[serde(rename = "window_secs", with = "crate::config::secs")]
     pub window_ns: u64,
     /// (a) Outgoing SYN-only flows: more than this (200).
     pub scan_min_syn: u32,

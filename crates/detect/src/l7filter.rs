@@ -36,7 +36,8 @@ use crate::{Alert, Detector, Flows, NS};
 #[derive(Clone, Debug)]
 pub struct Rule {
     pub name: String,
-    /// IDEA category (`Attempt.Exploit`, `Malware`, ...).
+    /// IDEA category (`Attempt.Exploit`, `Malware.Trojan`, ...; one of
+    /// [`crate::alert::IDEA_CATEGORIES`]).
     pub category: String,
     pub description: String,
     pub filter: filter::Filter,
@@ -50,10 +51,11 @@ impl Rule {
         description: &str,
         filter: &str,
     ) -> Result<Rule, String> {
+        let category = crate::alert::idea_category(category.trim())?;
         let filter = filter::parse(filter).map_err(|e| e.to_string())?;
         Ok(Rule {
             name: name.to_string(),
-            category: category.trim().to_string(),
+            category: category.to_string(),
             description: description.trim().to_string(),
             filter,
         })
@@ -100,10 +102,12 @@ pub fn load_rules(path: impl AsRef<std::path::Path>) -> Result<Vec<Rule>, String
     parse_rules(&text).map_err(|e| format!("{}: {e}", path.display()))
 }
 
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct Config {
     /// Matches of one (rule, source) within this much record time of its
     /// last alert are counted, not alerted (60 s).
+    #[serde(rename = "aggregation_secs", with = "crate::config::secs")]
     pub aggregation_ns: u64,
 }
 
@@ -321,13 +325,13 @@ mod tests {
     fn matches_are_aggregated_per_rule_and_source() {
         let rules = parse_rules(&format!(
             "# demo rules\n\ndemo: Attempt.Exploit | Demo bot | {SEED}\n\
-             Malware | Evil host | http_host = \"evil.example\" || http_host = \"evil2.example\"\n"
+             Malware.Trojan | Evil host | http_host = \"evil.example\" || http_host = \"evil2.example\"\n"
         ))
         .unwrap();
         assert_eq!(rules.len(), 2);
         assert_eq!(rules[0].name, "demo");
         assert_eq!(rules[1].name, "line 4");
-        assert_eq!(rules[1].category, "Malware");
+        assert_eq!(rules[1].category, "Malware.Trojan");
         let mut d = L7Filter::new(rules);
         let row = (1, "demo_bot-2", "/", "evil2.example");
         // Both rules match: one alert each.

@@ -13,6 +13,7 @@ pub mod alert;
 pub mod flows;
 
 pub use alert::{Alert, Endpoint};
+pub use config::DetectConfig;
 pub use flows::Flows;
 
 /// One detector.
@@ -40,6 +41,7 @@ pub const NS: u64 = 1_000_000_000;
 pub mod amplification;
 pub mod blacklist;
 pub mod bruteforce;
+pub mod config;
 pub mod dns_tunnel;
 pub mod haddrscan;
 pub mod hoststats;

@@ -39,6 +39,10 @@
 //! long download (pure ACKs: ACK ratio, bytes per packet, packets per flow
 //! and age, 8 points) is long but far from steady.
 //!
+//! Only records of established connections (ACK seen) are scored: a
+//! source repeating SYN probes at a steady pace would otherwise score like
+//! a miner (small packets, steady rate, long-lived).
+//!
 //! Alerts: category `Suspicious.Miner`; Source the miner, Target the pool
 //! (its port). One alert per (miner, pool address), again at most every
 //! `rereport_ns` (1 hour). Keys idle `idle_ns` (600 s, twice the meter's
@@ -54,7 +58,8 @@ const SYN: u8 = 0x02;
 const PSH: u8 = 0x08;
 const ACK: u8 = 0x10;
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct Config {
     /// Score that makes a candidate (7).
     pub min_score: u32,
@@ -67,14 +72,17 @@ pub struct Config {
     /// Packets per minute giving +2 (8–30, inclusive).
     pub packets_per_minute: (f64, f64),
     /// Age above which +3 (300 s).
+    #[serde(rename = "min_active_secs", with = "crate::config::secs")]
     pub min_active_ns: u64,
     /// Destination ports giving +1 (3333, 4444, 5555, 7777, 14444, 45700).
     pub stratum_ports: Vec<u16>,
     /// Destination ports not scored (22, 23, 3389, 5900).
     pub ignore_ports: Vec<u16>,
     /// A key without a record this long is dropped (600 s).
+    #[serde(rename = "idle_secs", with = "crate::config::secs")]
     pub idle_ns: u64,
     /// A (miner, pool) is reported again at most this often (3600 s).
+    #[serde(rename = "rereport_secs", with = "crate::config::secs")]
     pub rereport_ns: u64,
     /// Keys followed at most (1,000,000); new keys wait for room.
     pub max_keys: usize,
@@ -319,7 +327,9 @@ impl Detector for Miner {
                 (_, 1) => false,
                 _ => dport < sport,
             };
-            if !client_to_server {
+            // A record without ACK never saw the connection established
+            // (SYN probes, a SYN flood's packets): no Stratum session.
+            if !client_to_server || f.tcp_flags[i] & ACK == 0 {
                 continue;
             }
             let key = (src, dst, dport);
@@ -372,6 +382,38 @@ impl Detector for Miner {
     fn finish(&mut self, _out: &mut Vec<Alert>) {
         self.keys.clear();
     }
+}
+
+/// Pool list lines: `IP`, `IP:PORT` or `[IPv6]:PORT` (port 0: any), `#`
+/// comments.
+pub fn parse_pools(text: &str) -> Result<Set<([u8; 16], u16)>, String> {
+    use std::net::{IpAddr, SocketAddr};
+    let mut pools = Set::default();
+    for (n, line) in text.lines().enumerate() {
+        let line = line.split('#').next().unwrap_or("").trim();
+        if line.is_empty() {
+            continue;
+        }
+        let (ip, port) = if let Ok(sa) = line.parse::<SocketAddr>() {
+            (sa.ip(), sa.port())
+        } else if let Ok(ip) = line.parse::<IpAddr>() {
+            (ip, 0)
+        } else {
+            return Err(format!("line {}: '{line}' is not IP or IP:PORT", n + 1));
+        };
+        let mapped = match ip {
+            IpAddr::V4(v4) => v4.to_ipv6_mapped(),
+            IpAddr::V6(v6) => v6,
+        };
+        pools.insert((mapped.octets(), port));
+    }
+    Ok(pools)
+}
+
+/// [`parse_pools`] of a file; errors name it.
+pub fn load_pools(path: &std::path::Path) -> Result<Set<([u8; 16], u16)>, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    parse_pools(&text).map_err(|e| format!("{}: {e}", path.display()))
 }
 
 #[cfg(test)]
@@ -451,6 +493,29 @@ mod tests {
         );
         assert_eq!(a.event_time_ns, at_ms(0));
         assert_eq!(a.cease_time_ns, at_ms(600_000));
+    }
+
+    #[test]
+    fn steady_syn_probes_are_not_mining() {
+        // A SYN flood's source: one-packet SYN records every 5 s for
+        // 10 minutes, 60 bytes each (the shared stopddos capture's shape).
+        let flows: Vec<FlowRecord> = (0..120)
+            .map(|k| {
+                flow_sized(
+                    MINER,
+                    POOL,
+                    40000 + k as u16,
+                    9069,
+                    6,
+                    SYN,
+                    1,
+                    60,
+                    k * 5000,
+                    0,
+                )
+            })
+            .collect();
+        assert!(run(&mut fresh(), &flows).is_empty());
     }
 
     #[test]
@@ -608,5 +673,17 @@ mod tests {
         d.tick(at_ms(1_500_000 + 660_000), &mut out);
         assert!(d.is_empty());
         assert!(out.is_empty());
+    }
+
+    #[test]
+    fn pool_lists_take_addresses_with_or_without_ports() {
+        let pools =
+            parse_pools("# pools\n198.51.100.77:3333\n203.0.113.5\n[2001:db8::1]:4444\n").unwrap();
+        assert_eq!(pools.len(), 3);
+        let v4 = std::net::Ipv4Addr::new(203, 0, 113, 5)
+            .to_ipv6_mapped()
+            .octets();
+        assert!(pools.contains(&(v4, 0)));
+        assert!(parse_pools("pool.example.org:3333\n").is_err());
     }
 }

@@ -33,7 +33,8 @@ use arrow_array::Array;
 use crate::blacklist::proto_name;
 use crate::{Alert, Detector, Endpoint, Flows, Map, Set, NS};
 
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct Config {
     /// Failed attempts on one user that make an attack (50).
     pub threshold: u64,
@@ -42,8 +43,10 @@ pub struct Config {
     /// Distinct users one source fails on that make a user scan (5).
     pub scan_users: usize,
     /// An attack ends after this long without a failed attempt (1800 s).
+    #[serde(rename = "attack_end_secs", with = "crate::config::secs")]
     pub attack_end_ns: u64,
     /// How often `tick` purges ended attacks (300 s).
+    #[serde(rename = "check_secs", with = "crate::config::secs")]
     pub check_ns: u64,
     /// Sources remembered per user (10,000); more are counted, not listed.
     pub max_sources: usize,

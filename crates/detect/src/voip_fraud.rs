@@ -28,7 +28,8 @@ use crate::blacklist::proto_name;
 use crate::sip_bf::uri_user;
 use crate::{Alert, Detector, Endpoint, Flows, Map, Set, NS};
 
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct Config {
     /// Longest prefix kept per number (10, at most 18).
     pub max_prefix_len: usize,
@@ -37,14 +38,18 @@ pub struct Config {
     /// Distinct prefixes within one interval that make an alert (10).
     pub threshold: usize,
     /// The detection interval (10 s).
+    #[serde(rename = "interval_secs", with = "crate::config::secs")]
     pub interval_ns: u64,
     /// No detection for a source this long after its alert (30 s).
+    #[serde(rename = "pause_secs", with = "crate::config::secs")]
     pub pause_ns: u64,
     /// A source's data are dropped this long after its last INVITE (14 days).
+    #[serde(rename = "expire_secs", with = "crate::config::secs")]
     pub expire_ns: u64,
     /// Most prefixes kept in a source's long-term tree (100,000).
     pub max_tree: usize,
     /// How often `tick` drops expired sources (60 s).
+    #[serde(rename = "check_secs", with = "crate::config::secs")]
     pub check_ns: u64,
 }
 

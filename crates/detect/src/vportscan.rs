@@ -9,10 +9,12 @@ use crate::{Alert, Detector, Endpoint, Flows, Map, Set, NS};
 const SYN: u8 = 0x02;
 const TCP: u8 = 6;
 
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct Config {
     pub threshold: usize,
     pub max_packets: u64,
+    #[serde(rename = "idle_secs", with = "crate::config::secs")]
     pub idle_ns: u64,
 }
 

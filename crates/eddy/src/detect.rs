@@ -1,4 +1,4 @@
-//! `eddy detect -r CAPTURE | -R STORE_DIR [--detectors a,b]`: for the
+//! `eddy detect -r CAPTURE | -R STORE_DIR [--detectors a,b] [--config F]`: for the
 //! analyst with a capture or stored flows: meters the capture (or reads the
 //! store in time order) and runs the chosen detectors in this one process,
 //! printing the IDEA alerts as JSON lines.
@@ -27,14 +27,21 @@ pub struct DetectArgs {
     /// Stored flows: the store folder or one source's folder in it.
     #[arg(short = 'R', long = "store", value_name = "DIR")]
     store: Option<PathBuf>,
-    /// Detectors to run, comma separated [default: all that need no files].
+    /// Detectors to run, comma separated [default: all that need no files,
+    /// plus blacklist and l7filter when --config gives their files].
     #[arg(long, value_name = "LIST")]
     detectors: Option<String>,
+    /// Detector settings (TOML, one table per detector; see examples/detect.toml).
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
 }
 
 /// Batches of flows in, alerts out as IDEA lines.
 struct Detecting<W: Write> {
     set: DetectorSet,
+    /// Puts back the L7 columns the store reader left out (null in a whole
+    /// window), so filter rules see what the meter made.
+    filler: Option<(arrow_schema::SchemaRef, stream::sparse::Filler)>,
     builder: BatchBuilder,
     alerts: Vec<Alert>,
     out: W,
@@ -43,8 +50,18 @@ struct Detecting<W: Write> {
 
 impl<W: Write> Detecting<W> {
     fn run_batch(&mut self, batch: &arrow_array::RecordBatch) -> io::Result<()> {
+        let schema = batch.schema();
+        if self.filler.as_ref().is_none_or(|(s, _)| *s != schema) {
+            let f = stream::sparse::Filler::new(&schema, &[], &stream::Wanted::WholeFlows)
+                .map_err(|missing| io::Error::other(missing.join(", ")))?;
+            self.filler = Some((schema, f));
+        }
+        let Some((_, filler)) = &mut self.filler else {
+            unreachable!()
+        };
+        let batch = filler.fill(batch.clone()).map_err(io::Error::other)?;
         self.set
-            .observe(batch, &mut self.alerts)
+            .observe(&batch, &mut self.alerts)
             .map_err(io::Error::other)?;
         self.print()
     }
@@ -92,25 +109,36 @@ impl<W: Write> FlowSink for Detecting<W> {
 }
 
 pub fn run(args: DetectArgs) -> Result<()> {
+    let config = match &args.config {
+        Some(path) => detect::DetectConfig::load(path).map_err(|e| anyhow!(e))?,
+        None => detect::DetectConfig::default(),
+    };
     let names: Vec<&str> = match &args.detectors {
         Some(list) => list
             .split(',')
             .map(str::trim)
             .filter(|s| !s.is_empty())
             .collect(),
-        None => detect::NAMES.to_vec(),
+        None => {
+            let mut names = detect::NAMES.to_vec();
+            names.extend(
+                ["blacklist", "l7filter"]
+                    .into_iter()
+                    .filter(|n| config.has(n)),
+            );
+            names
+        }
     };
+    if names.contains(&"blacklist") {
+        crate::module::detect::start_downloads(&config)?;
+    }
     let mut detectors = Vec::new();
     for n in &names {
-        detectors.push(detect::by_name(n).ok_or_else(|| {
-            anyhow!(
-                "unknown detector '{n}': expected some of {}",
-                detect::NAMES.join(", ")
-            )
-        })?);
+        detectors.push(config.build(n).map_err(|e| anyhow!(e))?);
     }
     let mut d = Detecting {
         set: DetectorSet::new(detectors),
+        filler: None,
         builder: BatchBuilder::new(),
         alerts: Vec::new(),
         out: io::BufWriter::new(io::stdout().lock()),

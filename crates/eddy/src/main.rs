@@ -4,6 +4,7 @@
 mod alerts;
 mod collect;
 mod detect;
+mod download;
 mod gen;
 mod meter;
 mod module;

@@ -222,7 +222,7 @@ fn blacklist_and_l7filter_run_as_modules() {
     );
 
     let rules = dir.0.join("rules.txt");
-    std::fs::write(&rules, "# the seed's rule, and one for this capture\nIntrusion.Botnet | C&C | http_user_agent ~ \"demo_bot-.*\" or http_url ~ \"/demo/bot$\" or http_host ~ \"evilcorp.com$\"\nMalware | gate | http_url ~ \"^/gate\\.php\"\n").unwrap();
+    std::fs::write(&rules, "# the seed's rule, and one for this capture\nIntrusion.Botnet | C&C | http_user_agent ~ \"demo_bot-.*\" or http_url ~ \"/demo/bot$\" or http_host ~ \"evilcorp.com$\"\nMalware.Trojan | gate | http_url ~ \"^/gate\\.php\"\n").unwrap();
     let idea = dir.0.join("l7.idea");
     run_ok(
         eddy()
@@ -239,7 +239,7 @@ fn blacklist_and_l7filter_run_as_modules() {
         !found.is_empty()
             && found
                 .iter()
-                .all(|(d, c, _, _)| d == "l7filter" && c == "Malware"),
+                .all(|(d, c, _, _)| d == "l7filter" && c == "Malware.Trojan"),
         "{found:#?}"
     );
 }

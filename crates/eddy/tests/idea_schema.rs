@@ -111,7 +111,29 @@ fn every_detectors_alerts_fit_the_schema() {
         .output()
         .unwrap();
     assert!(gen.status.success());
-    let out = eddy().args(["detect", "-r"]).arg(&pcap).output().unwrap();
+    // blacklist and l7filter with their files, so every detector runs.
+    std::fs::write(dir.0.join("drop.txt"), "203.0.113.248/29 ; SBL1\n").unwrap();
+    std::fs::write(dir.0.join("domains.txt"), "malware.example.net\n").unwrap();
+    std::fs::write(
+        dir.0.join("rules.txt"),
+        "Malware.Trojan | gate | http_url ~ \"^/gate\\.php\"\n",
+    )
+    .unwrap();
+    let config = dir.0.join("detect.toml");
+    std::fs::write(
+        &config,
+        "[[blacklist.lists]]\nkind = \"ip\"\npath = \"drop.txt\"\n\
+         [[blacklist.lists]]\nkind = \"domain\"\npath = \"domains.txt\"\ncategory = \"Malware.Trojan\"\n\
+         [l7filter]\nrules = \"rules.txt\"\n",
+    )
+    .unwrap();
+    let out = eddy()
+        .args(["detect", "--config"])
+        .arg(&config)
+        .arg("-r")
+        .arg(&pcap)
+        .output()
+        .unwrap();
     assert!(
         out.status.success(),
         "{}",
@@ -128,7 +150,7 @@ fn every_detectors_alerts_fit_the_schema() {
     assert!(ok, "{report}");
 }
 
-/// The detectors `eddy detect` runs by default.
+/// Every detector.
 fn detect_names() -> &'static [&'static str] {
     &[
         "vportscan",
@@ -140,5 +162,7 @@ fn detect_names() -> &'static [&'static str] {
         "voip_fraud",
         "dns_tunnel",
         "miner",
+        "blacklist",
+        "l7filter",
     ]
 }

@@ -7,6 +7,7 @@
 use std::fs::OpenOptions;
 use std::io::{BufWriter, Write};
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -27,6 +28,19 @@ pub struct DetectArgs {
     /// Also write each alert as one line of IDEA JSON to FILE (- for stdout; appends).
     #[arg(long, value_name = "FILE")]
     idea: Option<PathBuf>,
+    /// Detector settings (TOML; see examples/detect.toml): this detector's
+    /// table, with its list, pool or rule files.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+}
+
+impl DetectArgs {
+    fn config(&self) -> Result<detect::DetectConfig> {
+        match &self.config {
+            Some(path) => detect::DetectConfig::load(path).map_err(|e| anyhow::anyhow!(e)),
+            None => Ok(detect::DetectConfig::default()),
+        }
+    }
 }
 
 /// The alert stream's columns.
@@ -136,6 +150,12 @@ impl Module for DetectModule {
             .collect()
     }
 
+    fn wanted(&self) -> stream::Wanted {
+        // L7 columns a sender left out come back as nulls, so rules and
+        // lists see the stream as the meter made it.
+        stream::Wanted::WholeFlows
+    }
+
     fn process(
         &mut self,
         _input: usize,
@@ -162,7 +182,8 @@ pub struct BlacklistArgs {
     #[command(flatten)]
     detect: DetectArgs,
     /// An IP/CIDR list (one per line, CSV first column, or Spamhaus DROP),
-    /// with the IDEA category of its alerts. Repeatable.
+    /// with the IDEA category of its alerts. Repeatable; added to the
+    /// `[[blacklist.lists]]` of --config.
     #[arg(long = "ip-list", value_name = "FILE[:CATEGORY]")]
     ip: Vec<String>,
     /// A domain list (matched with subdomains against DNS names, HTTP hosts, TLS SNI). Repeatable.
@@ -178,13 +199,15 @@ pub struct BlacklistArgs {
 pub struct L7FilterArgs {
     #[command(flatten)]
     detect: DetectArgs,
-    /// Rules, one per line: `CATEGORY | DESCRIPTION | FILTER`.
+    /// Rules, one per line: `CATEGORY | DESCRIPTION | FILTER` (added to
+    /// the `rules` file of --config; one of the two is needed).
     #[arg(short = 'f', long = "rules", value_name = "FILE")]
-    rules: PathBuf,
+    rules: Option<PathBuf>,
 }
 
 pub fn run_blacklist(args: BlacklistArgs) -> Result<()> {
-    use detect::blacklist::{Blacklist, Kind, List};
+    use detect::blacklist::{Kind, List};
+    let config = args.detect.config()?;
     let mut lists = Vec::new();
     for (specs, kind) in [
         (&args.ip, Kind::Ip),
@@ -203,10 +226,40 @@ pub fn run_blacklist(args: BlacklistArgs) -> Result<()> {
             lists.push(List::load(path, kind, name, category).map_err(|e| anyhow::anyhow!(e))?);
         }
     }
-    if lists.is_empty() {
-        anyhow::bail!("blacklist needs at least one --ip-list, --domain-list or --url-list");
+    let (downloads, stats) = start_downloads(&config)?;
+    let blacklist = config.blacklist(lists).map_err(|e| anyhow::anyhow!(e))?;
+    let stop = Arc::new(AtomicBool::new(false));
+    let refresher = crate::download::spawn_refresher(downloads, stats, stop.clone());
+    let result = run_detector("blacklist", Box::new(blacklist), args.detect);
+    stop.store(true, Ordering::Relaxed);
+    if let Some(h) = refresher {
+        let _ = h.join();
     }
-    run_detector("blacklist", Box::new(Blacklist::new(lists)), args.detect)
+    result
+}
+
+/// Downloads the config's lists that have a `url` into their `path` (an
+/// earlier copy serves when the download fails), before they are loaded.
+pub(crate) fn start_downloads(
+    config: &detect::DetectConfig,
+) -> Result<(
+    Vec<crate::download::Download>,
+    Arc<crate::download::DownloadStats>,
+)> {
+    let stats = Arc::new(crate::download::DownloadStats::default());
+    let mut downloads = Vec::new();
+    for l in config.lists().map_err(|e| anyhow::anyhow!(e))? {
+        if let Some(url) = l.url {
+            let d = crate::download::Download {
+                url,
+                path: l.path,
+                every: std::time::Duration::from_secs(l.refresh_secs),
+            };
+            crate::download::fetch_at_start(&d, &stats).map_err(|e| anyhow::anyhow!(e))?;
+            downloads.push(d);
+        }
+    }
+    Ok((downloads, stats))
 }
 
 /// `eddy module miner`: the flow-shape score, plus an optional pool list.
@@ -221,49 +274,29 @@ pub struct MinerArgs {
 }
 
 pub fn run_miner(args: MinerArgs) -> Result<()> {
-    let mut miner = detect::miner::Miner::new(Default::default());
-    if let Some(path) = &args.pools {
-        let text =
-            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-        miner =
-            miner.with_pools(parse_pools(&text).with_context(|| format!("in {}", path.display()))?);
-    }
+    let miner = args
+        .detect
+        .config()?
+        .miner(args.pools.as_deref())
+        .map_err(|e| anyhow::anyhow!(e))?;
     run_detector("miner", Box::new(miner), args.detect)
 }
 
-/// Pool list lines: `IP`, `IP:PORT` or `[IPv6]:PORT`; port 0 = any.
-fn parse_pools(text: &str) -> Result<detect::Set<([u8; 16], u16)>> {
-    use std::net::{IpAddr, SocketAddr};
-    let mut pools = detect::Set::default();
-    for (n, line) in text.lines().enumerate() {
-        let line = line.split('#').next().unwrap_or("").trim();
-        if line.is_empty() {
-            continue;
-        }
-        let (ip, port) = if let Ok(sa) = line.parse::<SocketAddr>() {
-            (sa.ip(), sa.port())
-        } else if let Ok(ip) = line.parse::<IpAddr>() {
-            (ip, 0)
-        } else {
-            anyhow::bail!("line {}: '{line}' is not IP or IP:PORT", n + 1);
-        };
-        let mapped = match ip {
-            IpAddr::V4(v4) => v4.to_ipv6_mapped(),
-            IpAddr::V6(v6) => v6,
-        };
-        pools.insert((mapped.octets(), port));
-    }
-    Ok(pools)
-}
-
 pub fn run_l7filter(args: L7FilterArgs) -> Result<()> {
-    let rules = detect::l7filter::load_rules(&args.rules).map_err(|e| anyhow::anyhow!(e))?;
-    let detector = detect::l7filter::L7Filter::new(rules);
+    let rules = match &args.rules {
+        Some(path) => detect::l7filter::load_rules(path).map_err(|e| anyhow::anyhow!(e))?,
+        None => Vec::new(),
+    };
+    let detector = args
+        .detect
+        .config()?
+        .l7filter(rules)
+        .map_err(|e| anyhow::anyhow!(e))?;
     run_detector("l7filter", Box::new(detector), args.detect)
 }
 
 pub fn run(name: &'static str, args: DetectArgs) -> Result<()> {
-    let detector = detect::by_name(name).with_context(|| format!("no detector {name}"))?;
+    let detector = args.config()?.build(name).map_err(|e| anyhow::anyhow!(e))?;
     run_detector(name, detector, args)
 }
 
@@ -291,21 +324,4 @@ fn run_detector(
         raised: 0,
     };
     super::run_module(name, &args.common, &mut module)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn pool_lists_take_addresses_with_or_without_ports() {
-        let pools =
-            parse_pools("# pools\n198.51.100.77:3333\n203.0.113.5\n[2001:db8::1]:4444\n").unwrap();
-        assert_eq!(pools.len(), 3);
-        let v4 = std::net::Ipv4Addr::new(203, 0, 113, 5)
-            .to_ipv6_mapped()
-            .octets();
-        assert!(pools.contains(&(v4, 0)));
-        assert!(parse_pools("pool.example.org:3333\n").is_err());
-    }
 }
