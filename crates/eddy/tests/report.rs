@@ -203,3 +203,68 @@ fn detector_alerts_are_stored_routed_and_listed() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("unknown field `stor`"), "{err}");
 }
+
+/// The shared attack captures through the whole chain: meter → detector
+/// modules (bruteforce; hoststats with thresholds lowered for a 14-minute
+/// capture) → report → the alert store, listed with the right attacker,
+/// victim and category.
+#[test]
+fn the_shared_attack_captures_reach_the_alert_store() {
+    let dir = TempDir::new("report-shared");
+    let sockets = dir.0.join("s");
+    let attack = common::shared_testdata().join("pcap/attack");
+    let config = dir.0.join("detect.toml");
+    std::fs::write(
+        &config,
+        "[hoststats]\nwindow_secs = 900\nflood_min_syn = 200\nflood_max_packets_per_flow = 3\n",
+    )
+    .unwrap();
+    let mut inputs = Vec::new();
+    for (capture, detector) in [
+        ("traceshare_hydra-8_tasks.pcap", "bruteforce"),
+        (
+            "stopddos_amp.TCP.syn.optionallyACK.optionallysamePort.pcapng",
+            "hoststats",
+        ),
+    ] {
+        let flows = dir.0.join(format!("{detector}.flows.arrows"));
+        run_ok(
+            eddy()
+                .args(["meter", "-q", "-o", "csv", "-r"])
+                .arg(attack.join(capture))
+                .arg("--stream")
+                .arg(f(&flows)),
+        );
+        let alerts = dir.0.join(format!("{detector}.alerts.arrows"));
+        run_ok(
+            eddy()
+                .args(["module", detector, "--config"])
+                .arg(&config)
+                .arg("-i")
+                .arg(format!("{},{}", f(&flows), f(&alerts)))
+                .env("EDDY_SOCKET_DIR", &sockets),
+        );
+        inputs.push(f(&alerts));
+    }
+    let db = dir.0.join("alerts.db");
+    run_ok(
+        eddy()
+            .args(["module", "report", "-i", &inputs.join(","), "--db"])
+            .arg(&db)
+            .env("EDDY_SOCKET_DIR", &sockets),
+    );
+    let brute = list(&db, &["--detector", "bruteforce"]);
+    assert!(!brute.is_empty());
+    assert!(
+        brute
+            .iter()
+            .all(|l| l.contains(" bruteforce Attempt.Login 240.0.1.4 -> 240.125.0.2")),
+        "{brute:#?}"
+    );
+    let flood = list(&db, &["--detector", "hoststats"]);
+    assert_eq!(flood.len(), 1, "{flood:#?}");
+    assert!(
+        flood[0].contains(" hoststats Availability.DoS 136.243.174.154 -> 10.10.10.10"),
+        "{flood:#?}"
+    );
+}
