@@ -62,7 +62,10 @@ fn main() {
         Command::Send(args) => send::run(args),
         Command::Collect(args) => collect::run(args),
         Command::Query(args) => query::run(args),
-        Command::Module(args) => module::run(args),
+        Command::Module(args) => {
+            keep_stream_buffers();
+            module::run(args)
+        }
         Command::Detect(args) => detect::run(args),
         Command::Store(args) => store_cmd::run(args),
         Command::Alerts(args) => alerts::run(args),
@@ -84,12 +87,30 @@ fn main() {
 /// meter's (BENCHMARKS.md). Keeping them for a second costs no more memory
 /// at the peak.
 fn keep_freed_memory_longer() {
-    /// `mi_option_purge_delay` in mimalloc 2.x's `mi_option_t` (mimalloc.h);
-    /// libmimalloc-sys does not name it.
+    /// `mi_option_purge_delay` in mimalloc's `mi_option_t` (mimalloc.h; the
+    /// same index in versions 2 and 3); libmimalloc-sys does not name it.
     const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
     // SAFETY: sets a plain integer option before any thread is started;
     // mimalloc reads options atomically.
     unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, 1000) };
+}
+
+/// Stream modules allocate and free a batch's buffers (megabytes) for
+/// every batch, and the kernel zeroing fresh pages was a fifth of a
+/// replay's time: on transparent huge pages every 2 MiB page that mimalloc
+/// gave back was zeroed whole on its next use. Without THP, and with freed
+/// arena memory kept 100 s instead of 10 s, the replay of 21 M stored flows
+/// took 6.0 s instead of 6.8 s (system time 0.4 s instead of 1.1 s;
+/// BENCHMARKS.md). Only for modules: the meter's flow slab gains from
+/// huge pages.
+fn keep_stream_buffers() {
+    /// `mi_option_arena_purge_mult` in mimalloc 3's `mi_option_t`.
+    const MI_OPTION_ARENA_PURGE_MULT: libmimalloc_sys::mi_option_t = 24;
+    // SAFETY: sets a plain integer option; mimalloc reads options atomically.
+    unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_ARENA_PURGE_MULT, 100) };
+    // SAFETY: prctl with integer arguments only; it affects this process's
+    // future page faults and nothing else. A failure (old kernel) is harmless.
+    unsafe { libc::prctl(libc::PR_SET_THP_DISABLE, 1, 0, 0, 0) };
 }
 
 fn is_broken_pipe(err: &anyhow::Error) -> bool {
