@@ -10,8 +10,19 @@ use std::collections::HashMap;
 use crate::registry::{self, Element};
 
 /// Most templates one cache holds; a new template past the cap is refused
-/// (and reported), so an exporter cannot grow the collector without bound.
+/// (and reported), so exporters cannot grow the collector without bound.
 pub const MAX_TEMPLATES: usize = 65_536;
+
+/// Most templates one session may hold, so that one exporter (or one
+/// spoofed source) cannot fill the cache and lock the others out. Real
+/// exporters use tens; a few observation domains of a few hundred each
+/// still fit.
+pub const MAX_TEMPLATES_PER_SESSION: u32 = 4096;
+
+/// Most (session, ODID, template id) keys counted for data sets without a
+/// template; later ones are counted together in
+/// [`TemplateCache::unknown_uncounted`].
+pub const MAX_UNKNOWN_KEYS: usize = 16_384;
 
 /// One field of a template.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -90,7 +101,20 @@ struct Entry {
 #[derive(Clone, Debug, Default)]
 pub struct TemplateCache {
     templates: HashMap<TemplateKey, Entry>,
+    /// Templates held per session.
+    per_session: HashMap<u64, u32>,
     unknown: HashMap<TemplateKey, u64>,
+    unknown_uncounted: u64,
+}
+
+/// One template of `session` is gone.
+fn forget(per_session: &mut HashMap<u64, u32>, session: u64) {
+    if let Some(n) = per_session.get_mut(&session) {
+        *n = n.saturating_sub(1);
+        if *n == 0 {
+            per_session.remove(&session);
+        }
+    }
 }
 
 impl TemplateCache {
@@ -99,7 +123,7 @@ impl TemplateCache {
     }
 
     /// Adds or replaces a template that never expires. False when the
-    /// cache is full.
+    /// cache, or the session's share of it, is full.
     pub fn insert(&mut self, session: u64, odid: u32, template: Template) -> bool {
         self.insert_stamped(session, odid, template, None)
     }
@@ -123,8 +147,12 @@ impl TemplateCache {
             odid,
             template_id: template.id,
         };
-        if self.templates.len() >= MAX_TEMPLATES && !self.templates.contains_key(&key) {
-            return false;
+        if !self.templates.contains_key(&key) {
+            let held = self.per_session.get(&session).copied().unwrap_or(0);
+            if self.templates.len() >= MAX_TEMPLATES || held >= MAX_TEMPLATES_PER_SESSION {
+                return false;
+            }
+            *self.per_session.entry(session).or_default() += 1;
         }
         let entry = Entry {
             template,
@@ -153,11 +181,13 @@ impl TemplateCache {
         before_ms: u64,
         expired: &mut Vec<TemplateKey>,
     ) {
+        let per_session = &mut self.per_session;
         self.templates.retain(|k, e| {
             let mine = domain.is_none_or(|(s, o)| k.session == s && k.odid == o);
             let stale = e.refreshed_ms.is_some_and(|t| t < before_ms);
             if mine && stale {
                 expired.push(*k);
+                forget(per_session, k.session);
             }
             !(mine && stale)
         });
@@ -178,19 +208,27 @@ impl TemplateCache {
             odid,
             template_id,
         };
-        self.templates.remove(&key);
+        if self.templates.remove(&key).is_some() {
+            forget(&mut self.per_session, session);
+        }
     }
 
     /// Withdraws all data templates (or all options templates) of a domain.
     pub fn withdraw_all(&mut self, session: u64, odid: u32, options: bool) {
+        let per_session = &mut self.per_session;
         self.templates.retain(|k, e| {
-            !(k.session == session && k.odid == odid && e.template.options == options)
+            let gone = k.session == session && k.odid == odid && e.template.options == options;
+            if gone {
+                forget(per_session, k.session);
+            }
+            !gone
         });
     }
 
     /// Forgets every template (and unknown-template count) of a session.
     pub fn remove_session(&mut self, session: u64) {
         self.templates.retain(|k, _| k.session != session);
+        self.per_session.remove(&session);
         self.unknown.retain(|k, _| k.session != session);
     }
 
@@ -209,11 +247,79 @@ impl TemplateCache {
             odid,
             template_id,
         };
-        *self.unknown.entry(key).or_default() += 1;
+        if let Some(n) = self.unknown.get_mut(&key) {
+            *n += 1;
+        } else if self.unknown.len() < MAX_UNKNOWN_KEYS {
+            self.unknown.insert(key, 1);
+        } else {
+            self.unknown_uncounted += 1;
+        }
+    }
+
+    /// Data sets without a template that came after [`MAX_UNKNOWN_KEYS`]
+    /// distinct keys were counted (all keys together).
+    pub fn unknown_uncounted(&self) -> u64 {
+        self.unknown_uncounted
+    }
+
+    /// Templates `session` holds.
+    pub fn session_len(&self, session: u64) -> usize {
+        self.per_session.get(&session).copied().unwrap_or(0) as usize
     }
 
     /// Data sets dropped for want of a template, by where they came from.
     pub fn unknown(&self) -> impl Iterator<Item = (&TemplateKey, u64)> + '_ {
         self.unknown.iter().map(|(k, n)| (k, *n))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(id: u16) -> Template {
+        Template::new(id, false, 0, vec![FieldSpec::new(0, 8, 4, false)])
+    }
+
+    #[test]
+    fn one_session_cannot_take_the_whole_cache() {
+        let mut c = TemplateCache::new();
+        let per = MAX_TEMPLATES_PER_SESSION as usize;
+        // Spread over observation domains, as a hostile exporter would.
+        for i in 0..per {
+            assert!(c.insert_at(1, (i / 1000) as u32, t(256 + (i % 1000) as u16), 0));
+        }
+        assert!(!c.insert_at(1, 99, t(256), 0), "over the session's share");
+        // Redefining one it holds is fine; other exporters still get room.
+        assert!(c.insert_at(1, 0, t(256), 5));
+        assert!(c.insert_at(2, 0, t(256), 0));
+        assert_eq!(c.session_len(1), per);
+        // Withdrawals and expiry give the room back.
+        c.withdraw(1, 0, 256);
+        assert!(c.insert_at(1, 99, t(256), 0));
+        c.withdraw_all(1, 1, false);
+        assert_eq!(c.session_len(1), per - 1000);
+        let mut expired = Vec::new();
+        c.expire(Some((1, 0)), 1, &mut expired);
+        assert_eq!(expired.len(), 999);
+        assert_eq!(c.session_len(1), per - 1999);
+        c.remove_session(1);
+        assert_eq!(c.session_len(1), 0);
+        assert_eq!(c.len(), 1);
+    }
+
+    #[test]
+    fn unknown_template_counts_are_bounded() {
+        let mut c = TemplateCache::new();
+        for i in 0..(MAX_UNKNOWN_KEYS as u32 + 10) {
+            c.note_unknown(7, i, 300);
+        }
+        c.note_unknown(7, 0, 300);
+        assert_eq!(c.unknown().count(), MAX_UNKNOWN_KEYS);
+        assert_eq!(c.unknown_uncounted(), 10);
+        assert_eq!(
+            c.unknown().map(|(_, n)| n).sum::<u64>(),
+            MAX_UNKNOWN_KEYS as u64 + 1
+        );
     }
 }
