@@ -137,7 +137,7 @@ impl Collector {
         }
         match self.pipeline.reload(&config, Vec::new()) {
             Ok(()) => {
-                log("reloaded: stages and outputs replaced, buffered records written");
+                log("reloaded: stages replaced; changed outputs closed (their buffered records written) and reopened, unchanged ones kept");
                 let inputs = std::mem::take(&mut self.config.inputs);
                 self.config = Config { inputs, ..config };
             }

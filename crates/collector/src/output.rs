@@ -25,6 +25,9 @@ pub(crate) enum Kind {
 
 pub(crate) struct Output {
     pub name: String,
+    /// What it was opened from: a reload keeps an output whose
+    /// configuration did not change.
+    pub config: OutputConfig,
     pub kind: Kind,
     pub sources: Option<Vec<String>>,
     pub written: u64,
@@ -115,6 +118,7 @@ impl Output {
         };
         Ok(Output {
             name,
+            config: config.clone(),
             kind,
             sources: config.sources().map(<[String]>::to_vec),
             written: 0,

@@ -120,6 +120,20 @@ impl Pipeline {
 
     /// The configured stages and opened outputs.
     fn new_parts(config: &Config, extra: Vec<Box<dyn Stage>>) -> Result<Parts, String> {
+        let stages = Pipeline::new_stages(config, extra)?;
+        let outputs = config
+            .outputs
+            .iter()
+            .map(Output::open)
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok((stages, outputs))
+    }
+
+    /// The configured stages.
+    fn new_stages(
+        config: &Config,
+        extra: Vec<Box<dyn Stage>>,
+    ) -> Result<Vec<Box<dyn Stage>>, String> {
         let mut extra = extra.into_iter();
         let mut stages = Vec::new();
         for s in &config.stages {
@@ -131,12 +145,7 @@ impl Pipeline {
             }
         }
         stages.extend(extra);
-        let outputs = config
-            .outputs
-            .iter()
-            .map(Output::open)
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok((stages, outputs))
+        Ok(stages)
     }
 
     fn session(
@@ -318,19 +327,61 @@ impl Pipeline {
         }
     }
 
-    /// Replaces the stages and outputs with `config`'s (SIGHUP). The old
-    /// outputs are closed first, so what they buffered is written (open
-    /// store windows become complete files, possibly a second part of the
-    /// current window); decoder state (templates, sessions) and counters
-    /// are kept. On an error the old stages and outputs stay.
+    /// Replaces the stages and outputs with `config`'s (SIGHUP). An
+    /// output whose configuration did not change is kept as it is (a store
+    /// keeps writing its open windows: no second part of the current
+    /// window). Outputs that changed or went are closed, so what they
+    /// buffered is written; decoder state (templates, sessions) and
+    /// counters are kept. On an error the old stages and outputs stay.
     pub fn reload(&mut self, config: &Config, extra: Vec<Box<dyn Stage>>) -> Result<(), String> {
-        let fresh = Pipeline::new_parts(config, extra)?;
-        for o in &mut self.outputs {
+        let stages = Pipeline::new_stages(config, extra)?;
+        let mut old: Vec<Option<Output>> = std::mem::take(&mut self.outputs)
+            .into_iter()
+            .map(Some)
+            .collect();
+        // Which old output each configured one reuses, if any.
+        let mut reuse: Vec<Option<usize>> = Vec::with_capacity(config.outputs.len());
+        let mut taken = vec![false; old.len()];
+        for c in &config.outputs {
+            let i = (0..old.len())
+                .find(|&i| !taken[i] && old[i].as_ref().is_some_and(|o| o.config == *c));
+            if let Some(i) = i {
+                taken[i] = true;
+            }
+            reuse.push(i);
+        }
+        // Open the new ones first: on an error nothing has changed yet.
+        let mut opened = Vec::new();
+        for (c, r) in config.outputs.iter().zip(&reuse) {
+            if r.is_some() {
+                continue;
+            }
+            match Output::open(c) {
+                Ok(o) => opened.push(o),
+                Err(e) => {
+                    for mut o in opened {
+                        let _ = o.close();
+                    }
+                    self.outputs = old.into_iter().flatten().collect();
+                    return Err(e);
+                }
+            }
+        }
+        let mut opened = opened.into_iter();
+        let mut outputs = Vec::with_capacity(config.outputs.len());
+        for r in reuse {
+            match r.and_then(|i| old[i].take()) {
+                Some(o) => outputs.push(o),
+                None => outputs.extend(opened.next()),
+            }
+        }
+        for mut o in old.into_iter().flatten() {
             if let Err(e) = o.close() {
                 log(&format!("reload: closing {}: {e}", o.name));
             }
         }
-        (self.stages, self.outputs) = fresh;
+        self.stages = stages;
+        self.outputs = outputs;
         Ok(())
     }
 

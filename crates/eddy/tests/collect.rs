@@ -381,7 +381,9 @@ fn kill_9_loses_no_acknowledged_record() {
 }
 
 /// SIGHUP re-reads the configuration: outputs switch without losing what
-/// the old ones buffered; a broken file is refused and the old one stays.
+/// the old ones buffered; an unchanged store output keeps its open window
+/// (one file, not a second part); a broken file is refused and the old one
+/// stays.
 #[test]
 fn sighup_reloads_outputs_without_losing_records() {
     let dir = TempDir::new("collect-hup");
@@ -389,12 +391,14 @@ fn sighup_reloads_outputs_without_losing_records() {
     let csv = meter(&test_data().join("sample.pcap"), &ipfix);
     let port = free_tcp_port();
     let config = dir.0.join("c.toml");
+    let store_dir = dir.0.join("store");
     let write_config = |json: &Path| {
         std::fs::write(
             &config,
             format!(
-                "[[input]]\nkind = \"tcp\"\nlisten = \"127.0.0.1:{port}\"\n[[output]]\nkind = \"json\"\nto = \"{}\"\n",
-                json.display()
+                "[[input]]\nkind = \"tcp\"\nlisten = \"127.0.0.1:{port}\"\n[[output]]\nkind = \"json\"\nto = \"{}\"\n[[output]]\nkind = \"store\"\npath = \"{}\"\nwindow = 86400\n",
+                json.display(),
+                store_dir.display()
             ),
         )
         .unwrap();
@@ -426,6 +430,10 @@ fn sighup_reloads_outputs_without_losing_records() {
     assert_eq!(lines(&b), csv.len(), "{log}");
     assert!(log.contains("reloaded"), "{log}");
     assert!(log.contains("reload refused"), "{log}");
+    // The store output did not change: both sends are in one file.
+    let files = store::list_files(&store_dir, None, None, 86400).unwrap();
+    assert_eq!(files.len(), 1, "{files:?}");
+    assert_eq!(read_store(&store_dir).0.len(), 2 * csv.len());
 }
 
 /// A tmpfs mount that goes away with the test.
