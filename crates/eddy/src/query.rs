@@ -39,7 +39,8 @@ pub struct QueryArgs {
     /// Aggregate on the 5-tuple (proto, srcip, srcport, dstip, dstport).
     #[arg(short = 'a')]
     aggregate_5: bool,
-    /// Bidirectional aggregation (not supported yet).
+    /// Conversations: flows of both directions of a connection (proto,
+    /// address:port pair) joined into one line, as nfdump's -b.
     #[arg(short = 'b')]
     bidir: bool,
     /// Order listings and aggregates: tstart, tend, flows, packets, bytes, pps, bps, bpp.
@@ -82,11 +83,6 @@ pub struct QueryArgs {
 }
 
 pub fn run(args: QueryArgs) -> Result<()> {
-    if args.bidir {
-        return Err(anyhow!(
-            "-b (bidirectional aggregation) is not supported yet"
-        ));
-    }
     let text = args.filter.join(" ");
     let mut expr = query::filter::parse(&text)
         .map_err(|e| anyhow!("filter '{text}': {e}"))?
@@ -138,6 +134,7 @@ pub fn run(args: QueryArgs) -> Result<()> {
         filter: expr,
         stats,
         aggregate,
+        bidir: args.bidir,
         order,
         top: args.top,
         limit: args.limit,

@@ -601,6 +601,223 @@ impl Engine {
     }
 }
 
+/// One conversation of nfdump's `-b`: the flows of both directions of a
+/// (proto, address:port, address:port), seen from the side that started
+/// first.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Conversation {
+    pub proto: u8,
+    pub src: std::net::Ipv6Addr,
+    pub src_port: u16,
+    pub dst: std::net::Ipv6Addr,
+    pub dst_port: u16,
+    /// Source → destination ("In", as nfdump calls it).
+    pub in_packets: u64,
+    pub in_bytes: u64,
+    /// Destination → source ("Out").
+    pub out_packets: u64,
+    pub out_bytes: u64,
+    pub flows: u64,
+    pub first_ns: u64,
+    pub last_ns: u64,
+}
+
+impl Engine {
+    /// nfdump's `-b`: the flows that pass `filter` joined by connection in
+    /// both directions (biflow records' reverse counters go to the other
+    /// direction), ordered by `order`, at most `limit`. The side whose
+    /// flow started first is the source.
+    pub fn conversations(
+        &self,
+        files: &[PathBuf],
+        filter: &DfExpr,
+        order: Order,
+        limit: Option<usize>,
+    ) -> Result<(Vec<Conversation>, Totals)> {
+        if files.is_empty() {
+            return Ok((Vec::new(), Totals::default()));
+        }
+        let (s, d, sp, dp) = (
+            column("src_ip"),
+            column("dst_ip"),
+            column("src_port"),
+            column("dst_port"),
+        );
+        // The key from the lower endpoint to the higher one.
+        let fwd = s
+            .clone()
+            .lt(d.clone())
+            .or(s.clone().eq(d.clone()).and(sp.clone().lt_eq(dp.clone())));
+        let pick = |a: &DfExpr, b: &DfExpr| when(fwd.clone(), a.clone()).otherwise(b.clone());
+        let rev = |c: &str| {
+            datafusion::functions::expr_fn::coalesce(vec![
+                cast(column(c), DataType::UInt64),
+                lit(0u64),
+            ])
+        };
+        let (pk, by) = (
+            cast(column("packets"), DataType::UInt64),
+            cast(column("bytes"), DataType::UInt64),
+        );
+        let df = self.scan(files, filter)?.select(vec![
+            column("proto").alias("proto"),
+            pick(&s, &d)?.alias("a_ip"),
+            pick(&sp, &dp)?.alias("a_port"),
+            pick(&d, &s)?.alias("b_ip"),
+            pick(&dp, &sp)?.alias("b_port"),
+            pick(&pk, &rev("rev_packets"))?.alias("ab_packets"),
+            pick(&rev("rev_packets"), &pk)?.alias("ba_packets"),
+            pick(&by, &rev("rev_bytes"))?.alias("ab_bytes"),
+            pick(&rev("rev_bytes"), &by)?.alias("ba_bytes"),
+            fwd.clone().alias("fwd"),
+            column("first"),
+            column("last"),
+        ])?;
+        let first_sort = SortExpr::new(column("first"), true, false);
+        let df = df.aggregate(
+            ["proto", "a_ip", "a_port", "b_ip", "b_port"]
+                .iter()
+                .map(|c| column(c))
+                .collect(),
+            vec![
+                count(lit(1u8)).alias("flows"),
+                sum(column("ab_packets")).alias("ab_packets"),
+                sum(column("ba_packets")).alias("ba_packets"),
+                sum(column("ab_bytes")).alias("ab_bytes"),
+                sum(column("ba_bytes")).alias("ba_bytes"),
+                min(column("first")).alias("first"),
+                max(column("last")).alias("last"),
+                datafusion::functions_aggregate::expr_fn::first_value(
+                    column("fwd"),
+                    vec![first_sort],
+                )
+                .alias("a_first"),
+            ],
+        )?;
+        let u64_of = |c: &str| cast(column(c), DataType::UInt64);
+        let df = df.select(vec![
+            u64_of("proto"),
+            column("a_ip"),
+            u64_of("a_port"),
+            column("b_ip"),
+            u64_of("b_port"),
+            u64_of("flows"),
+            u64_of("ab_packets"),
+            u64_of("ba_packets"),
+            u64_of("ab_bytes"),
+            u64_of("ba_bytes"),
+            cast(cast(column("first"), DataType::Int64), DataType::UInt64),
+            cast(cast(column("last"), DataType::Int64), DataType::UInt64),
+            cast(column("a_first"), DataType::UInt64),
+        ])?;
+        let mut top = TopN::new(order, limit);
+        let mut sums = Totals::default();
+        self.run(df, |b| {
+            let col = |i: usize| -> Result<&UInt64Array> {
+                b.column(i)
+                    .as_any()
+                    .downcast_ref::<UInt64Array>()
+                    .ok_or_else(|| Error("conversation column of an unexpected type".into()))
+            };
+            let ips = |i: usize| -> Result<&FixedSizeBinaryArray> {
+                b.column(i)
+                    .as_any()
+                    .downcast_ref::<FixedSizeBinaryArray>()
+                    .ok_or_else(|| Error("address column of an unexpected type".into()))
+            };
+            let (proto, a_ip, a_port, b_ip, b_port) = (col(0)?, ips(1)?, col(2)?, ips(3)?, col(4)?);
+            let (fl, abp, bap, abb, bab, fi, la, af) = (
+                col(5)?,
+                col(6)?,
+                col(7)?,
+                col(8)?,
+                col(9)?,
+                col(10)?,
+                col(11)?,
+                col(12)?,
+            );
+            for row in 0..b.num_rows() {
+                let packets = abp.value(row).saturating_add(bap.value(row));
+                let bytes = abb.value(row).saturating_add(bab.value(row));
+                let (f, first, last) = (fl.value(row), fi.value(row), la.value(row));
+                if sums.flows == 0 || first < sums.first_ns {
+                    sums.first_ns = first;
+                }
+                sums.last_ns = sums.last_ns.max(last);
+                sums.flows += f;
+                sums.packets = sums.packets.saturating_add(packets);
+                sums.bytes = sums.bytes.saturating_add(bytes);
+                let v = order_value(order, f, packets, bytes, first, last);
+                if !top.wants(v) {
+                    continue;
+                }
+                let ip = |a: &FixedSizeBinaryArray| -> ScalarValue {
+                    ScalarValue::FixedSizeBinary(16, Some(a.value(row).to_vec()))
+                };
+                let n = |x: u64| ScalarValue::UInt64(Some(x));
+                top.push(
+                    v,
+                    Group {
+                        keys: vec![
+                            n(proto.value(row)),
+                            ip(a_ip),
+                            n(a_port.value(row)),
+                            ip(b_ip),
+                            n(b_port.value(row)),
+                            n(abp.value(row)),
+                            n(bap.value(row)),
+                            n(abb.value(row)),
+                            n(bab.value(row)),
+                            n(af.value(row)),
+                        ],
+                        flows: f,
+                        packets,
+                        bytes,
+                        first_ns: first,
+                        last_ns: last,
+                        tcp_flags: 0,
+                    },
+                );
+            }
+            Ok(true)
+        })?;
+        let conversations = top
+            .into_sorted()
+            .into_iter()
+            .map(|g| {
+                let k = |i: usize| scalar_u64(&g.keys[i]).unwrap_or(0);
+                let a = |i: usize| key_addr(&g.keys[i]).unwrap_or(std::net::Ipv6Addr::UNSPECIFIED);
+                let a_started = k(9) != 0;
+                let (src, sp, dst, dp) = if a_started {
+                    (a(1), k(2), a(3), k(4))
+                } else {
+                    (a(3), k(4), a(1), k(2))
+                };
+                let (ip, ib, op, ob) = if a_started {
+                    (k(5), k(7), k(6), k(8))
+                } else {
+                    (k(6), k(8), k(5), k(7))
+                };
+                Conversation {
+                    proto: k(0) as u8,
+                    src,
+                    src_port: sp as u16,
+                    dst,
+                    dst_port: dp as u16,
+                    in_packets: ip,
+                    in_bytes: ib,
+                    out_packets: op,
+                    out_bytes: ob,
+                    flows: g.flows,
+                    first_ns: g.first_ns,
+                    last_ns: g.last_ns,
+                }
+            })
+            .collect();
+        Ok((conversations, sums))
+    }
+}
+
 /// The result of [`Engine::groups`].
 #[derive(Clone, Debug, Default)]
 pub struct Groups {

@@ -125,8 +125,8 @@ enum Piece {
 /// The tags nfdump 1.7.1 knows and eddy prints, longest first within a prefix.
 const TAGS: &[&str] = &[
     "ts", "te", "td", "pr", "sap", "dap", "sa", "da", "sp", "dp", "pkt", "byt", "fl", "flg",
-    "stos", "dtos", "tos", "sas", "das", "in", "out", "bps", "pps", "bpp", "ipkt", "ibyt", "ra",
-    "svln", "dvln", "ismc", "odmc",
+    "stos", "dtos", "tos", "sas", "das", "in", "out", "bps", "pps", "bpp", "ipkt", "ibyt", "opkt",
+    "obyt", "ra", "svln", "dvln", "ismc", "odmc",
 ];
 
 /// A parsed `fmt:` format.
@@ -140,6 +140,8 @@ pub struct Fmt {
 pub const LINE: &str = "%ts %td %pr %sap -> %dap %pkt %byt %fl";
 pub const LONG: &str = "%ts %td %pr %sap -> %dap %flg %tos %pkt %byt %fl";
 pub const EXTENDED: &str = "%ts %td %pr %sap -> %dap %flg %tos %pkt %byt %pps %bps %bpp %fl";
+/// `-b`'s conversations: both directions (In: source to destination).
+pub const BILINE: &str = "%ts %td %pr %sap <-> %dap %opkt %ipkt %obyt %ibyt %fl";
 
 impl Fmt {
     /// Parses a format; `csv` formats print values unpadded (`csv:%ts,%sa`).
@@ -295,6 +297,8 @@ fn title(tag: &str, long: bool) -> (&'static str, usize, bool) {
         "bpp" => ("Bpp", 6, false),
         "ipkt" => ("In Pkt", 8, false),
         "ibyt" => ("In Byte", 8, false),
+        "opkt" => ("Out Pkt", 8, false),
+        "obyt" => ("Out Byte", 8, false),
         "ra" => ("Router IP", aw, false),
         "svln" => ("SVlan", 5, false),
         "dvln" => ("DVlan", 5, false),
@@ -345,6 +349,8 @@ fn value(tag: &str, row: &Row<'_>, style: Style) -> String {
         "dp" => dst_port(r),
         "pkt" | "ipkt" => n(r.packets),
         "byt" | "ibyt" => n(r.bytes),
+        "opkt" => n(r.reverse.as_ref().map_or(0, |v| v.packets)),
+        "obyt" => n(r.reverse.as_ref().map_or(0, |v| v.bytes)),
         "fl" => row.flows.to_string(),
         "flg" => String::from_utf8_lossy(&record::tcp_flags_string(r.tcp_flags)).into_owned(),
         "tos" | "stos" => r.tos.to_string(),

@@ -32,6 +32,7 @@ impl OutputFormat {
             "line" => f(output::LINE),
             "long" => f(output::LONG),
             "extended" => f(output::EXTENDED),
+            "biline" => f(output::BILINE),
             _ => {
                 if let Some(x) = s.strip_prefix("fmt:") {
                     f(x)
@@ -209,6 +210,8 @@ pub struct Request {
     pub filter: filter::Expr,
     pub stats: Vec<Stat>,
     pub aggregate: Option<Vec<AggField>>,
+    /// `-b`: conversations, both directions joined.
+    pub bidir: bool,
     pub order: Option<Order>,
     /// `-n`: top N (default 10 for `-s`; all for `-A`).
     pub top: Option<usize>,
@@ -224,9 +227,14 @@ pub fn run(engine: &Engine, req: &Request, out: &mut dyn Write) -> Result<()> {
     let start = Instant::now();
     let filter = crate::lower::lower(&req.filter);
     let io = |e: std::io::Error| Error(format!("writing output: {e}"));
-    let listing = req.stats.is_empty() && req.aggregate.is_none();
+    let listing = req.stats.is_empty() && req.aggregate.is_none() && !req.bidir;
     let mut totals = Totals::default();
-    if !req.stats.is_empty() {
+    if req.bidir {
+        if !req.stats.is_empty() || req.aggregate.is_some() {
+            return Err(Error("-b cannot be combined with -s, -A or -a".into()));
+        }
+        totals = conversations(engine, req, &filter, out)?;
+    } else if !req.stats.is_empty() {
         // Each statistic's groups; the totals come from the first one whose
         // keys are never null (every flow in one group per alternative),
         // else from a query of their own.
@@ -358,6 +366,65 @@ pub fn run(engine: &Engine, req: &Request, out: &mut dyn Write) -> Result<()> {
         .map_err(io)?;
     }
     out.flush().map_err(io)
+}
+
+/// `-b`: one line per conversation, nfdump's `biline` unless `-o` says
+/// otherwise (`fmt:`/`csv:` with `%ipkt %opkt %ibyt %obyt`).
+fn conversations(
+    engine: &Engine,
+    req: &Request,
+    filter: &datafusion::logical_expr::Expr,
+    out: &mut dyn Write,
+) -> Result<Totals> {
+    let io = |e: std::io::Error| Error(format!("writing output: {e}"));
+    let fmt = match &req.format {
+        None => Fmt::parse(output::BILINE, false).map_err(Error)?,
+        Some(OutputFormat::Fmt { fmt, csv }) => Fmt::parse(fmt, *csv).map_err(Error)?,
+        Some(OutputFormat::Record(_)) => {
+            return Err(Error(
+                "-b prints nfdump columns: use -o biline, line, fmt: or csv: (with %ipkt %opkt %ibyt %obyt)"
+                    .into(),
+            ))
+        }
+    };
+    let order = req.order.unwrap_or(Order::Tstart);
+    let (convs, totals) = engine.conversations(&req.files, filter, order, req.limit)?;
+    if !req.quiet {
+        writeln!(out, "{}", fmt.header(req.style)).map_err(io)?;
+    }
+    let mut line = String::new();
+    for c in &convs {
+        let r = FlowRecord {
+            first_ns: c.first_ns,
+            last_ns: c.last_ns,
+            src_ip: c.src,
+            dst_ip: c.dst,
+            src_port: c.src_port,
+            dst_port: c.dst_port,
+            proto: c.proto,
+            packets: c.in_packets,
+            bytes: c.in_bytes,
+            reverse: Some(record::Reverse {
+                first_ns: c.first_ns,
+                last_ns: c.last_ns,
+                packets: c.out_packets,
+                bytes: c.out_bytes,
+                tcp_flags: 0,
+            }),
+            ..FlowRecord::default()
+        };
+        line.clear();
+        fmt.render(
+            &Row {
+                r: &r,
+                flows: c.flows,
+            },
+            req.style,
+            &mut line,
+        );
+        writeln!(out, "{line}").map_err(io)?;
+    }
+    Ok(totals)
 }
 
 fn list(
