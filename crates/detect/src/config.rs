@@ -48,6 +48,7 @@ pub struct ListConfig {
     pub category: String,
     /// Download the list from here on start and every `refresh_secs`.
     pub url: Option<String>,
+    /// Seconds between downloads from `url` (3600).
     #[serde(default = "default_refresh_secs")]
     pub refresh_secs: u64,
 }
@@ -88,7 +89,12 @@ impl DetectConfig {
             if !value.is_table() {
                 return Err(format!("{name}: expected a table [{name}]"));
             }
-            config.check(name)?;
+            config
+                .check(name)
+                .map_err(|(key, e)| match line_of(text, name, key) {
+                    Some(line) => format!("line {line}: {e}"),
+                    None => e,
+                })?;
         }
         Ok(config)
     }
@@ -96,6 +102,19 @@ impl DetectConfig {
     /// Whether the file has a table for `name`.
     pub fn has(&self, name: &str) -> bool {
         self.tables.contains_key(name)
+    }
+
+    /// Whether the file names the files `name` needs to run: lists for
+    /// `blacklist`, rules for `l7filter` (pools for `miner`, which runs
+    /// without them too).
+    pub fn has_files(&self, name: &str) -> bool {
+        let key = match name {
+            "blacklist" => "lists",
+            "l7filter" => "rules",
+            "miner" => "pools",
+            _ => return false,
+        };
+        self.tables.get(name).and_then(|t| t.get(key)).is_some()
     }
 
     /// A detector's table without the keys that name files.
@@ -117,6 +136,15 @@ impl DetectConfig {
         name: &str,
         file_keys: &[&str],
     ) -> Result<T, String> {
+        self.typed_key(name, file_keys).map_err(|(_, e)| e)
+    }
+
+    /// [`Self::typed`], its error with the key that fails alone (if one does).
+    fn typed_key<T: for<'de> Deserialize<'de>>(
+        &self,
+        name: &str,
+        file_keys: &[&str],
+    ) -> Result<T, (Option<String>, String)> {
         let table = self.settings(name, file_keys);
         toml::Value::Table(table.clone())
             .try_into()
@@ -129,39 +157,58 @@ impl DetectConfig {
                 });
                 match culprit {
                     Some((k, _)) if !e.message().contains(k.as_str()) => {
-                        format!("[{name}] {k}: {}", e.message())
+                        (Some(k.clone()), format!("[{name}] {k}: {}", e.message()))
                     }
-                    _ => format!("[{name}]: {}", e.message()),
+                    Some((k, _)) => (Some(k.clone()), format!("[{name}]: {}", e.message())),
+                    None => (None, format!("[{name}]: {}", e.message())),
                 }
             })
     }
 
-    /// Type-checks one table (files are not opened).
-    fn check(&self, name: &str) -> Result<(), String> {
+    /// Type-checks one table (files are not opened); an error comes with
+    /// the key it is about, when known.
+    fn check(&self, name: &str) -> Result<(), (Option<String>, String)> {
+        fn at(key: &str) -> impl Fn(String) -> (Option<String>, String) + '_ {
+            move |e| (Some(key.to_string()), e)
+        }
         match name {
-            "vportscan" => self.typed::<crate::vportscan::Config>(name, &[]).map(drop),
-            "haddrscan" => self.typed::<crate::haddrscan::Config>(name, &[]).map(drop),
-            "bruteforce" => self.typed::<crate::bruteforce::Config>(name, &[]).map(drop),
-            "amplification" => self
-                .typed::<crate::amplification::Config>(name, &[])
+            "vportscan" => self
+                .typed_key::<crate::vportscan::Config>(name, &[])
                 .map(drop),
-            "hoststats" => self.typed::<crate::hoststats::Config>(name, &[]).map(drop),
-            "sip_bf" => self.typed::<crate::sip_bf::Config>(name, &[]).map(drop),
-            "voip_fraud" => self.typed::<crate::voip_fraud::Config>(name, &[]).map(drop),
-            "dns_tunnel" => self.typed::<crate::dns_tunnel::Config>(name, &[]).map(drop),
+            "haddrscan" => self
+                .typed_key::<crate::haddrscan::Config>(name, &[])
+                .map(drop),
+            "bruteforce" => self
+                .typed_key::<crate::bruteforce::Config>(name, &[])
+                .map(drop),
+            "amplification" => self
+                .typed_key::<crate::amplification::Config>(name, &[])
+                .map(drop),
+            "hoststats" => self
+                .typed_key::<crate::hoststats::Config>(name, &[])
+                .map(drop),
+            "sip_bf" => self.typed_key::<crate::sip_bf::Config>(name, &[]).map(drop),
+            "voip_fraud" => self
+                .typed_key::<crate::voip_fraud::Config>(name, &[])
+                .map(drop),
+            "dns_tunnel" => self
+                .typed_key::<crate::dns_tunnel::Config>(name, &[])
+                .map(drop),
             "miner" => {
-                self.typed::<miner::Config>(name, &["pools"])?;
-                self.file("miner", "pools").map(drop)
+                self.typed_key::<miner::Config>(name, &["pools"])?;
+                self.file("miner", "pools").map(drop).map_err(at("pools"))
             }
             "blacklist" => {
-                self.typed::<blacklist::Config>(name, &["lists"])?;
-                self.lists().map(drop)
+                self.typed_key::<blacklist::Config>(name, &["lists"])?;
+                self.lists().map(drop).map_err(at("lists"))
             }
             "l7filter" => {
-                self.typed::<l7filter::Config>(name, &["rules"])?;
-                self.file("l7filter", "rules").map(drop)
+                self.typed_key::<l7filter::Config>(name, &["rules"])?;
+                self.file("l7filter", "rules")
+                    .map(drop)
+                    .map_err(at("rules"))
             }
-            _ => Err(format!("unknown detector '{name}'")),
+            _ => Err((None, format!("unknown detector '{name}'"))),
         }
     }
 
@@ -283,6 +330,24 @@ impl DetectConfig {
         }
         Ok(l7filter::L7Filter::with_config(rules, config))
     }
+}
+
+/// The line of `key` in `[table]` of `text` (of the table when the key is
+/// not found directly in it), for error messages.
+fn line_of(text: &str, table: &str, key: Option<String>) -> Option<usize> {
+    use toml::de::{DeTable, DeValue};
+    let doc = DeTable::parse(text).ok()?;
+    let (name, value) = doc.get_ref().iter().find(|(k, _)| k.get_ref() == table)?;
+    let span = key
+        .and_then(|key| match value.get_ref() {
+            DeValue::Table(t) => t
+                .iter()
+                .find(|(k, _)| *k.get_ref() == *key)
+                .map(|(k, _)| k.span()),
+            _ => None,
+        })
+        .unwrap_or(name.span());
+    Some(text.get(..span.start)?.matches('\n').count() + 1)
 }
 
 /// A list kind by name.
@@ -410,6 +475,7 @@ mod tests {
         );
         for name in TABLES {
             assert!(c.has(name), "examples/detect.toml has no [{name}]");
+            assert!(!c.has_files(name), "examples/detect.toml names files");
         }
     }
 
@@ -419,6 +485,10 @@ mod tests {
         let v: crate::vportscan::Config = c.typed("vportscan", &[]).unwrap();
         assert_eq!(v.threshold, 10);
         assert_eq!(v.idle_ns, 1_500_000_000);
+        let c = DetectConfig::parse("[vportscan]\nidle_secs = 2\n").unwrap();
+        let v: crate::vportscan::Config = c.typed("vportscan", &[]).unwrap();
+        assert_eq!(v.idle_ns, 2 * crate::NS);
+        assert!(DetectConfig::parse("[vportscan]\nidle_secs = 1e300\n").is_err());
         assert_eq!(
             v.max_packets,
             crate::vportscan::Config::default().max_packets
@@ -432,6 +502,12 @@ mod tests {
         assert_eq!((b.services[0].name, b.services[0].port), ("ftp", 21));
         assert!(c.build("bruteforce").is_ok());
         assert!(c.build("hoststats").is_ok());
+        let c = DetectConfig::parse(
+            "[blacklist]\naggregation_secs = 5\n[l7filter]\nrules = \"r.txt\"\n",
+        )
+        .unwrap();
+        assert!(c.has("blacklist") && !c.has_files("blacklist"));
+        assert!(c.has_files("l7filter"));
     }
 
     #[test]
@@ -443,7 +519,20 @@ mod tests {
         let e = DetectConfig::parse("[hoststats]\nwindow_secs = -1\n").unwrap_err();
         assert!(e.contains("seconds"), "{e}");
         let e = DetectConfig::parse("[hoststats]\nflood_min_syn = \"many\"\n").unwrap_err();
-        assert!(e.contains("hoststats"), "{e}");
+        assert!(
+            e.contains("hoststats") && e.contains("flood_min_syn"),
+            "{e}"
+        );
+        // A bad value's error has its line.
+        let e = DetectConfig::parse(
+            "# thresholds\n[vportscan]\nthreshold = 10\n\n[hoststats]\nwindow_secs = 60\nflood_min_syn = \"many\"\n",
+        )
+        .unwrap_err();
+        assert!(e.starts_with("line 7: [hoststats] flood_min_syn"), "{e}");
+        let e = DetectConfig::parse("[vportscan]\nmax_packets = 4\nthreshhold = 10\n").unwrap_err();
+        assert!(e.contains("line 3") && e.contains("threshhold"), "{e}");
+        let e = DetectConfig::parse("[miner]\npools = 5\n").unwrap_err();
+        assert!(e.contains("line 2") && e.contains("pools"), "{e}");
         let e = DetectConfig::parse("[vportscan\n").unwrap_err();
         assert!(e.contains("line 1"), "{e}");
         let e = DetectConfig::parse(

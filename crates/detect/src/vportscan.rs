@@ -12,8 +12,12 @@ const TCP: u8 = 6;
 #[derive(Clone, Copy, Debug, serde::Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
+    /// Distinct destination ports of one (source, destination) that make a
+    /// scan (50).
     pub threshold: usize,
+    /// Flows of more packets are not scan probes (4).
     pub max_packets: u64,
+    /// Entries without a new probe for this long are dropped (300 s).
     #[serde(rename = "idle_secs", with = "crate::config::secs")]
     pub idle_ns: u64,
 }

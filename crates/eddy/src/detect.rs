@@ -124,7 +124,7 @@ pub fn run(args: DetectArgs) -> Result<()> {
             names.extend(
                 ["blacklist", "l7filter"]
                     .into_iter()
-                    .filter(|n| config.has(n)),
+                    .filter(|n| config.has_files(n)),
             );
             names
         }

@@ -47,6 +47,22 @@ fn the_shared_syn_flood_is_found_with_lowered_thresholds() {
         String::from_utf8_lossy(&none.stdout)
     );
 
+    // The example file holds the defaults (and names no files): the same.
+    let example =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/detect.toml");
+    let same = run_ok(
+        eddy()
+            .args(["detect", "--config"])
+            .arg(&example)
+            .arg("-r")
+            .arg(syn_flood()),
+    );
+    assert!(
+        alerts(&same).is_empty(),
+        "{}",
+        String::from_utf8_lossy(&same.stdout)
+    );
+
     let config = dir.0.join("small.toml");
     std::fs::write(
         &config,

@@ -29,7 +29,9 @@ pub struct DetectArgs {
     #[arg(long, value_name = "FILE")]
     idea: Option<PathBuf>,
     /// Detector settings (TOML; see examples/detect.toml): this detector's
-    /// table, with its list, pool or rule files.
+    /// table, with its list, pool or rule files (--ip-list, --domain-list,
+    /// --url-list, --pools and -f add to those files; the table's other
+    /// keys override the defaults).
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
 }
@@ -186,10 +188,12 @@ pub struct BlacklistArgs {
     /// `[[blacklist.lists]]` of --config.
     #[arg(long = "ip-list", value_name = "FILE[:CATEGORY]")]
     ip: Vec<String>,
-    /// A domain list (matched with subdomains against DNS names, HTTP hosts, TLS SNI). Repeatable.
+    /// A domain list (matched with subdomains against DNS names, HTTP
+    /// hosts, TLS SNI). Repeatable; added to the lists of --config.
     #[arg(long = "domain-list", value_name = "FILE[:CATEGORY]")]
     domain: Vec<String>,
-    /// A URL list (`host/path` prefixes of HTTP requests). Repeatable.
+    /// A URL list (`host/path` prefixes of HTTP requests). Repeatable;
+    /// added to the lists of --config.
     #[arg(long = "url-list", value_name = "FILE[:CATEGORY]")]
     url: Vec<String>,
 }
@@ -268,7 +272,8 @@ pub struct MinerArgs {
     #[command(flatten)]
     detect: DetectArgs,
     /// Mining pools, one `IP` or `IP:PORT` (`[IPv6]:PORT`) per line, `#`
-    /// comments: a connection to one alerts at once.
+    /// comments: a connection to one alerts at once (added to the `pools`
+    /// file of --config).
     #[arg(long, value_name = "FILE")]
     pools: Option<PathBuf>,
 }
