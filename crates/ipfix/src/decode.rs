@@ -307,7 +307,9 @@ impl Decoder {
                         continue;
                     }
                     if !self.templates.insert_at(session, odid, t, at_ms) {
-                        let kind = ErrorKind::BadTemplate("template cache full (for this exporter or in all)");
+                        let kind = ErrorKind::BadTemplate(
+                            "template cache full (for this exporter or in all)",
+                        );
                         let err = DecodeError::at(set.offset, kind).in_set(set.id);
                         errors.push(err.with_template(id));
                     }
