@@ -154,6 +154,36 @@ fn lists_and_rules_named_in_the_config_run_in_eddy_detect() {
     assert!(found
         .iter()
         .any(|a| a["Target"][0]["IP4"][0].as_str() == Some("203.0.113.250")));
+
+    // The same config for the blacklist module: it downloads the list
+    // again and says so in its statistics.
+    let flows = dir.0.join("flows.arrows");
+    run_ok(
+        eddy()
+            .args(["meter", "-q", "-o", "csv", "-r"])
+            .arg(&pcap)
+            .arg("--stream")
+            .arg(format!("f:{}", flows.display())),
+    );
+    let idea = dir.0.join("bl.idea");
+    let out = run_ok(
+        eddy()
+            .args(["module", "blacklist", "-S", "60", "--config"])
+            .arg(&config)
+            .arg("--idea")
+            .arg(&idea)
+            .arg("-i")
+            .arg(format!("f:{},b:", flows.display()))
+            .env("EDDY_SOCKET_DIR", dir.0.join("s")),
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("list_downloads:1") && err.contains("list_download_failures:0"),
+        "{err}"
+    );
+    assert!(std::fs::read_to_string(&idea)
+        .unwrap()
+        .contains("203.0.113.250"));
 }
 
 #[test]

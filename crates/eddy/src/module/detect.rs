@@ -119,6 +119,8 @@ struct DetectModule {
     alerts: Vec<Alert>,
     lines: Vec<String>,
     raised: u64,
+    /// The blacklist's list downloads, when it has some.
+    downloads: Option<Arc<crate::download::DownloadStats>>,
 }
 
 impl DetectModule {
@@ -174,7 +176,15 @@ impl Module for DetectModule {
     }
 
     fn stats_json(&self) -> String {
-        format!("\"flows\":{},\"alerts\":{}", self.set.flows, self.raised)
+        let mut json = format!("\"flows\":{},\"alerts\":{}", self.set.flows, self.raised);
+        if let Some(d) = &self.downloads {
+            json.push_str(&format!(
+                ",\"list_downloads\":{},\"list_download_failures\":{}",
+                d.ok.load(Ordering::Relaxed),
+                d.failed.load(Ordering::Relaxed)
+            ));
+        }
+        json
     }
 }
 
@@ -233,8 +243,8 @@ pub fn run_blacklist(args: BlacklistArgs) -> Result<()> {
     let (downloads, stats) = start_downloads(&config)?;
     let blacklist = config.blacklist(lists).map_err(|e| anyhow::anyhow!(e))?;
     let stop = Arc::new(AtomicBool::new(false));
-    let refresher = crate::download::spawn_refresher(downloads, stats, stop.clone());
-    let result = run_detector("blacklist", Box::new(blacklist), args.detect);
+    let refresher = crate::download::spawn_refresher(downloads, stats.clone(), stop.clone());
+    let result = run_detector_with("blacklist", Box::new(blacklist), args.detect, Some(stats));
     stop.store(true, Ordering::Relaxed);
     if let Some(h) = refresher {
         let _ = h.join();
@@ -310,6 +320,16 @@ fn run_detector(
     detector: Box<dyn detect::Detector>,
     args: DetectArgs,
 ) -> Result<()> {
+    run_detector_with(name, detector, args, None)
+}
+
+/// [`run_detector`], with the list downloads' counters in its stats.
+fn run_detector_with(
+    name: &'static str,
+    detector: Box<dyn detect::Detector>,
+    args: DetectArgs,
+    downloads: Option<Arc<crate::download::DownloadStats>>,
+) -> Result<()> {
     let idea_out: Option<Box<dyn Write>> = match &args.idea {
         None => None,
         Some(p) if p.as_os_str() == "-" => Some(Box::new(std::io::stdout())),
@@ -327,6 +347,7 @@ fn run_detector(
         alerts: Vec::new(),
         lines: Vec::new(),
         raised: 0,
+        downloads,
     };
     super::run_module(name, &args.common, &mut module)
 }
