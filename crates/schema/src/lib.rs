@@ -27,6 +27,7 @@ use arrow_schema::{ArrowError, DataType, Field, Schema, SchemaRef, TimeUnit};
 use l7::{col, L7Fields, Value};
 use record::{EndReason, FlowRecord, Reverse};
 
+pub mod sparse;
 pub mod text;
 
 /// The base (non-L7) columns, in schema order.
@@ -210,6 +211,11 @@ pub struct BatchBuilder {
     l7: Vec<L7Builder>,
     /// Rows without L7 fields whose nulls are not appended yet.
     l7_nulls: usize,
+    /// Rows without reverse counters whose nulls are not appended yet.
+    rev_nulls: usize,
+    /// Rows without a source (destination) country not appended yet.
+    src_country_nulls: usize,
+    dst_country_nulls: usize,
     len: usize,
 }
 
@@ -302,6 +308,9 @@ impl BatchBuilder {
                 })
                 .collect(),
             l7_nulls: 0,
+            rev_nulls: 0,
+            src_country_nulls: 0,
+            dst_country_nulls: 0,
             len: 0,
         }
     }
@@ -335,8 +344,16 @@ impl BatchBuilder {
         self.out_if.append_value(r.out_if);
         self.src_as.append_value(r.src_as);
         self.dst_as.append_value(r.dst_as);
-        self.src_country.append_option(country(r.src_country));
-        self.dst_country.append_option(country(r.dst_country));
+        push_sparse(
+            &mut self.src_country,
+            &mut self.src_country_nulls,
+            country(r.src_country),
+        );
+        push_sparse(
+            &mut self.dst_country,
+            &mut self.dst_country_nulls,
+            country(r.dst_country),
+        );
         let _ = self.exporter.append_value(r.exporter.octets());
         self.odid.append_value(r.odid);
         self.end_reason.append_value(r.end_reason as u8);
@@ -344,19 +361,16 @@ impl BatchBuilder {
         let _ = self.dst_mac.append_value(r.dst_mac);
         match &r.reverse {
             Some(rev) => {
+                self.flush_rev_nulls();
                 self.rev_first.append_value(to_i64(rev.first_ns));
                 self.rev_last.append_value(to_i64(rev.last_ns));
                 self.rev_packets.append_value(rev.packets);
                 self.rev_bytes.append_value(rev.bytes);
                 self.rev_tcp_flags.append_value(rev.tcp_flags);
             }
-            None => {
-                self.rev_first.append_null();
-                self.rev_last.append_null();
-                self.rev_packets.append_null();
-                self.rev_bytes.append_null();
-                self.rev_tcp_flags.append_null();
-            }
+            // Unidirectional flows (most of them) append their nulls in
+            // runs, like the L7 columns.
+            None => self.rev_nulls += 1,
         }
         self.push_l7(r.l7.as_deref());
         self.len += 1;
@@ -388,6 +402,17 @@ impl BatchBuilder {
         builders[next..].iter_mut().for_each(L7Builder::append_null);
     }
 
+    fn flush_rev_nulls(&mut self) {
+        let n = std::mem::take(&mut self.rev_nulls);
+        if n > 0 {
+            self.rev_first.append_nulls(n);
+            self.rev_last.append_nulls(n);
+            self.rev_packets.append_nulls(n);
+            self.rev_bytes.append_nulls(n);
+            self.rev_tcp_flags.append_nulls(n);
+        }
+    }
+
     fn flush_l7_nulls(&mut self) {
         let n = std::mem::take(&mut self.l7_nulls);
         if n > 0 {
@@ -398,7 +423,7 @@ impl BatchBuilder {
 
     /// The rows appended so far as one batch; the builder starts empty again.
     pub fn finish(&mut self) -> RecordBatch {
-        self.flush_l7_nulls();
+        let rows = self.len;
         let mut columns: Vec<ArrayRef> = vec![
             Arc::new(self.first.finish()),
             Arc::new(self.last.finish()),
@@ -416,26 +441,67 @@ impl BatchBuilder {
             Arc::new(self.out_if.finish()),
             Arc::new(self.src_as.finish()),
             Arc::new(self.dst_as.finish()),
-            Arc::new(self.src_country.finish()),
-            Arc::new(self.dst_country.finish()),
+            finish_sparse(&mut self.src_country, &mut self.src_country_nulls),
+            finish_sparse(&mut self.dst_country, &mut self.dst_country_nulls),
             Arc::new(self.exporter.finish()),
             Arc::new(self.odid.finish()),
             Arc::new(self.end_reason.finish()),
             Arc::new(self.src_mac.finish()),
             Arc::new(self.dst_mac.finish()),
-            Arc::new(self.rev_first.finish()),
-            Arc::new(self.rev_last.finish()),
-            Arc::new(self.rev_packets.finish()),
-            Arc::new(self.rev_bytes.finish()),
-            Arc::new(self.rev_tcp_flags.finish()),
-            Arc::new(self.l7_proto.finish()),
         ];
-        columns.extend(self.l7.iter_mut().map(L7Builder::finish));
+        let schema = flow_schema();
+        let nulls = |c: usize| sparse::null_array(schema.field(c).data_type(), rows);
+        // A column null throughout the batch is a slice of a shared null
+        // array: nothing to build, copy or spool.
+        if self.rev_nulls == rows {
+            self.rev_nulls = 0;
+            columns.extend((columns.len()..columns.len() + 5).map(nulls));
+        } else {
+            self.flush_rev_nulls();
+            columns.push(Arc::new(self.rev_first.finish()));
+            columns.push(Arc::new(self.rev_last.finish()));
+            columns.push(Arc::new(self.rev_packets.finish()));
+            columns.push(Arc::new(self.rev_bytes.finish()));
+            columns.push(Arc::new(self.rev_tcp_flags.finish()));
+        }
+        if self.l7_nulls == rows {
+            self.l7_nulls = 0;
+            columns.extend((columns.len()..schema.fields().len()).map(nulls));
+        } else {
+            self.flush_l7_nulls();
+            columns.push(Arc::new(self.l7_proto.finish()));
+            columns.extend(self.l7.iter_mut().map(L7Builder::finish));
+        }
         self.len = 0;
         // The columns are built from the schema's own types, all of one length.
         RecordBatch::try_new(flow_schema(), columns)
             .unwrap_or_else(|e| unreachable!("flow batch does not match the flow schema: {e}"))
     }
+}
+
+/// Appends `value` to a nullable string column whose nulls are appended in
+/// runs (`nulls` counts the pending ones).
+fn push_sparse(builder: &mut StringBuilder, nulls: &mut usize, value: Option<&str>) {
+    match value {
+        None => *nulls += 1,
+        Some(v) => {
+            if *nulls > 0 {
+                builder.append_nulls(std::mem::take(nulls));
+            }
+            builder.append_value(v);
+        }
+    }
+}
+
+/// The column [`push_sparse`] built: a shared null array when it got no
+/// value.
+fn finish_sparse(builder: &mut StringBuilder, nulls: &mut usize) -> ArrayRef {
+    let n = std::mem::take(nulls);
+    if arrow_array::builder::ArrayBuilder::is_empty(builder) {
+        return sparse::null_array(&DataType::Utf8, n);
+    }
+    builder.append_nulls(n);
+    Arc::new(builder.finish())
 }
 
 /// Nanoseconds past 2262 do not fit Arrow's i64 timestamps; they saturate.

@@ -10,6 +10,7 @@ use std::io::BufReader;
 use std::path::Path;
 
 use arrow_ipc::reader::StreamReader;
+use schema::sparse::{Filler, Wanted};
 
 use crate::layout::{day_dir, file_name, parse_file_name};
 use crate::retention::remove_temp_files;
@@ -80,22 +81,41 @@ pub fn recover(root: &Path, config: &WriterConfig) -> Result<Recovered, Error> {
     Ok(report)
 }
 
-/// Feeds a spool's whole batches to `writer`; returns the rows.
+/// Feeds a spool's whole batches to `writer`; returns the rows. A spool is
+/// one or more IPC streams, each leaving out the nullable flow columns not
+/// used before it started; they are put back as nulls.
 fn replay(path: &Path, writer: &mut WindowWriter) -> Result<u64, Error> {
     let file = File::open(path).map_err(|e| Error::io("opening", path, e))?;
-    let reader = match StreamReader::try_new(BufReader::new(file), None) {
-        Ok(r) => r,
-        // Cut before the schema was complete: nothing was acknowledged.
-        Err(_) => return Ok(0),
-    };
+    let mut input = BufReader::new(file);
     let mut rows = 0;
-    for batch in reader {
-        // A batch cut off by the crash ends the spool.
-        let Ok(batch) = batch else { break };
-        rows += batch.num_rows() as u64;
-        writer.push_batch(batch)?;
+    loop {
+        let reader = match StreamReader::try_new(&mut input, None) {
+            Ok(r) => r,
+            // The end of the spool, or a stream cut before its schema was
+            // complete: nothing after that was acknowledged.
+            Err(_) => return Ok(rows),
+        };
+        let schema = reader.schema();
+        let Ok(mut filler) = Filler::new(&schema, &[], &Wanted::WholeFlows) else {
+            return Err(Error::config(format!(
+                "{}: the spool does not hold flow records",
+                path.display()
+            )));
+        };
+        let mut ended = true;
+        for batch in reader {
+            // A batch cut off by the crash ends the spool.
+            let Ok(batch) = batch.and_then(|b| filler.fill(b)) else {
+                ended = false;
+                break;
+            };
+            rows += batch.num_rows() as u64;
+            writer.push_batch(batch)?;
+        }
+        if !ended {
+            return Ok(rows);
+        }
     }
-    Ok(rows)
 }
 
 fn remove(path: &Path) -> Result<(), Error> {

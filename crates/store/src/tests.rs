@@ -259,3 +259,50 @@ fn a_batch_cut_by_the_crash_is_not_recovered_and_complete_files_are_not_doubled(
     assert_eq!(total, 30);
     let _ = std::fs::remove_dir_all(&root);
 }
+
+#[test]
+fn a_spool_leaves_out_unused_columns_and_recovery_puts_them_back() {
+    let root = temp_root("recover-sparse");
+    let t0 = 1_764_289_500;
+    let mut store = Store::open(spooling(&root)).unwrap();
+    let with_fields = |i: u64| {
+        let mut r = record(i);
+        if i == 25 {
+            r.l7 = Some(Box::new(l7::L7Fields::Http(l7::http::HttpFields {
+                host: Some("example.org".into()),
+                ..l7::http::HttpFields::default()
+            })));
+        }
+        if i == 45 {
+            r.reverse = Some(record::Reverse {
+                packets: 9,
+                ..record::Reverse::default()
+            });
+        }
+        r
+    };
+    for i in 0..60 {
+        store.push("r", t0, &with_fields(i)).unwrap();
+    }
+    store.spool().unwrap();
+    std::mem::forget(store);
+    let spool = spool_path(&root.join(SPOOL_DIR), "r", t0, 0);
+    // L4 batches, then batches with the HTTP columns, then with the
+    // reverse counters too: three streams, the first without any L7 or
+    // reverse column (their 10 rows are ~60 bytes each, not ~240).
+    let bytes = std::fs::read(&spool).unwrap();
+    let streams = bytes
+        .windows(8)
+        .filter(|w| *w == [0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0])
+        .count();
+    assert_eq!(streams, 2, "two streams ended, the third is open");
+    let report = recover(&root, &WriterConfig::default()).unwrap();
+    assert_eq!(report.rows, 60);
+    let mut rows = read_file(&report.files[0].path).unwrap();
+    rows.sort_by_key(|r| r.packets);
+    assert_eq!(rows.len(), 60);
+    assert_eq!(rows[25].l7, with_fields(25).l7);
+    assert_eq!(rows[45].reverse.map(|r| r.packets), Some(9));
+    assert!(rows[5].l7.is_none() && rows[5].reverse.is_none());
+    let _ = std::fs::remove_dir_all(&root);
+}

@@ -14,14 +14,16 @@ use std::fs::File;
 use std::io::BufWriter;
 use std::path::{Path, PathBuf};
 
-use arrow_array::{RecordBatch, TimestampNanosecondArray};
+use arrow_array::{Array, ArrayRef, RecordBatch, TimestampNanosecondArray, UInt32Array};
 use arrow_ipc::writer::StreamWriter;
+use arrow_schema::{ArrowError, SchemaRef};
 use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, Encoding, ZstdLevel};
 use parquet::file::metadata::SortingColumn;
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use parquet::schema::types::ColumnPath;
 use record::FlowRecord;
+use schema::sparse::{null_array, Thinner};
 use schema::{flow_schema, BatchBuilder};
 
 use crate::layout::{day_dir, file_name, source_dir_name, temp_name};
@@ -111,9 +113,54 @@ pub fn spool_path(spool_root: &Path, source_dir: &str, window_start: u64, part: 
         .join(format!("{}.arrows", file_name(window_start, part)))
 }
 
+/// A window's spool: Arrow IPC streams, one after the other in one file.
+/// Nullable flow columns that no batch has used yet are left out (for L4
+/// records, most of a flow's bytes would be the offsets of empty L7
+/// columns); when a batch uses one, the current stream ends and a new one
+/// with that column follows. Recovery puts the missing columns back.
 struct Spool {
     path: PathBuf,
-    writer: StreamWriter<BufWriter<File>>,
+    stream: SpoolStream,
+    thinner: Thinner,
+}
+
+enum SpoolStream {
+    /// No stream started yet (the file exists, so the part is taken).
+    Idle(BufWriter<File>),
+    Open(Box<StreamWriter<BufWriter<File>>>, SchemaRef),
+    /// A write failed; the error was reported.
+    Broken,
+}
+
+impl Spool {
+    /// Appends `batch` and hands it to the kernel.
+    fn write(&mut self, batch: &RecordBatch) -> Result<(), ArrowError> {
+        let thin = self.thinner.thin(batch)?;
+        let schema = thin.schema();
+        let file = match std::mem::replace(&mut self.stream, SpoolStream::Broken) {
+            SpoolStream::Open(writer, current) if current == schema => {
+                self.stream = SpoolStream::Open(writer, current);
+                None
+            }
+            SpoolStream::Open(writer, _) => Some(writer.into_inner()?),
+            SpoolStream::Idle(file) => Some(file),
+            SpoolStream::Broken => {
+                return Err(ArrowError::IoError(
+                    "an earlier write failed".into(),
+                    std::io::Error::other("spool broken"),
+                ))
+            }
+        };
+        if let Some(file) = file {
+            let writer = Box::new(StreamWriter::try_new(file, &schema)?);
+            self.stream = SpoolStream::Open(writer, schema);
+        }
+        let SpoolStream::Open(writer, _) = &mut self.stream else {
+            unreachable!("the spool stream was just opened")
+        };
+        writer.write(&thin)?;
+        writer.flush()
+    }
 }
 
 /// One window's file being written.
@@ -227,9 +274,7 @@ impl WindowWriter {
         }
         let batch = self.builder.finish();
         if let Some(s) = &mut self.spool {
-            s.writer
-                .write(&batch)
-                .and_then(|()| s.writer.flush())
+            s.write(&batch)
                 .map_err(|e| Error::parquet("writing the spool", &s.path, e))?;
         }
         self.push_batch(batch)
@@ -381,9 +426,11 @@ fn open_spool(path: PathBuf) -> Result<Spool, Error> {
         std::fs::create_dir_all(dir).map_err(|e| Error::io("creating", dir, e))?;
     }
     let file = File::create(&path).map_err(|e| Error::io("creating", &path, e))?;
-    let writer = StreamWriter::try_new(BufWriter::with_capacity(1 << 16, file), &flow_schema())
-        .map_err(|e| Error::parquet("starting the spool", &path, e))?;
-    Ok(Spool { path, writer })
+    Ok(Spool {
+        path,
+        stream: SpoolStream::Idle(BufWriter::with_capacity(1 << 16, file)),
+        thinner: Thinner::new(),
+    })
 }
 
 fn remove_spool(spool: Option<Spool>) {
@@ -395,19 +442,44 @@ fn remove_spool(spool: Option<Spool>) {
 }
 
 /// The rows of `batches` in order of `first` (stable, so equal times keep
-/// their arrival order), as one batch.
-fn gather_by_first(batches: &[RecordBatch]) -> Result<RecordBatch, arrow_schema::ArrowError> {
-    let all = arrow_select::concat::concat_batches(&schema::flow_schema(), batches)?;
-    let first = all
-        .column(0)
+/// their arrival order), as one batch. Columns null in every batch are not
+/// gathered: they become one shared null array.
+fn gather_by_first(batches: &[RecordBatch]) -> Result<RecordBatch, ArrowError> {
+    let schema = flow_schema();
+    let rows: usize = batches.iter().map(RecordBatch::num_rows).sum();
+    let column = |c: usize| -> Result<ArrayRef, ArrowError> {
+        let parts: Vec<&dyn Array> = batches.iter().map(|b| b.column(c).as_ref()).collect();
+        if parts.iter().all(|a| a.null_count() == a.len()) {
+            return Ok(null_array(schema.field(c).data_type(), rows));
+        }
+        match parts.as_slice() {
+            [one] => Ok(one.slice(0, one.len())),
+            _ => arrow_select::concat::concat(&parts),
+        }
+    };
+    let first = column(0)?;
+    let times = first
         .as_any()
         .downcast_ref::<TimestampNanosecondArray>()
-        .ok_or_else(|| arrow_schema::ArrowError::SchemaError("column 0 is not `first`".into()))?;
-    let values = first.values();
-    if values.windows(2).all(|w| w[0] <= w[1]) {
-        return Ok(all);
+        .ok_or_else(|| ArrowError::SchemaError("column 0 is not `first`".into()))?
+        .values();
+    let order = (!times.windows(2).all(|w| w[0] <= w[1])).then(|| {
+        let mut order: Vec<u32> = (0..rows as u32).collect();
+        order.sort_by_key(|&i| times[i as usize]);
+        UInt32Array::from(order)
+    });
+    let arrange = |array: ArrayRef| -> Result<ArrayRef, ArrowError> {
+        match &order {
+            Some(order) if array.null_count() < array.len() => {
+                arrow_select::take::take(array.as_ref(), order, None)
+            }
+            _ => Ok(array),
+        }
+    };
+    let mut columns = Vec::with_capacity(schema.fields().len());
+    columns.push(arrange(first)?);
+    for c in 1..schema.fields().len() {
+        columns.push(arrange(column(c)?)?);
     }
-    let mut order: Vec<u32> = (0..all.num_rows() as u32).collect();
-    order.sort_by_key(|&i| values[i as usize]);
-    arrow_select::take::take_record_batch(&all, &arrow_array::UInt32Array::from(order))
+    RecordBatch::try_new(schema, columns)
 }

@@ -23,13 +23,15 @@ pub mod input;
 pub mod ipc;
 pub mod output;
 pub mod runner;
-pub mod sparse;
 pub mod spec;
 pub mod stats;
 
 pub use flows::FlowWriter;
 pub use output::Output;
 pub use runner::{run, Module, ModuleError, Outputs, Produced, RunOptions, Wanted};
+/// Sparse flow streams live beside the flow schema (the store's spool uses
+/// them too).
+pub use schema::sparse;
 pub use spec::{SlowPolicy, Spec, Transport};
 
 /// Logs a line to stderr, prefixed with the module's name.

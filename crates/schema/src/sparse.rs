@@ -17,7 +17,7 @@
 //! output sends every column as it is.
 
 use std::collections::HashMap;
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
 use arrow_array::{new_null_array, Array, ArrayRef, RecordBatch};
 use arrow_schema::{ArrowError, DataType, Field, Schema, SchemaRef};
@@ -26,7 +26,7 @@ use arrow_schema::{ArrowError, DataType, Field, Schema, SchemaRef};
 fn nullable_flow_columns() -> &'static HashMap<String, usize> {
     static MAP: OnceLock<HashMap<String, usize>> = OnceLock::new();
     MAP.get_or_init(|| {
-        schema::flow_schema()
+        crate::flow_schema()
             .fields()
             .iter()
             .enumerate()
@@ -41,40 +41,37 @@ pub fn is_sparse_column(field: &Field) -> bool {
     field.is_nullable()
         && nullable_flow_columns()
             .get(field.name())
-            .is_some_and(|&i| schema::flow_schema().field(i).data_type() == field.data_type())
+            .is_some_and(|&i| crate::flow_schema().field(i).data_type() == field.data_type())
 }
 
 /// Whether `schema` holds whole flows: every non-nullable flow column.
 pub fn is_whole_flow(schema: &Schema) -> bool {
-    schema::flow_schema()
+    crate::flow_schema()
         .fields()
         .iter()
         .filter(|f| !f.is_nullable())
         .all(|f| schema.field_with_name(f.name()).is_ok())
 }
 
-/// Null arrays, made once per (type, length) and shared between columns.
-#[derive(Default)]
-struct Nulls {
-    cache: Vec<ArrayRef>,
-}
-
-impl Nulls {
-    fn get(&mut self, data_type: &DataType, len: usize) -> ArrayRef {
-        if let Some(a) = self
-            .cache
-            .iter()
-            .find(|a| a.len() == len && a.data_type() == data_type)
-        {
-            return Arc::clone(a);
+/// An all-null array of `len` rows of `data_type`: a slice of one array
+/// per type, shared by the whole process, so that a column null throughout
+/// a batch costs neither memory nor copies (a null string column made anew
+/// is 4 zeroed bytes of offsets per row).
+pub fn null_array(data_type: &DataType, len: usize) -> ArrayRef {
+    /// Rows of a shared array when first made: a store row group.
+    const MIN_ROWS: usize = 1 << 17;
+    static SHARED: Mutex<Vec<ArrayRef>> = Mutex::new(Vec::new());
+    let mut shared = SHARED.lock().unwrap_or_else(PoisonError::into_inner);
+    match shared.iter().position(|a| a.data_type() == data_type) {
+        Some(i) if shared[i].len() >= len => return shared[i].slice(0, len),
+        Some(i) => {
+            shared.swap_remove(i);
         }
-        let a = new_null_array(data_type, len);
-        if self.cache.len() >= 8 {
-            self.cache.remove(0);
-        }
-        self.cache.push(Arc::clone(&a));
-        a
+        None => {}
     }
+    let array = new_null_array(data_type, len.max(MIN_ROWS).next_power_of_two());
+    shared.push(Arc::clone(&array));
+    array.slice(0, len)
 }
 
 /// Where a column of a rebuilt batch comes from.
@@ -91,7 +88,7 @@ struct Plan {
 }
 
 impl Plan {
-    fn apply(&self, batch: &RecordBatch, nulls: &mut Nulls) -> Result<RecordBatch, ArrowError> {
+    fn apply(&self, batch: &RecordBatch) -> Result<RecordBatch, ArrowError> {
         let rows = batch.num_rows();
         let columns = self
             .schema
@@ -100,7 +97,7 @@ impl Plan {
             .zip(&self.sources)
             .map(|(f, s)| match *s {
                 Source::Column(i) => Arc::clone(batch.column(i)),
-                Source::Null => nulls.get(f.data_type(), rows),
+                Source::Null => null_array(f.data_type(), rows),
             })
             .collect();
         RecordBatch::try_new(Arc::clone(&self.schema), columns)
@@ -115,13 +112,12 @@ pub struct Thinner {
     used: Vec<bool>,
     /// The plan for the last input schema and used set.
     plan: Option<(SchemaRef, Plan)>,
-    nulls: Nulls,
 }
 
 impl Thinner {
     pub fn new() -> Thinner {
         Thinner {
-            used: vec![false; schema::flow_schema().fields().len()],
+            used: vec![false; crate::flow_schema().fields().len()],
             ..Thinner::default()
         }
     }
@@ -161,11 +157,11 @@ impl Thinner {
             self.plan = Some((Arc::clone(&schema), self.plan_for(&schema)));
         }
         let (_, plan) = self.plan.as_ref().unwrap_or_else(|| unreachable!());
-        plan.apply(batch, &mut self.nulls)
+        plan.apply(batch)
     }
 
     fn plan_for(&self, schema: &Schema) -> Plan {
-        let flow = schema::flow_schema();
+        let flow = crate::flow_schema();
         let mut fields = Vec::new();
         let mut sources = Vec::new();
         for (i, field) in schema.fields().iter().enumerate() {
@@ -206,7 +202,6 @@ pub enum Wanted {
 /// An input's side: puts back the nullable flow columns the module needs.
 pub struct Filler {
     plan: Option<Plan>,
-    nulls: Nulls,
 }
 
 impl Filler {
@@ -217,7 +212,7 @@ impl Filler {
         required: &[String],
         wanted: &Wanted,
     ) -> Result<Filler, Vec<String>> {
-        let flow = schema::flow_schema();
+        let flow = crate::flow_schema();
         let missing: Vec<String> = required
             .iter()
             .filter(|name| schema.field_with_name(name).is_err())
@@ -232,10 +227,7 @@ impl Filler {
         } else {
             fields_plan(schema, required)
         };
-        Ok(Filler {
-            plan,
-            nulls: Nulls::default(),
-        })
+        Ok(Filler { plan })
     }
 
     /// The schema the module sees.
@@ -246,7 +238,7 @@ impl Filler {
     pub fn fill(&mut self, batch: RecordBatch) -> Result<RecordBatch, ArrowError> {
         match &self.plan {
             None => Ok(batch),
-            Some(p) => p.apply(&batch, &mut self.nulls),
+            Some(p) => p.apply(&batch),
         }
     }
 }
@@ -254,7 +246,7 @@ impl Filler {
 /// The stream's columns plus the required nullable flow columns it lacks;
 /// `None` when it lacks none.
 fn fields_plan(schema: &SchemaRef, required: &[String]) -> Option<Plan> {
-    let flow = schema::flow_schema();
+    let flow = crate::flow_schema();
     let add: Vec<&Field> = required
         .iter()
         .filter(|n| schema.field_with_name(n).is_err())
@@ -279,7 +271,7 @@ fn fields_plan(schema: &SchemaRef, required: &[String]) -> Option<Plan> {
 /// them, nulls for nullable ones it lacks), then the stream's other
 /// columns; `None` when that is the stream as it is.
 fn whole_flow_plan(schema: &SchemaRef) -> Option<Plan> {
-    let flow = schema::flow_schema();
+    let flow = crate::flow_schema();
     let mut fields = Vec::new();
     let mut sources = Vec::new();
     for field in flow.fields() {
@@ -350,7 +342,7 @@ mod tests {
     /// Whole flows (every flow column, all L7 null) with `http_host` set
     /// as given and, unless `qname`, no `dns_qname` column at all.
     fn flows(hosts: Vec<Option<&str>>, qname: bool) -> RecordBatch {
-        let mut b = schema::BatchBuilder::new();
+        let mut b = crate::BatchBuilder::new();
         for _ in &hosts {
             b.push(&record::FlowRecord::default());
         }
@@ -393,7 +385,7 @@ mod tests {
         // And the receiver gets whole flows back, in the flow schema's order.
         let mut f = Filler::new(&b.schema(), &[], &Wanted::WholeFlows).unwrap();
         let whole = f.fill(b).unwrap();
-        assert_eq!(whole.schema().fields(), schema::flow_schema().fields());
+        assert_eq!(whole.schema().fields(), crate::flow_schema().fields());
     }
 
     #[test]
@@ -432,7 +424,7 @@ mod tests {
 
     #[test]
     fn whole_flows_come_back_in_the_flow_schemas_order() {
-        let flow = schema::flow_schema();
+        let flow = crate::flow_schema();
         let cols: Vec<ArrayRef> = flow
             .fields()
             .iter()
