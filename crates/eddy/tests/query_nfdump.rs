@@ -462,7 +462,9 @@ fn comparable(text: &str, sort_rows: bool) -> Vec<String> {
         {
             continue;
         }
-        if l.starts_with("20") {
+        if l.split(',').count() == 48 && l.starts_with("20") {
+            rows.push(csv_comparable(l));
+        } else if l.starts_with("20") {
             rows.push(l.trim_end().to_string());
         } else {
             head.push(l.trim_end().to_string());
@@ -473,6 +475,19 @@ fn comparable(text: &str, sort_rows: bool) -> Vec<String> {
     }
     head.extend(rows);
     head
+}
+
+/// A row of nfdump's `-o csv` without the columns that differ by how the
+/// records reached each tool: `ra` (the store was filled from a file,
+/// nfcapd over UDP), `exid` (nfdump's own exporter numbering) and `tr`
+/// (nfcapd's receive time).
+fn csv_comparable(line: &str) -> String {
+    line.split(',')
+        .enumerate()
+        .filter(|(i, _)| ![44, 46, 47].contains(i))
+        .map(|(_, f)| f)
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 /// A `-b` line with its two sides in a fixed order: `A <-> B` and the
@@ -555,6 +570,36 @@ fn statistics_and_aggregates_print_nfdumps_rows(data: &Data) {
         ),
         (&["-o", "long", "-N", "icmp-type 8"], false),
         (&["-o", "line", "dst port 53"], false),
+        // nfdump's CSV: rows, header and summary block.
+        (&["-o", "csv"], false),
+        (&["-o", "csv", "-q", "proto tcp and flags S"], false),
+        (
+            &[
+                "-o",
+                "csv",
+                "-A",
+                "srcip,dstport",
+                "-O",
+                "bytes",
+                "-n",
+                "10",
+            ],
+            false,
+        ),
+        (
+            &[
+                "-o",
+                "csv",
+                "-A",
+                "srcip6/64",
+                "-O",
+                "bytes",
+                "-n",
+                "20",
+                "ipv6",
+            ],
+            false,
+        ),
         // Conversations: both directions joined.
         (&["-b"], false),
         (&["-b", "-N", "proto udp"], false),

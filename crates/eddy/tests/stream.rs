@@ -143,7 +143,7 @@ impl Drop for Module {
     }
 }
 
-/// The columns `eddy query -o csv` prints (the logger prints them all), as
+/// The columns `eddy query -o eddy-csv` prints (the logger prints them all), as
 /// one key per row.
 fn keys(rows: &[Row]) -> BTreeMap<String, usize> {
     let cols = [
@@ -188,7 +188,7 @@ fn assert_same_rows(got: &[Row], want: &[Row], what: &str) {
 fn query(store: &Path, filter: &str) -> Vec<Row> {
     let out = run_ok(
         eddy()
-            .args(["query", "-q", "-o", "csv", "-R"])
+            .args(["query", "-q", "-o", "eddy-csv", "-R"])
             .arg(store)
             .arg(filter),
     );

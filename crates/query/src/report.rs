@@ -17,8 +17,11 @@ use crate::output::{self, Fmt, Row, Style};
 pub enum OutputFormat {
     /// nfdump-style columns from `%` tags (`line`, `long`, `extended`, `fmt:`, `csv:`).
     Fmt { fmt: String, csv: bool },
-    /// The record crate's formats with store column names (`csv`, `json`,
-    /// `ndjson`) and the named L7 lines (`http`, `dns`, `tls`, `smtp`, `sip`).
+    /// nfdump's `-o csv`: its 48 columns, header and summary block.
+    NfdumpCsv,
+    /// The record crate's formats with store column names (`eddy-csv`,
+    /// `json`, `ndjson`) and the named L7 lines (`http`, `dns`, `tls`,
+    /// `smtp`, `sip`).
     Record(record::format::Format),
 }
 
@@ -33,6 +36,9 @@ impl OutputFormat {
             "long" => f(output::LONG),
             "extended" => f(output::EXTENDED),
             "biline" => f(output::BILINE),
+            "csv" => OutputFormat::NfdumpCsv,
+            // eddy's own CSV (the meter's and the logger's; `replay -f` reads it).
+            "eddy-csv" => OutputFormat::Record(record::format::Format::Csv),
             _ => {
                 if let Some(x) = s.strip_prefix("fmt:") {
                     f(x)
@@ -44,7 +50,7 @@ impl OutputFormat {
                 } else {
                     OutputFormat::Record(s.parse().map_err(|e: String| {
                         Error(format!(
-                            "{e}; or line, long, extended, ndjson, fmt:FORMAT, csv:FORMAT"
+                            "{e}; or line, long, extended, eddy-csv, ndjson, fmt:FORMAT, csv:FORMAT"
                         ))
                     })?)
                 }
@@ -303,11 +309,24 @@ pub fn run(engine: &Engine, req: &Request, out: &mut dyn Write) -> Result<()> {
             engine.totals(&req.files, &filter)?
         };
         let groups = res.groups;
+        if matches!(req.format, Some(OutputFormat::NfdumpCsv)) {
+            if !req.quiet {
+                writeln!(out, "{}", output::NFDUMP_CSV_HEADER).map_err(io)?;
+            }
+            let mut line = String::new();
+            for g in &groups {
+                line.clear();
+                output::nfdump_csv_row(&group_record(g, fields), &mut line);
+                writeln!(out, "{line}").map_err(io)?;
+            }
+            return finish_nfdump_csv(req, &totals, out);
+        }
         let fmt = match &req.format {
             Some(OutputFormat::Fmt { fmt, csv }) => Fmt::parse(fmt, *csv).map_err(Error)?,
-            Some(OutputFormat::Record(_)) => {
+            Some(OutputFormat::Record(_) | OutputFormat::NfdumpCsv) => {
                 return Err(Error(
-                    "-A prints nfdump columns: use -o line, long, extended, fmt: or csv:".into(),
+                    "-A prints nfdump columns: use -o line, long, extended, csv, fmt: or csv:"
+                        .into(),
                 ))
             }
             None => {
@@ -337,6 +356,9 @@ pub fn run(engine: &Engine, req: &Request, out: &mut dyn Write) -> Result<()> {
     } else {
         // As nfdump, the summary of a listing counts the flows listed.
         totals = list(engine, req, &filter, out)?;
+        if matches!(req.format, Some(OutputFormat::NfdumpCsv)) {
+            return finish_nfdump_csv(req, &totals, out);
+        }
     }
     // Record formats (CSV, JSON, the L7 lines) end without nfdump's
     // statistics: machine formats stay clean, the L7 lines print their own.
@@ -380,7 +402,7 @@ fn conversations(
     let fmt = match &req.format {
         None => Fmt::parse(output::BILINE, false).map_err(Error)?,
         Some(OutputFormat::Fmt { fmt, csv }) => Fmt::parse(fmt, *csv).map_err(Error)?,
-        Some(OutputFormat::Record(_)) => {
+        Some(OutputFormat::Record(_) | OutputFormat::NfdumpCsv) => {
             return Err(Error(
                 "-b prints nfdump columns: use -o biline, line, fmt: or csv: (with %ipkt %opkt %ibyt %obyt)"
                     .into(),
@@ -480,6 +502,37 @@ fn list(
                 return Err(io(e));
             }
         }
+        OutputFormat::NfdumpCsv => {
+            if !req.quiet {
+                writeln!(out, "{}", output::NFDUMP_CSV_HEADER).map_err(io)?;
+            }
+            let mut line = String::new();
+            let mut err = None;
+            let cols = &schema::BASE_COLUMNS[..28];
+            engine.flows(
+                &req.files,
+                filter,
+                Some(cols),
+                req.order,
+                req.limit,
+                |recs| {
+                    count(&recs);
+                    for r in &recs {
+                        line.clear();
+                        output::nfdump_csv_row(r, &mut line);
+                        line.push('\n');
+                        if let Err(e) = out.write_all(line.as_bytes()) {
+                            err = Some(e);
+                            return Ok(false);
+                        }
+                    }
+                    Ok(true)
+                },
+            )?;
+            if let Some(e) = err {
+                return Err(io(e));
+            }
+        }
         OutputFormat::Record(f) => {
             use record::FlowSink;
             let mut sink = record::format::TextSink::new(&mut *out, f, false);
@@ -504,15 +557,28 @@ fn list(
     Ok(totals)
 }
 
+/// The end of nfdump's `-o csv`: its summary block (none with `-q`).
+fn finish_nfdump_csv(req: &Request, totals: &Totals, out: &mut dyn Write) -> Result<()> {
+    let io = |e: std::io::Error| Error(format!("writing output: {e}"));
+    if !req.quiet {
+        writeln!(out, "{}", output::nfdump_csv_summary(totals)).map_err(io)?;
+    }
+    out.flush().map_err(io)
+}
+
 /// A group dressed as a record for the `%` tags: the key fields set, the
 /// counters summed, the span from the earliest start to the latest end.
+/// As in nfdump 1.7.1's aggregated records, TCP flags are kept only for the
+/// whole 5-tuple, and an
+/// address the group does not key on is the zero address of the family
+/// of the one it keys on (IPv4 when it keys on neither; nfdump takes the
+/// family of the group's first record there).
 fn group_record(g: &Group, fields: &[AggField]) -> FlowRecord {
     let mut r = FlowRecord {
         first_ns: g.first_ns,
         last_ns: g.last_ns,
         packets: g.packets,
         bytes: g.bytes,
-        tcp_flags: g.tcp_flags,
         ..FlowRecord::default()
     };
     for (f, v) in fields.iter().zip(&g.keys) {
@@ -543,6 +609,25 @@ fn group_record(g: &Group, fields: &[AggField]) -> FlowRecord {
             }
             _ => {}
         }
+    }
+    let keyed = |column: &str| fields.iter().any(|f| f.key.column() == column);
+    let (src_keyed, dst_keyed) = (keyed("src_ip"), keyed("dst_ip"));
+    let v6 = |a: Ipv6Addr| matches!(record::unmap(a), std::net::IpAddr::V6(_));
+    let zero = match (src_keyed, dst_keyed) {
+        (true, _) if v6(r.src_ip) => Ipv6Addr::UNSPECIFIED,
+        (false, true) if v6(r.dst_ip) => Ipv6Addr::UNSPECIFIED,
+        _ => std::net::Ipv4Addr::UNSPECIFIED.to_ipv6_mapped(),
+    };
+    if !src_keyed {
+        r.src_ip = zero;
+    }
+    if !dst_keyed {
+        r.dst_ip = zero;
+    }
+    // Aggregated on the whole 5-tuple (`-a`), a group is one connection's
+    // records, and nfdump keeps their flags.
+    if ["src_port", "dst_port", "proto"].iter().all(|c| keyed(c)) && src_keyed && dst_keyed {
+        r.tcp_flags = g.tcp_flags;
     }
     // L7 keys: rebuilt through the schema's batch reader.
     let l7_keys: Vec<(&str, &ScalarValue)> = fields
