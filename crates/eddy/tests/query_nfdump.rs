@@ -573,6 +573,25 @@ fn statistics_and_aggregates_print_nfdumps_rows(data: &Data) {
         // nfdump's CSV: rows, header and summary block.
         (&["-o", "csv"], false),
         (&["-o", "csv", "-q", "proto tcp and flags S"], false),
+        (&["-o", "csv", "-s", "srcip/bytes", "-n", "5"], false),
+        (
+            &[
+                "-o",
+                "csv",
+                "-q",
+                "-s",
+                "proto",
+                "-s",
+                "dstport/packets",
+                "-n",
+                "3",
+            ],
+            false,
+        ),
+        (
+            &["-o", "csv", "-s", "dstip", "-n", "4", "-6", "ipv6"],
+            false,
+        ),
         (
             &[
                 "-o",

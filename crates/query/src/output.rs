@@ -475,6 +475,51 @@ pub fn nfdump_csv_row(r: &FlowRecord, out: &mut String) {
     );
 }
 
+/// nfdump 1.7's `-o csv` header of a `-s` statistic: input counters
+/// (`ipkt`, `ibyt`, ...) when ordered by flows, plain ones otherwise.
+pub fn nfdump_csv_stat_header(order: crate::engine::Order) -> &'static str {
+    if order == crate::engine::Order::Flows {
+        "ts,te,td,pr,val,fl,flP,ipkt,ipktP,ibyt,ibytP,ipps,ibps,ibpp"
+    } else {
+        "ts,te,td,pr,val,fl,flP,pkt,pktP,byt,bytP,pps,bps,bpp"
+    }
+}
+
+/// One `-s` row in nfdump 1.7's `-o csv`: unscaled counters, shares with
+/// one decimal, the key at full length.
+#[allow(clippy::too_many_arguments)]
+pub fn nfdump_csv_stat_row(
+    first_ns: u64,
+    last_ns: u64,
+    proto_col: &str,
+    key: &str,
+    flows: u64,
+    packets: u64,
+    bytes: u64,
+    totals: &crate::Totals,
+) -> String {
+    let ms = (last_ns / 1_000_000).saturating_sub(first_ns / 1_000_000);
+    let pct = |x: u64, t: u64| {
+        if t == 0 {
+            0.0
+        } else {
+            x as f64 * 100.0 / t as f64
+        }
+    };
+    format!(
+        "{},{},{:.3},{proto_col},{key},{flows},{:.1},{packets},{:.1},{bytes},{:.1},{},{},{}",
+        date_s(first_ns),
+        date_s(last_ns),
+        ms as f64 / 1000.0,
+        pct(flows, totals.flows),
+        pct(packets, totals.packets),
+        pct(bytes, totals.bytes),
+        rate(packets, 1, ms),
+        rate(bytes, 8, ms),
+        bytes.checked_div(packets).unwrap_or(0),
+    )
+}
+
 /// nfdump 1.7's summary after `-o csv` rows.
 pub fn nfdump_csv_summary(t: &crate::Totals) -> String {
     let ms = (t.last_ns / 1_000_000).saturating_sub(t.first_ns / 1_000_000);

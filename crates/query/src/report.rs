@@ -257,8 +257,12 @@ pub fn run(engine: &Engine, req: &Request, out: &mut dyn Write) -> Result<()> {
         if totals.flows == 0 {
             totals = engine.totals(&req.files, &filter)?;
         }
+        let csv = matches!(req.format, Some(OutputFormat::NfdumpCsv));
         for (s, n, groups) in results {
-            if !req.quiet {
+            if csv {
+                // nfdump prints each statistic's CSV header even with -q.
+                writeln!(out, "{}", output::nfdump_csv_stat_header(s.order)).map_err(io)?;
+            } else if !req.quiet {
                 writeln!(out, "Top {n} {} ordered by {}:", s.title, s.order.name()).map_err(io)?;
                 writeln!(out, "{}", output::stat_header(&s.title, req.style)).map_err(io)?;
             }
@@ -273,7 +277,7 @@ pub fn run(engine: &Engine, req: &Request, out: &mut dyn Write) -> Result<()> {
                         .first()
                         .and_then(scalar_u64)
                         .map(|p| {
-                            if req.style.plain {
+                            if req.style.plain && !csv {
                                 p.to_string()
                             } else {
                                 output::proto(p as u8)
@@ -283,10 +287,30 @@ pub fn run(engine: &Engine, req: &Request, out: &mut dyn Write) -> Result<()> {
                 } else {
                     "any".to_string()
                 };
-                let line = output::stat_row(
-                    g.first_ns, g.last_ns, &proto_col, &key, g.flows, g.packets, g.bytes, &totals,
-                    req.style,
-                );
+                let line = if csv {
+                    let key = g
+                        .keys
+                        .first()
+                        .map(|k| {
+                            key_text(
+                                k,
+                                Style {
+                                    long_addrs: true,
+                                    ..req.style
+                                },
+                            )
+                        })
+                        .unwrap_or_default();
+                    output::nfdump_csv_stat_row(
+                        g.first_ns, g.last_ns, &proto_col, &key, g.flows, g.packets, g.bytes,
+                        &totals,
+                    )
+                } else {
+                    output::stat_row(
+                        g.first_ns, g.last_ns, &proto_col, &key, g.flows, g.packets, g.bytes,
+                        &totals, req.style,
+                    )
+                };
                 writeln!(out, "{line}").map_err(io)?;
             }
             writeln!(out).map_err(io)?;
@@ -359,6 +383,9 @@ pub fn run(engine: &Engine, req: &Request, out: &mut dyn Write) -> Result<()> {
         if matches!(req.format, Some(OutputFormat::NfdumpCsv)) {
             return finish_nfdump_csv(req, &totals, out);
         }
+    }
+    if matches!(req.format, Some(OutputFormat::NfdumpCsv)) {
+        return finish_nfdump_csv(req, &totals, out);
     }
     // Record formats (CSV, JSON, the L7 lines) end without nfdump's
     // statistics: machine formats stay clean, the L7 lines print their own.
