@@ -52,11 +52,11 @@ pub struct QueryArgs {
     /// List at most N records.
     #[arg(short = 'c', value_name = "N")]
     limit: Option<usize>,
-    /// Output: line, long, extended, csv (nfdump's 48 columns), eddy-csv
-    /// (the store's column names, as the meter and the logger write; `replay
-    /// -f` reads it), json, ndjson (store columns), http, dns, tls, smtp,
-    /// sip, fmt:FORMAT (nfdump's % tags and %COLUMN for L7 columns),
-    /// csv:FORMAT.
+    /// Output: line, long, extended, csv (nfdump's 48 columns), json
+    /// (nfdump's objects), eddy-csv, eddy-json, ndjson (the store's column
+    /// names, as the meter and the logger write; `replay -f` reads them),
+    /// http, dns, tls, smtp, sip, fmt:FORMAT (nfdump's % tags and %COLUMN
+    /// for L7 columns), csv:FORMAT.
     #[arg(short = 'o', value_name = "FORMAT")]
     output: Option<String>,
     /// Quiet: no headers or summary lines.

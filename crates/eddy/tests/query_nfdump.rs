@@ -368,6 +368,7 @@ fn query_agrees_with_nfdump() {
     let Some(data) = setup() else { return };
     filters_select_the_flows_nfdump_selects(&data);
     statistics_and_aggregates_print_nfdumps_rows(&data);
+    json_objects_hold_nfdumps_keys_and_values(&data);
 }
 
 fn filters_select_the_flows_nfdump_selects(data: &Data) {
@@ -687,6 +688,59 @@ fn statistics_and_aggregates_print_nfdumps_rows(data: &Data) {
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// `-o json`: the same objects as nfdump's, but for the keys that say how
+/// the records reached each tool (`export_sysid`, `received`, the router
+/// address) and the VLAN keys nfdump prints as 0 because the exporter sent
+/// the element (eddy prints VLANs when set).
+fn json_objects_hold_nfdumps_keys_and_values(data: &Data) {
+    let store = data.store.to_str().unwrap();
+    let objects = |text: &str| -> Vec<String> {
+        let value: serde_json::Value = serde_json::from_str(text)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", &text[..text.len().min(300)]));
+        let mut out: Vec<String> = value
+            .as_array()
+            .expect("an array")
+            .iter()
+            .map(|o| {
+                let mut o = o.as_object().expect("an object").clone();
+                for key in ["export_sysid", "received", "ip4_router", "ip6_router"] {
+                    o.remove(key);
+                }
+                for key in ["src_vlan", "dst_vlan"] {
+                    if o.get(key) == Some(&serde_json::json!(0)) {
+                        o.remove(key);
+                    }
+                }
+                serde_json::Value::Object(o).to_string()
+            })
+            .collect();
+        out.sort();
+        out
+    };
+    for filter in ["proto icmp or proto udp", "proto tcp and flags S", "ipv6"] {
+        let ours =
+            String::from_utf8(eddy(&["query", "-R", store, "-o", "json", filter]).stdout).unwrap();
+        let theirs = nfdump(&data.nf, &["-o", "json", filter]);
+        let (x, y) = (objects(&ours), objects(&theirs));
+        assert!(!y.is_empty(), "{filter}: nfdump printed no flows");
+        assert_eq!(x.len(), y.len(), "{filter}");
+        let diff: Vec<String> = x
+            .iter()
+            .zip(&y)
+            .filter(|(a, b)| a != b)
+            .take(2)
+            .map(|(a, b)| format!("  eddy:   {a}\n  nfdump: {b}"))
+            .collect();
+        assert!(diff.is_empty(), "{filter}:\n{}", diff.join("\n"));
+        // -q: the same objects without the brackets, as nfdump prints them.
+        let quiet =
+            String::from_utf8(eddy(&["query", "-R", store, "-o", "json", "-q", filter]).stdout)
+                .unwrap();
+        assert!(quiet.starts_with('{'), "{filter}: {}", &quiet[..20]);
+        assert_eq!(objects(&format!("[{quiet}]")), x, "{filter} -q");
+    }
 }
 
 #[test]

@@ -520,6 +520,93 @@ pub fn nfdump_csv_stat_row(
     )
 }
 
+/// One record as nfdump 1.7.1's `-o json` object (tab-indented, `key :
+/// value` lines). nfdump prints an extension's keys when the exporter sent
+/// it; the store does not keep which elements came, so the optional blocks
+/// (VLANs, AS numbers, router address, MAC addresses, out counters) are
+/// printed when they hold a value. Stand-ins as in the CSV: `export_sysid`
+/// is 0 and `received` is the flow's end.
+pub fn nfdump_json_record(r: &FlowRecord, out: &mut String) {
+    let time = |ns: u64| date_ms(ns).replacen(' ', "T", 1);
+    let mut fields: Vec<(&str, String)> = vec![
+        ("type", "\"FLOW\"".into()),
+        ("sampled", "0".into()),
+        ("export_sysid", "0".into()),
+        ("first", format!("\"{}\"", time(r.first_ns))),
+        ("last", format!("\"{}\"", time(r.last_ns))),
+        ("received", format!("\"{}\"", time(r.last_ns))),
+        ("in_packets", r.packets.to_string()),
+        ("in_bytes", r.bytes.to_string()),
+        ("proto", r.proto.to_string()),
+    ];
+    if r.proto == 1 || r.proto == 58 {
+        fields.push(("icmp_type", (r.dst_port >> 8).to_string()));
+        fields.push(("icmp_code", (r.dst_port & 0xff).to_string()));
+    } else {
+        let flags = record::tcp_flags_string(r.tcp_flags);
+        fields.push((
+            "tcp_flags",
+            format!("\"{}\"", String::from_utf8_lossy(&flags)),
+        ));
+        fields.push(("src_port", r.src_port.to_string()));
+        fields.push(("dst_port", r.dst_port.to_string()));
+    }
+    fields.push(("src_tos", r.tos.to_string()));
+    let (src_key, dst_key) = if is_v6(r.src_ip) {
+        ("src6_addr", "dst6_addr")
+    } else {
+        ("src4_addr", "dst4_addr")
+    };
+    fields.push((src_key, format!("\"{}\"", addr(r.src_ip, true))));
+    fields.push((dst_key, format!("\"{}\"", addr(r.dst_ip, true))));
+    fields.push(("input_snmp", r.in_if.to_string()));
+    fields.push(("output_snmp", r.out_if.to_string()));
+    for key in ["src_mask", "dst_mask"] {
+        fields.push((key, "0".into()));
+    }
+    for key in ["src_net", "dst_net"] {
+        fields.push((key, "\"\"".into()));
+    }
+    for key in ["fwd_status", "direction", "dst_tos"] {
+        fields.push((key, "0".into()));
+    }
+    if let Some(rev) = &r.reverse {
+        fields.push(("out_packets", rev.packets.to_string()));
+        fields.push(("out_bytes", rev.bytes.to_string()));
+        fields.push(("aggr_flows", "1".into()));
+    }
+    if r.vlan != 0 {
+        fields.push(("src_vlan", r.vlan.to_string()));
+        fields.push(("dst_vlan", "0".into()));
+    }
+    if r.src_as != 0 || r.dst_as != 0 {
+        fields.push(("src_as", r.src_as.to_string()));
+        fields.push(("dst_as", r.dst_as.to_string()));
+    }
+    if !r.exporter.is_unspecified() {
+        let key = if is_v6(r.exporter) {
+            "ip6_router"
+        } else {
+            "ip4_router"
+        };
+        fields.push((key, format!("\"{}\"", addr(r.exporter, true))));
+    }
+    if r.src_mac != [0; 6] || r.dst_mac != [0; 6] {
+        let zero = mac(&[0; 6]);
+        fields.push(("in_src_mac", format!("\"{}\"", mac(&r.src_mac))));
+        fields.push(("out_dst_mac", format!("\"{zero}\"")));
+        fields.push(("in_dst_mac", format!("\"{}\"", mac(&r.dst_mac))));
+        fields.push(("out_src_mac", format!("\"{zero}\"")));
+    }
+    fields.push(("label", "\"<none>\"".into()));
+    out.push_str("{\n");
+    for (i, (key, value)) in fields.iter().enumerate() {
+        let comma = if i + 1 < fields.len() { "," } else { "" };
+        let _ = writeln!(out, "\t\"{key}\" : {value}{comma}");
+    }
+    out.push('}');
+}
+
 /// nfdump 1.7's summary after `-o csv` rows.
 pub fn nfdump_csv_summary(t: &crate::Totals) -> String {
     let ms = (t.last_ns / 1_000_000).saturating_sub(t.first_ns / 1_000_000);

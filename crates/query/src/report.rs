@@ -19,6 +19,8 @@ pub enum OutputFormat {
     Fmt { fmt: String, csv: bool },
     /// nfdump's `-o csv`: its 48 columns, header and summary block.
     NfdumpCsv,
+    /// nfdump's `-o json`: an array of objects with nfdump's keys.
+    NfdumpJson,
     /// The record crate's formats with store column names (`eddy-csv`,
     /// `json`, `ndjson`) and the named L7 lines (`http`, `dns`, `tls`,
     /// `smtp`, `sip`).
@@ -37,6 +39,8 @@ impl OutputFormat {
             "extended" => f(output::EXTENDED),
             "biline" => f(output::BILINE),
             "csv" => OutputFormat::NfdumpCsv,
+            "json" => OutputFormat::NfdumpJson,
+            "eddy-json" => OutputFormat::Record(record::format::Format::Json),
             // eddy's own CSV (the meter's and the logger's; `replay -f` reads it).
             "eddy-csv" => OutputFormat::Record(record::format::Format::Csv),
             _ => {
@@ -50,7 +54,7 @@ impl OutputFormat {
                 } else {
                     OutputFormat::Record(s.parse().map_err(|e: String| {
                         Error(format!(
-                            "{e}; or line, long, extended, eddy-csv, ndjson, fmt:FORMAT, csv:FORMAT"
+                            "{e}; or line, long, extended, csv, eddy-csv, json, eddy-json, ndjson, fmt:FORMAT, csv:FORMAT"
                         ))
                     })?)
                 }
@@ -347,7 +351,7 @@ pub fn run(engine: &Engine, req: &Request, out: &mut dyn Write) -> Result<()> {
         }
         let fmt = match &req.format {
             Some(OutputFormat::Fmt { fmt, csv }) => Fmt::parse(fmt, *csv).map_err(Error)?,
-            Some(OutputFormat::Record(_) | OutputFormat::NfdumpCsv) => {
+            Some(OutputFormat::Record(_) | OutputFormat::NfdumpCsv | OutputFormat::NfdumpJson) => {
                 return Err(Error(
                     "-A prints nfdump columns: use -o line, long, extended, csv, fmt: or csv:"
                         .into(),
@@ -380,8 +384,11 @@ pub fn run(engine: &Engine, req: &Request, out: &mut dyn Write) -> Result<()> {
     } else {
         // As nfdump, the summary of a listing counts the flows listed.
         totals = list(engine, req, &filter, out)?;
-        if matches!(req.format, Some(OutputFormat::NfdumpCsv)) {
-            return finish_nfdump_csv(req, &totals, out);
+        match req.format {
+            Some(OutputFormat::NfdumpCsv) => return finish_nfdump_csv(req, &totals, out),
+            // nfdump prints no summary after JSON.
+            Some(OutputFormat::NfdumpJson) => return out.flush().map_err(io),
+            _ => {}
         }
     }
     if matches!(req.format, Some(OutputFormat::NfdumpCsv)) {
@@ -429,7 +436,7 @@ fn conversations(
     let fmt = match &req.format {
         None => Fmt::parse(output::BILINE, false).map_err(Error)?,
         Some(OutputFormat::Fmt { fmt, csv }) => Fmt::parse(fmt, *csv).map_err(Error)?,
-        Some(OutputFormat::Record(_) | OutputFormat::NfdumpCsv) => {
+        Some(OutputFormat::Record(_) | OutputFormat::NfdumpCsv | OutputFormat::NfdumpJson) => {
             return Err(Error(
                 "-b prints nfdump columns: use -o biline, line, fmt: or csv: (with %ipkt %opkt %ibyt %obyt)"
                     .into(),
@@ -559,6 +566,50 @@ fn list(
             if let Some(e) = err {
                 return Err(io(e));
             }
+        }
+        OutputFormat::NfdumpJson => {
+            // As nfdump: an array, except under -q, where the objects come
+            // without brackets (separated by commas all the same).
+            let brackets = !req.quiet;
+            let mut line = String::new();
+            let mut err = None;
+            let mut first = true;
+            let cols = &schema::BASE_COLUMNS[..28];
+            engine.flows(
+                &req.files,
+                filter,
+                Some(cols),
+                req.order,
+                req.limit,
+                |recs| {
+                    count(&recs);
+                    for r in &recs {
+                        line.clear();
+                        line.push_str(match (first, brackets) {
+                            (true, true) => "[\n",
+                            (true, false) => "",
+                            (false, _) => ",\n",
+                        });
+                        first = false;
+                        output::nfdump_json_record(r, &mut line);
+                        if let Err(e) = out.write_all(line.as_bytes()) {
+                            err = Some(e);
+                            return Ok(false);
+                        }
+                    }
+                    Ok(true)
+                },
+            )?;
+            if let Some(e) = err {
+                return Err(io(e));
+            }
+            let end = match (first, brackets) {
+                (true, true) => "[\n]\n",
+                (true, false) => "",
+                (false, true) => "]\n",
+                (false, false) => "\n",
+            };
+            out.write_all(end.as_bytes()).map_err(io)?;
         }
         OutputFormat::Record(f) => {
             use record::FlowSink;
