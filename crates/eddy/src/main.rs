@@ -61,9 +61,12 @@ fn main() {
         Command::Gen(args) => gen::run(args),
         Command::Send(args) => send::run(args),
         Command::Collect(args) => collect::run(args),
-        Command::Query(args) => query::run(args),
+        Command::Query(args) => {
+            reuse_batch_buffers();
+            query::run(args)
+        }
         Command::Module(args) => {
-            keep_stream_buffers();
+            reuse_batch_buffers();
             module::run(args)
         }
         Command::Detect(args) => detect::run(args),
@@ -113,15 +116,16 @@ fn keep_c_heap_memory() {
     }
 }
 
-/// Stream modules allocate and free a batch's buffers (megabytes) for
-/// every batch, and the kernel zeroing fresh pages was a fifth of a
-/// replay's time: on transparent huge pages every 2 MiB page that mimalloc
-/// gave back was zeroed whole on its next use. Without THP, and with freed
-/// arena memory kept 100 s instead of 10 s, the replay of 21 M stored flows
-/// took 6.0 s instead of 6.8 s (system time 0.4 s instead of 1.1 s;
-/// BENCHMARKS.md). Only for modules: the meter's flow slab gains from
-/// huge pages.
-fn keep_stream_buffers() {
+/// Stream modules and queries allocate and free a batch's buffers
+/// (megabytes) for every batch, on many threads, and the kernel zeroing
+/// fresh pages was a fifth of a replay's time and up to half of a query's:
+/// on transparent huge pages every 2 MiB page that mimalloc gave back was
+/// zeroed whole on its next use. Without THP, and with freed arena memory
+/// kept 100 s instead of 10 s, the replay of 21 M stored flows took 6.0 s
+/// instead of 6.8 s, and `eddy query -s srcip` over 30 M flows 0.84-0.93 s
+/// instead of 1.1-1.7 s, at a third of the memory (BENCHMARKS.md). Not for
+/// the meter, whose flow slab gains from huge pages.
+fn reuse_batch_buffers() {
     /// `mi_option_arena_purge_mult` in mimalloc 3's `mi_option_t`.
     const MI_OPTION_ARENA_PURGE_MULT: libmimalloc_sys::mi_option_t = 24;
     // SAFETY: sets a plain integer option; mimalloc reads options atomically.

@@ -42,6 +42,42 @@ fn main() {
     let schema = batches[0].schema();
     let variants: Vec<Variant> = vec![
         (
+            "v2, dict on addrs and MACs",
+            Box::new(|p: WriterPropertiesBuilder| {
+                let mut p = p.set_writer_version(parquet::file::properties::WriterVersion::PARQUET_2_0);
+                for c in ["bytes", "rev_bytes"] {
+                    p = p.set_column_dictionary_enabled(ColumnPath::from(c), false);
+                }
+                for c in ["src_ip", "dst_ip"] {
+                    p = p.set_column_dictionary_page_size_limit(ColumnPath::from(c), 4 << 20);
+                }
+                p
+            }),
+        ),
+        (
+            "v2, dict on MACs, exporter only",
+            Box::new(|p: WriterPropertiesBuilder| {
+                let mut p = p.set_writer_version(parquet::file::properties::WriterVersion::PARQUET_2_0);
+                for c in ["bytes", "rev_bytes", "src_ip", "dst_ip"] {
+                    p = p.set_column_dictionary_enabled(ColumnPath::from(c), false);
+                }
+                p
+            }),
+        ),
+        (
+            "dict on addrs, 4 MiB dict pages",
+            Box::new(|p: WriterPropertiesBuilder| {
+                let mut p = p;
+                for c in ["bytes", "rev_bytes"] {
+                    p = p.set_column_dictionary_enabled(ColumnPath::from(c), false);
+                }
+                for c in ["src_ip", "dst_ip"] {
+                    p = p.set_column_dictionary_page_size_limit(ColumnPath::from(c), 4 << 20);
+                }
+                p
+            }),
+        ),
+        (
             "current",
             Box::new(|p: WriterPropertiesBuilder| {
                 let mut p = p;
