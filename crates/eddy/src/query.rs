@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use anyhow::{anyhow, Result};
 use clap::Args;
-use query::{Engine, Order, OutputFormat, Request, Selection, Stat, TimeWindow};
+use query::{Engine, Order, OutputFormat, Relative, Request, Selection, Stat, TimeWindow};
 
 #[derive(Args)]
 pub struct QueryArgs {
@@ -22,8 +22,9 @@ pub struct QueryArgs {
     #[arg(short = 'M', value_name = "STORE/SRC1:SRC2")]
     multi: Option<String>,
     /// Time window YYYY/MM/dd.hh:mm:ss[-YYYY/MM/dd.hh:mm:ss] (UTC): flows
-    /// that start at or after the start and end at or before the end.
-    #[arg(short = 't', value_name = "WINDOW")]
+    /// that start at or after the start and end at or before the end. +N
+    /// is the first N seconds of all flows read, -N the last N.
+    #[arg(short = 't', value_name = "WINDOW", allow_hyphen_values = true)]
     time: Option<String>,
     /// Statistics: srcip, dstip, ip, srcport, dstport, port, proto, srcas,
     /// dstas, as, srcgeo, dstgeo, inif, outif, if, tos, flags, vlan,
@@ -89,18 +90,30 @@ pub fn run(args: QueryArgs) -> Result<()> {
     let mut expr = query::filter::parse(&text)
         .map_err(|e| anyhow!("filter '{text}': {e}"))?
         .expr;
-    let window = match &args.time {
-        Some(t) => Some(TimeWindow::parse(t).map_err(|e| anyhow!(e))?),
-        None => None,
-    };
-    if let Some(w) = window {
-        expr = query::filter::Expr::and(vec![expr, w.to_filter()]);
-    }
     let selection = Selection {
         read: args.read.clone(),
         read_dir: args.read_dir.clone(),
         multi: args.multi.clone(),
     };
+    let engine = Engine::new(&query::Config {
+        threads: args.threads,
+        memory_limit: args.memory_mib.saturating_mul(1 << 20),
+        spill_dir: None,
+    })
+    .map_err(|e| anyhow!(e))?;
+    let window = match &args.time {
+        Some(t) => Some(match Relative::parse(t) {
+            Some(relative) => {
+                let relative = relative.map_err(|e| anyhow!(e))?;
+                relative_window(&engine, &selection, relative)?
+            }
+            None => TimeWindow::parse(t).map_err(|e| anyhow!(e))?,
+        }),
+        None => None,
+    };
+    if let Some(w) = window {
+        expr = query::filter::Expr::and(vec![expr, w.to_filter()]);
+    }
     let files = selection
         .files(window)
         .map_err(|e| anyhow!(e))?
@@ -147,12 +160,6 @@ pub fn run(args: QueryArgs) -> Result<()> {
             long_addrs: args.long_addrs,
         },
     };
-    let engine = Engine::new(&query::Config {
-        threads: args.threads,
-        memory_limit: args.memory_mib.saturating_mul(1 << 20),
-        spill_dir: None,
-    })
-    .map_err(|e| anyhow!(e))?;
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::with_capacity(1 << 16, stdout.lock());
     match query::report::run(&engine, &req, &mut out) {
@@ -162,4 +169,22 @@ pub fn run(args: QueryArgs) -> Result<()> {
     }
     out.flush()?;
     Ok(())
+}
+
+/// `-t +n` / `-t -n`: the window from the span of every flow the selection
+/// holds (before the filter), as nfdump's manual describes it.
+fn relative_window(
+    engine: &Engine,
+    selection: &Selection,
+    relative: Relative,
+) -> Result<TimeWindow> {
+    let files: Vec<_> = selection
+        .files(None)
+        .map_err(|e| anyhow!(e))?
+        .into_iter()
+        .map(|i| i.path)
+        .collect();
+    let all = query::lower::lower(&query::filter::Expr::True);
+    let span = engine.totals(&files, &all).map_err(|e| anyhow!(e))?;
+    Ok(relative.window(span.first_ns, span.last_ns))
 }

@@ -369,6 +369,34 @@ fn query_agrees_with_nfdump() {
     filters_select_the_flows_nfdump_selects(&data);
     statistics_and_aggregates_print_nfdumps_rows(&data);
     json_objects_hold_nfdumps_keys_and_values(&data);
+    relative_windows_are_their_absolute_windows(&data);
+}
+
+/// `-t +n` (nfdump's manual: the first n seconds of all flows; nfdump
+/// 1.7.1 ignores it, so eddy is checked against its own absolute window).
+fn relative_windows_are_their_absolute_windows(data: &Data) {
+    let store = data.store.to_str().unwrap();
+    let starts =
+        String::from_utf8(eddy(&["query", "-R", store, "-q", "-o", "fmt:%ts"]).stdout).unwrap();
+    let first = starts.lines().map(str::trim).min().expect("flows");
+    // `2026-01-01 00:00:00.123` -> `2026/01/01.00:00:00`, then 3 s on.
+    let start = first[..19].replace('-', "/").replace(' ', ".");
+    let (date, time) = start.split_once('.').unwrap();
+    let secs: Vec<u32> = time.split(':').map(|x| x.parse().unwrap()).collect();
+    let end_s = secs[0] * 3600 + secs[1] * 60 + secs[2] + 3;
+    let end = format!(
+        "{date}.{:02}:{:02}:{:02}",
+        end_s / 3600,
+        end_s / 60 % 60,
+        end_s % 60
+    );
+    let absolute = format!("{start}-{end}");
+    let run = |t: &str| {
+        String::from_utf8(eddy(&["query", "-R", store, "-t", t, "-o", "csv", "-q"]).stdout).unwrap()
+    };
+    let (relative, absolute) = (run("+3"), run(&absolute));
+    assert!(!relative.is_empty(), "no flows in the first 3 s");
+    assert_eq!(relative, absolute, "-t +3 against -t {start}-{end}");
 }
 
 fn filters_select_the_flows_nfdump_selects(data: &Data) {

@@ -21,7 +21,7 @@ pub mod select;
 pub use engine::{Config, Engine, Error, Group, Key, Order, Result, Totals};
 pub use lower::lower;
 pub use report::{OutputFormat, Request, Stat};
-pub use select::{Input, Selection, TimeWindow};
+pub use select::{Input, Relative, Selection, TimeWindow};
 
 /// The filter crate, for callers that parse filters without depending on it.
 pub use filter;

@@ -41,7 +41,7 @@ impl TimeWindow {
         let s = s.trim();
         if s.starts_with('+') || s.starts_with('-') {
             return Err(Error(format!(
-                "time window '{s}': relative windows (+n/-n) are not supported; give YYYY/MM/dd.hh:mm:ss[-YYYY/MM/dd.hh:mm:ss]"
+                "time window '{s}': a relative window (+n/-n) needs the flows' span; see `Relative`"
             )));
         }
         // Dates use '/', so a '-' separates start and end.
@@ -78,6 +78,60 @@ impl TimeWindow {
             });
         }
         filter::Expr::and(parts)
+    }
+}
+
+/// nfdump's relative `-t`: `+n` is the first n seconds of all flows, `-n`
+/// the last n (as nfdump's manual says; nfdump 1.7.1 itself ignores such a
+/// window and prints every flow).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Relative {
+    First(u64),
+    Last(u64),
+}
+
+impl Relative {
+    /// `None` when `s` is not relative (no leading `+` or `-`).
+    pub fn parse(s: &str) -> Option<Result<Relative>> {
+        let s = s.trim();
+        let (sign, digits) = (s.chars().next()?, s.get(1..)?);
+        if sign != '+' && sign != '-' {
+            return None;
+        }
+        let secs = digits.parse::<u64>().map_err(|_| {
+            Error(format!(
+                "time window '{s}': expected +SECONDS or -SECONDS (relative to the first or last flow)"
+            ))
+        });
+        Some(secs.map(|n| {
+            if sign == '+' {
+                Relative::First(n)
+            } else {
+                Relative::Last(n)
+            }
+        }))
+    }
+
+    /// The window over flows that span `first_ns..=last_ns`: from the
+    /// earliest start's second for n seconds, or the n seconds up to the
+    /// latest end (rounded up to a whole second).
+    pub fn window(self, first_ns: u64, last_ns: u64) -> TimeWindow {
+        match self {
+            Relative::First(n) => {
+                let start = first_ns / 1_000_000_000;
+                TimeWindow {
+                    start,
+                    end: start.saturating_add(n),
+                }
+            }
+            Relative::Last(n) => {
+                let end = last_ns.div_ceil(1_000_000_000);
+                TimeWindow {
+                    start: end.saturating_sub(n),
+                    end,
+                }
+            }
+        }
     }
 }
 
@@ -242,6 +296,26 @@ fn walk(dir: &Path, out: &mut Vec<Input>) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn relative_windows_count_from_the_first_or_last_flow() {
+        assert!(Relative::parse("2026/01/01").is_none());
+        assert_eq!(
+            Relative::parse("+10").unwrap().unwrap(),
+            Relative::First(10)
+        );
+        assert_eq!(
+            Relative::parse(" -600").unwrap().unwrap(),
+            Relative::Last(600)
+        );
+        assert!(Relative::parse("+ten").unwrap().is_err());
+        assert!(Relative::parse("-").unwrap().is_err());
+        let (first, last) = (1_767_225_600_250_000_000, 1_767_225_750_100_000_000);
+        let w = Relative::First(10).window(first, last);
+        assert_eq!((w.start, w.end), (1_767_225_600, 1_767_225_610));
+        let w = Relative::Last(10).window(first, last);
+        assert_eq!((w.start, w.end), (1_767_225_741, 1_767_225_751));
+    }
 
     #[test]
     fn time_windows_parse_like_nfdump() {

@@ -44,7 +44,8 @@ fn main() {
         (
             "v2, dict on addrs and MACs",
             Box::new(|p: WriterPropertiesBuilder| {
-                let mut p = p.set_writer_version(parquet::file::properties::WriterVersion::PARQUET_2_0);
+                let mut p =
+                    p.set_writer_version(parquet::file::properties::WriterVersion::PARQUET_2_0);
                 for c in ["bytes", "rev_bytes"] {
                     p = p.set_column_dictionary_enabled(ColumnPath::from(c), false);
                 }
@@ -57,7 +58,8 @@ fn main() {
         (
             "v2, dict on MACs, exporter only",
             Box::new(|p: WriterPropertiesBuilder| {
-                let mut p = p.set_writer_version(parquet::file::properties::WriterVersion::PARQUET_2_0);
+                let mut p =
+                    p.set_writer_version(parquet::file::properties::WriterVersion::PARQUET_2_0);
                 for c in ["bytes", "rev_bytes", "src_ip", "dst_ip"] {
                     p = p.set_column_dictionary_enabled(ColumnPath::from(c), false);
                 }
