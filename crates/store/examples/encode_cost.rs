@@ -42,6 +42,20 @@ fn main() {
     let schema = batches[0].schema();
     let variants: Vec<Variant> = vec![
         (
+            "v2, dict on addrs only",
+            Box::new(|p: WriterPropertiesBuilder| {
+                let mut p =
+                    p.set_writer_version(parquet::file::properties::WriterVersion::PARQUET_2_0);
+                for c in ["bytes", "rev_bytes", "src_mac", "dst_mac", "exporter"] {
+                    p = p.set_column_dictionary_enabled(ColumnPath::from(c), false);
+                }
+                for c in ["src_ip", "dst_ip"] {
+                    p = p.set_column_dictionary_page_size_limit(ColumnPath::from(c), 4 << 20);
+                }
+                p
+            }),
+        ),
+        (
             "v2, dict on addrs and MACs",
             Box::new(|p: WriterPropertiesBuilder| {
                 let mut p =
@@ -167,13 +181,7 @@ fn main() {
         );
     }
     // per-column cost, current settings
-    let props = || {
-        let mut p = base();
-        for c in ["bytes", "rev_bytes", "src_ip", "dst_ip"] {
-            p = p.set_column_dictionary_enabled(ColumnPath::from(c), false);
-        }
-        p.build()
-    };
+    let props = || store::writer_properties(&store::WriterConfig::default()).unwrap();
     for (i, field) in schema.fields().iter().enumerate().take(30) {
         let s1 = std::sync::Arc::new(arrow_schema::Schema::new(vec![field.as_ref().clone()]));
         let bs: Vec<_> = batches

@@ -37,7 +37,9 @@ use record::FlowRecord;
 pub use layout::{list_files, StoreFile};
 pub use recover::{recover, Recovered};
 pub use retention::{expire, remove_temp_files, Expired, Retention};
-pub use writer::{spool_path, spool_root, WindowWriter, WriterConfig, SPOOL_DIR};
+pub use writer::{
+    properties as writer_properties, spool_path, spool_root, WindowWriter, WriterConfig, SPOOL_DIR,
+};
 
 /// Default window length: 5 minutes, as nfcapd.
 pub const DEFAULT_WINDOW_SECS: u64 = 300;

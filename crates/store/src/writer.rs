@@ -66,7 +66,8 @@ impl Default for WriterConfig {
     }
 }
 
-fn properties(config: &WriterConfig) -> Result<WriterProperties, Error> {
+/// The Parquet writer settings of the store's files.
+pub fn properties(config: &WriterConfig) -> Result<WriterProperties, Error> {
     let level = ZstdLevel::try_new(config.zstd_level)
         .map_err(|e| Error::config(format!("zstd level {}: {e}", config.zstd_level)))?;
     let mut props = WriterProperties::builder()
