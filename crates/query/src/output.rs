@@ -92,7 +92,22 @@ pub fn proto(p: u8) -> String {
 }
 
 fn duration_ms(r: &FlowRecord) -> u64 {
-    (r.last_ns / 1_000_000).saturating_sub(r.first_ns / 1_000_000)
+    span_ms(r.first_ns, r.last_ns)
+}
+
+/// Milliseconds from `first_ns` to `last_ns`, both cut to milliseconds
+/// first, as nfdump keeps them.
+fn span_ms(first_ns: u64, last_ns: u64) -> u64 {
+    (last_ns / 1_000_000).saturating_sub(first_ns / 1_000_000)
+}
+
+/// `x` as a percentage of `total` (0 for an empty total).
+fn share(x: u64, total: u64) -> f64 {
+    if total == 0 {
+        0.0
+    } else {
+        x as f64 * 100.0 / total as f64
+    }
 }
 
 /// Per second over a span of `ms` milliseconds, in floating point and
@@ -381,19 +396,16 @@ pub fn stat_header(name: &str, style: Style) -> String {
 
 /// One `-s` row: the group's span, protocol column, key and counters with
 /// their share of `totals`.
-#[allow(clippy::too_many_arguments)]
 pub fn stat_row(
-    first_ns: u64,
-    last_ns: u64,
+    g: &crate::engine::Group,
     proto_col: &str,
     key: &str,
-    flows: u64,
-    packets: u64,
-    bytes: u64,
     totals: &crate::Totals,
     style: Style,
 ) -> String {
-    let ms = (last_ns / 1_000_000).saturating_sub(first_ns / 1_000_000);
+    let (first_ns, last_ns) = (g.first_ns, g.last_ns);
+    let (flows, packets, bytes) = (g.flows, g.packets, g.bytes);
+    let ms = span_ms(first_ns, last_ns);
     let dur = if style.long_addrs {
         format!("{:>9.3}", ms as f64 / 1000.0)
     } else if style.plain {
@@ -402,23 +414,16 @@ pub fn stat_row(
         duration(ms)
     };
     let kw = if style.long_addrs { 39 } else { 17 };
-    let pct = |x: u64, t: u64| {
-        if t == 0 {
-            0.0
-        } else {
-            x as f64 * 100.0 / t as f64
-        }
-    };
     let n = |x: u64| scaled(x, style.plain);
     format!(
         "{} {dur} {proto_col:<5} {key:>kw$} {:>8}({:>4.1}) {:>8}({:>4.1}) {:>8}({:>4.1}) {:>8} {:>8} {:>5}",
         date_ms(first_ns),
         n(flows),
-        pct(flows, totals.flows),
+        share(flows, totals.flows),
         n(packets),
-        pct(packets, totals.packets),
+        share(packets, totals.packets),
         n(bytes),
-        pct(bytes, totals.bytes),
+        share(bytes, totals.bytes),
         n(rate(packets, 1, ms)),
         n(rate(bytes, 8, ms)),
         bytes.checked_div(packets).unwrap_or(0),
@@ -487,33 +492,23 @@ pub fn nfdump_csv_stat_header(order: crate::engine::Order) -> &'static str {
 
 /// One `-s` row in nfdump 1.7's `-o csv`: unscaled counters, shares with
 /// one decimal, the key at full length.
-#[allow(clippy::too_many_arguments)]
 pub fn nfdump_csv_stat_row(
-    first_ns: u64,
-    last_ns: u64,
+    g: &crate::engine::Group,
     proto_col: &str,
     key: &str,
-    flows: u64,
-    packets: u64,
-    bytes: u64,
     totals: &crate::Totals,
 ) -> String {
-    let ms = (last_ns / 1_000_000).saturating_sub(first_ns / 1_000_000);
-    let pct = |x: u64, t: u64| {
-        if t == 0 {
-            0.0
-        } else {
-            x as f64 * 100.0 / t as f64
-        }
-    };
+    let (first_ns, last_ns) = (g.first_ns, g.last_ns);
+    let (flows, packets, bytes) = (g.flows, g.packets, g.bytes);
+    let ms = span_ms(first_ns, last_ns);
     format!(
         "{},{},{:.3},{proto_col},{key},{flows},{:.1},{packets},{:.1},{bytes},{:.1},{},{},{}",
         date_s(first_ns),
         date_s(last_ns),
         ms as f64 / 1000.0,
-        pct(flows, totals.flows),
-        pct(packets, totals.packets),
-        pct(bytes, totals.bytes),
+        share(flows, totals.flows),
+        share(packets, totals.packets),
+        share(bytes, totals.bytes),
         rate(packets, 1, ms),
         rate(bytes, 8, ms),
         bytes.checked_div(packets).unwrap_or(0),
@@ -609,7 +604,7 @@ pub fn nfdump_json_record(r: &FlowRecord, out: &mut String) {
 
 /// nfdump 1.7's summary after `-o csv` rows.
 pub fn nfdump_csv_summary(t: &crate::Totals) -> String {
-    let ms = (t.last_ns / 1_000_000).saturating_sub(t.first_ns / 1_000_000);
+    let ms = span_ms(t.first_ns, t.last_ns);
     format!(
         "Summary\nflows,bytes,packets,avg_bps,avg_pps,avg_bpp\n{},{},{},{},{},{}",
         t.flows,
@@ -623,7 +618,7 @@ pub fn nfdump_csv_summary(t: &crate::Totals) -> String {
 
 /// nfdump's `Summary:` line.
 pub fn summary_line(t: &crate::Totals, style: Style) -> String {
-    let ms = (t.last_ns / 1_000_000).saturating_sub(t.first_ns / 1_000_000);
+    let ms = span_ms(t.first_ns, t.last_ns);
     let n = |x: u64| scaled(x, style.plain);
     format!(
         "Summary: total flows: {}, total bytes: {}, total packets: {}, avg bps: {}, avg pps: {}, avg bpp: {}",

@@ -305,15 +305,9 @@ pub fn run(engine: &Engine, req: &Request, out: &mut dyn Write) -> Result<()> {
                             )
                         })
                         .unwrap_or_default();
-                    output::nfdump_csv_stat_row(
-                        g.first_ns, g.last_ns, &proto_col, &key, g.flows, g.packets, g.bytes,
-                        &totals,
-                    )
+                    output::nfdump_csv_stat_row(g, &proto_col, &key, &totals)
                 } else {
-                    output::stat_row(
-                        g.first_ns, g.last_ns, &proto_col, &key, g.flows, g.packets, g.bytes,
-                        &totals, req.style,
-                    )
+                    output::stat_row(g, &proto_col, &key, &totals, req.style)
                 };
                 writeln!(out, "{line}").map_err(io)?;
             }
@@ -506,6 +500,8 @@ fn list(
         fmt: output::LINE.into(),
         csv: false,
     });
+    // Listings with nfdump's columns read the base and biflow columns only.
+    let nfdump_cols: &[&str] = &schema::BASE_COLUMNS[..28];
     match format {
         OutputFormat::Fmt { fmt, csv } => {
             let fmt = Fmt::parse(&fmt, csv).map_err(Error)?;
@@ -517,92 +513,50 @@ fn list(
             } else {
                 Some(&schema::BASE_COLUMNS[..23])
             };
-            let mut line = String::new();
-            let mut err = None;
-            engine.flows(&req.files, filter, cols, req.order, req.limit, |recs| {
-                count(&recs);
-                for r in &recs {
-                    line.clear();
-                    fmt.render(&Row { r, flows: 1 }, req.style, &mut line);
-                    line.push('\n');
-                    if let Err(e) = out.write_all(line.as_bytes()) {
-                        err = Some(e);
-                        return Ok(false);
-                    }
-                }
-                Ok(true)
+            write_records(engine, req, filter, cols, &mut count, out, |r, line| {
+                fmt.render(&Row { r, flows: 1 }, req.style, line);
+                line.push('\n');
             })?;
-            if let Some(e) = err {
-                return Err(io(e));
-            }
         }
         OutputFormat::NfdumpCsv => {
             if !req.quiet {
                 writeln!(out, "{}", output::NFDUMP_CSV_HEADER).map_err(io)?;
             }
-            let mut line = String::new();
-            let mut err = None;
-            let cols = &schema::BASE_COLUMNS[..28];
-            engine.flows(
-                &req.files,
+            write_records(
+                engine,
+                req,
                 filter,
-                Some(cols),
-                req.order,
-                req.limit,
-                |recs| {
-                    count(&recs);
-                    for r in &recs {
-                        line.clear();
-                        output::nfdump_csv_row(r, &mut line);
-                        line.push('\n');
-                        if let Err(e) = out.write_all(line.as_bytes()) {
-                            err = Some(e);
-                            return Ok(false);
-                        }
-                    }
-                    Ok(true)
+                Some(nfdump_cols),
+                &mut count,
+                out,
+                |r, line| {
+                    output::nfdump_csv_row(r, line);
+                    line.push('\n');
                 },
             )?;
-            if let Some(e) = err {
-                return Err(io(e));
-            }
         }
         OutputFormat::NfdumpJson => {
             // As nfdump: an array, except under -q, where the objects come
             // without brackets (separated by commas all the same).
             let brackets = !req.quiet;
-            let mut line = String::new();
-            let mut err = None;
             let mut first = true;
-            let cols = &schema::BASE_COLUMNS[..28];
-            engine.flows(
-                &req.files,
+            write_records(
+                engine,
+                req,
                 filter,
-                Some(cols),
-                req.order,
-                req.limit,
-                |recs| {
-                    count(&recs);
-                    for r in &recs {
-                        line.clear();
-                        line.push_str(match (first, brackets) {
-                            (true, true) => "[\n",
-                            (true, false) => "",
-                            (false, _) => ",\n",
-                        });
-                        first = false;
-                        output::nfdump_json_record(r, &mut line);
-                        if let Err(e) = out.write_all(line.as_bytes()) {
-                            err = Some(e);
-                            return Ok(false);
-                        }
-                    }
-                    Ok(true)
+                Some(nfdump_cols),
+                &mut count,
+                out,
+                |r, line| {
+                    line.push_str(match (first, brackets) {
+                        (true, true) => "[\n",
+                        (true, false) => "",
+                        (false, _) => ",\n",
+                    });
+                    first = false;
+                    output::nfdump_json_record(r, line);
                 },
             )?;
-            if let Some(e) = err {
-                return Err(io(e));
-            }
             let end = match (first, brackets) {
                 (true, true) => "[\n]\n",
                 (true, false) => "",
@@ -633,6 +587,37 @@ fn list(
         }
     }
     Ok(totals)
+}
+
+/// Streams the records a listing selects to `out`, each as `render`
+/// appends it to a reused line, counting them through `count`.
+fn write_records(
+    engine: &Engine,
+    req: &Request,
+    filter: &datafusion::logical_expr::Expr,
+    cols: Option<&[&str]>,
+    count: &mut dyn FnMut(&[FlowRecord]),
+    out: &mut dyn Write,
+    mut render: impl FnMut(&FlowRecord, &mut String),
+) -> Result<()> {
+    let mut line = String::new();
+    let mut err = None;
+    engine.flows(&req.files, filter, cols, req.order, req.limit, |recs| {
+        count(&recs);
+        for r in &recs {
+            line.clear();
+            render(r, &mut line);
+            if let Err(e) = out.write_all(line.as_bytes()) {
+                err = Some(e);
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    })?;
+    match err {
+        Some(e) => Err(Error(format!("writing output: {e}"))),
+        None => Ok(()),
+    }
 }
 
 /// The end of nfdump's `-o csv`: its summary block (none with `-q`).

@@ -7,7 +7,9 @@
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, Encoding, ZstdLevel};
-use parquet::file::properties::{EnabledStatistics, WriterProperties, WriterPropertiesBuilder};
+use parquet::file::properties::{
+    EnabledStatistics, WriterProperties, WriterPropertiesBuilder, WriterVersion,
+};
 use parquet::schema::types::ColumnPath;
 use std::time::Instant;
 
@@ -24,10 +26,97 @@ fn base() -> WriterPropertiesBuilder {
     p
 }
 
-type Variant = (
-    &'static str,
-    Box<dyn Fn(WriterPropertiesBuilder) -> WriterPropertiesBuilder>,
-);
+/// One set of writer settings: on top of [`base`], which columns lose
+/// their dictionary, which get a 4 MiB dictionary page, which are
+/// byte-stream-split, and the page format and statistics level.
+struct Variant {
+    name: &'static str,
+    v2: bool,
+    no_dictionary: &'static [&'static str],
+    big_dictionary: &'static [&'static str],
+    byte_stream_split: &'static [&'static str],
+    chunk_statistics: bool,
+}
+
+const COUNTS: [&str; 2] = ["bytes", "rev_bytes"];
+const ADDRS: [&str; 2] = ["src_ip", "dst_ip"];
+
+const VARIANTS: &[Variant] = &[
+    Variant {
+        name: "1.0, no dict on addrs (old store)",
+        v2: false,
+        no_dictionary: &["bytes", "rev_bytes", "src_ip", "dst_ip"],
+        big_dictionary: &[],
+        byte_stream_split: &[],
+        chunk_statistics: false,
+    },
+    Variant {
+        name: "1.0, no dictionaries at all",
+        v2: false,
+        no_dictionary: &["*"],
+        big_dictionary: &[],
+        byte_stream_split: &[],
+        chunk_statistics: false,
+    },
+    Variant {
+        name: "1.0, chunk statistics",
+        v2: false,
+        no_dictionary: &["bytes", "rev_bytes", "src_ip", "dst_ip"],
+        big_dictionary: &[],
+        byte_stream_split: &[],
+        chunk_statistics: true,
+    },
+    Variant {
+        name: "1.0, byte-stream-split addrs",
+        v2: false,
+        no_dictionary: &["bytes", "rev_bytes", "src_ip", "dst_ip"],
+        big_dictionary: &[],
+        byte_stream_split: &ADDRS,
+        chunk_statistics: false,
+    },
+    Variant {
+        name: "2.0, dicts on addrs and MACs (store)",
+        v2: true,
+        no_dictionary: &COUNTS,
+        big_dictionary: &ADDRS,
+        byte_stream_split: &[],
+        chunk_statistics: false,
+    },
+    Variant {
+        name: "2.0, dicts on addrs only",
+        v2: true,
+        no_dictionary: &["bytes", "rev_bytes", "src_mac", "dst_mac", "exporter"],
+        big_dictionary: &ADDRS,
+        byte_stream_split: &[],
+        chunk_statistics: false,
+    },
+];
+
+impl Variant {
+    fn properties(&self) -> WriterProperties {
+        let mut p = base();
+        if self.v2 {
+            p = p.set_writer_version(WriterVersion::PARQUET_2_0);
+        }
+        if self.chunk_statistics {
+            p = p.set_statistics_enabled(EnabledStatistics::Chunk);
+        }
+        for &c in self.no_dictionary {
+            p = if c == "*" {
+                p.set_dictionary_enabled(false)
+            } else {
+                p.set_column_dictionary_enabled(ColumnPath::from(c), false)
+            };
+        }
+        for &c in self.big_dictionary {
+            p = p.set_column_dictionary_page_size_limit(ColumnPath::from(c), 4 << 20);
+        }
+        for &c in self.byte_stream_split {
+            p = p.set_column_encoding(ColumnPath::from(c), Encoding::BYTE_STREAM_SPLIT);
+        }
+        p.build()
+    }
+}
 
 fn main() {
     let path = std::env::args().nth(1).unwrap();
@@ -40,130 +129,11 @@ fn main() {
     let batches: Vec<_> = reader.map(|b| b.unwrap()).collect();
     let rows: usize = batches.iter().map(|b| b.num_rows()).sum();
     let schema = batches[0].schema();
-    let variants: Vec<Variant> = vec![
-        (
-            "v2, dict on addrs only",
-            Box::new(|p: WriterPropertiesBuilder| {
-                let mut p =
-                    p.set_writer_version(parquet::file::properties::WriterVersion::PARQUET_2_0);
-                for c in ["bytes", "rev_bytes", "src_mac", "dst_mac", "exporter"] {
-                    p = p.set_column_dictionary_enabled(ColumnPath::from(c), false);
-                }
-                for c in ["src_ip", "dst_ip"] {
-                    p = p.set_column_dictionary_page_size_limit(ColumnPath::from(c), 4 << 20);
-                }
-                p
-            }),
-        ),
-        (
-            "v2, dict on addrs and MACs",
-            Box::new(|p: WriterPropertiesBuilder| {
-                let mut p =
-                    p.set_writer_version(parquet::file::properties::WriterVersion::PARQUET_2_0);
-                for c in ["bytes", "rev_bytes"] {
-                    p = p.set_column_dictionary_enabled(ColumnPath::from(c), false);
-                }
-                for c in ["src_ip", "dst_ip"] {
-                    p = p.set_column_dictionary_page_size_limit(ColumnPath::from(c), 4 << 20);
-                }
-                p
-            }),
-        ),
-        (
-            "v2, dict on MACs, exporter only",
-            Box::new(|p: WriterPropertiesBuilder| {
-                let mut p =
-                    p.set_writer_version(parquet::file::properties::WriterVersion::PARQUET_2_0);
-                for c in ["bytes", "rev_bytes", "src_ip", "dst_ip"] {
-                    p = p.set_column_dictionary_enabled(ColumnPath::from(c), false);
-                }
-                p
-            }),
-        ),
-        (
-            "dict on addrs, 4 MiB dict pages",
-            Box::new(|p: WriterPropertiesBuilder| {
-                let mut p = p;
-                for c in ["bytes", "rev_bytes"] {
-                    p = p.set_column_dictionary_enabled(ColumnPath::from(c), false);
-                }
-                for c in ["src_ip", "dst_ip"] {
-                    p = p.set_column_dictionary_page_size_limit(ColumnPath::from(c), 4 << 20);
-                }
-                p
-            }),
-        ),
-        (
-            "current",
-            Box::new(|p: WriterPropertiesBuilder| {
-                let mut p = p;
-                for c in ["bytes", "rev_bytes", "src_ip", "dst_ip"] {
-                    p = p.set_column_dictionary_enabled(ColumnPath::from(c), false);
-                }
-                p
-            }),
-        ),
-        (
-            "dict on addrs",
-            Box::new(|p: WriterPropertiesBuilder| {
-                let mut p = p;
-                for c in ["bytes", "rev_bytes"] {
-                    p = p.set_column_dictionary_enabled(ColumnPath::from(c), false);
-                }
-                p
-            }),
-        ),
-        (
-            "no dict at all",
-            Box::new(|p: WriterPropertiesBuilder| p.set_dictionary_enabled(false)),
-        ),
-        (
-            "current, chunk stats",
-            Box::new(|p: WriterPropertiesBuilder| {
-                let mut p = p.set_statistics_enabled(EnabledStatistics::Chunk);
-                for c in ["bytes", "rev_bytes", "src_ip", "dst_ip"] {
-                    p = p.set_column_dictionary_enabled(ColumnPath::from(c), false);
-                }
-                p
-            }),
-        ),
-        (
-            "current, bss addrs",
-            Box::new(|p: WriterPropertiesBuilder| {
-                let mut p = p;
-                for c in ["bytes", "rev_bytes", "src_ip", "dst_ip"] {
-                    p = p.set_column_dictionary_enabled(ColumnPath::from(c), false);
-                }
-                for c in ["src_ip", "dst_ip"] {
-                    p = p.set_column_encoding(ColumnPath::from(c), Encoding::BYTE_STREAM_SPLIT);
-                }
-                p
-            }),
-        ),
-        (
-            "current, no ports/packets dict",
-            Box::new(|p: WriterPropertiesBuilder| {
-                let mut p = p;
-                for c in [
-                    "bytes",
-                    "rev_bytes",
-                    "src_ip",
-                    "dst_ip",
-                    "src_port",
-                    "dst_port",
-                    "packets",
-                ] {
-                    p = p.set_column_dictionary_enabled(ColumnPath::from(c), false);
-                }
-                p
-            }),
-        ),
-    ];
-    for (name, v) in &variants {
+    for v in VARIANTS {
         let mut best = f64::MAX;
         let mut size = 0;
         for _ in 0..3 {
-            let props = v(base()).build();
+            let props = v.properties();
             let t = Instant::now();
             let mut w = ArrowWriter::try_new(Vec::new(), schema.clone(), Some(props)).unwrap();
             for b in &batches {
@@ -175,7 +145,8 @@ fn main() {
             size = out.len();
         }
         println!(
-            "{name:32} {:.1} ns/row {:.1} B/row",
+            "{:38} {:.1} ns/row {:.1} B/row",
+            v.name,
             best * 1e9 / rows as f64,
             size as f64 / rows as f64
         );
