@@ -21,6 +21,9 @@ fuzz_target!(|data: &[u8]| {
         for m in ipfix::file_messages(msg).flatten() {
             let _ = decoder.decode_flows(2, m);
         }
+        // The streaming file reader must split the same messages.
+        let streamed = ipfix::MessageReader::new(msg).flatten().count();
+        assert_eq!(streamed, ipfix::file_messages(msg).flatten().count());
         if end + 2 > rest.len() {
             break;
         }

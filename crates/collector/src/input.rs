@@ -448,8 +448,10 @@ fn file_loop(
             break;
         }
         let session = SessionKey::Stream(NEXT_STREAM.fetch_add(1, Ordering::Relaxed));
-        let data = match std::fs::read(&path) {
-            Ok(d) => d,
+        // Message by message: memory stays at one message (and the
+        // kernel does not zero a file-sized buffer per file).
+        let file = match std::fs::File::open(&path) {
+            Ok(f) => std::io::BufReader::with_capacity(1 << 18, f),
             Err(e) => {
                 stats.errors.fetch_add(1, Ordering::Relaxed);
                 tx.send_control(Event::SessionEnded {
@@ -461,7 +463,7 @@ fn file_loop(
             }
         };
         let mut reason = None;
-        for msg in ipfix::file_messages(&data) {
+        for msg in ipfix::MessageReader::new(file) {
             let msg = match msg {
                 Ok(m) => m,
                 Err(e) => {
@@ -477,7 +479,7 @@ fn file_loop(
                 session,
                 exporter: None,
                 arrived_ms: now_ms(),
-                bytes: msg.to_vec(),
+                bytes: msg,
             };
             if tx.send(event, &stop).is_err() || stop.load(Ordering::Relaxed) {
                 return;

@@ -9,7 +9,7 @@ use crate::error::{DecodeError, ErrorKind};
 use crate::flow::to_flow;
 use crate::message::{
     self, be, DataRecord, DataRecords, Flavor, IpfixMessage, Set, Sets, TemplateDef,
-    TemplateRecords, V9Packet, MIN_DATA_SET_ID,
+    TemplateRecords, V9Packet, IPFIX_HEADER_LEN, MIN_DATA_SET_ID,
 };
 use crate::netflow;
 use crate::session::Transport;
@@ -487,6 +487,111 @@ impl<'a> Iterator for FileMessages<'a> {
     }
 }
 
+/// Reads an IPFIX file (RFC 5655: messages back to back) one message at a
+/// time, so memory stays at one message however large the file. Each
+/// message comes as its own buffer (the collector hands it to another
+/// thread). Errors say where in the file they are.
+pub struct MessageReader<R> {
+    inner: R,
+    offset: usize,
+    failed: bool,
+}
+
+/// Why reading a file stopped early.
+#[derive(Debug)]
+pub enum ReadError {
+    Io(std::io::Error),
+    Decode(DecodeError),
+}
+
+impl std::fmt::Display for ReadError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ReadError::Io(e) => write!(f, "{e}"),
+            ReadError::Decode(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+impl std::error::Error for ReadError {}
+
+impl<R: std::io::Read> MessageReader<R> {
+    pub fn new(inner: R) -> MessageReader<R> {
+        MessageReader {
+            inner,
+            offset: 0,
+            failed: false,
+        }
+    }
+
+    /// Fills `buf` or reports how much came before the end of the file.
+    fn fill(&mut self, buf: &mut [u8]) -> Result<usize, ReadError> {
+        let mut filled = 0;
+        while filled < buf.len() {
+            match self.inner.read(&mut buf[filled..]) {
+                Ok(0) => break,
+                Ok(n) => filled += n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(ReadError::Io(e)),
+            }
+        }
+        Ok(filled)
+    }
+
+    fn read_message(&mut self) -> Result<Option<Vec<u8>>, ReadError> {
+        let mut header = [0u8; IPFIX_HEADER_LEN];
+        let have = self.fill(&mut header)?;
+        if have == 0 {
+            return Ok(None);
+        }
+        let start = self.offset;
+        let at = move |e: DecodeError| {
+            let mut e = e;
+            e.offset += start;
+            ReadError::Decode(e)
+        };
+        if have < IPFIX_HEADER_LEN {
+            let kind = ErrorKind::Truncated {
+                need: IPFIX_HEADER_LEN,
+                have,
+            };
+            return Err(at(DecodeError::at(0, kind)));
+        }
+        let len = usize::from(u16::from_be_bytes([header[2], header[3]]));
+        let mut message = Vec::with_capacity(len.max(IPFIX_HEADER_LEN));
+        message.extend_from_slice(&header);
+        let rest = len.saturating_sub(IPFIX_HEADER_LEN) as u64;
+        std::io::Read::read_to_end(
+            &mut std::io::Read::take(&mut self.inner, rest),
+            &mut message,
+        )
+        .map_err(ReadError::Io)?;
+        // The header checks (version, length) as for a message in memory.
+        let checked = IpfixMessage::new(&message).map(|m| m.len());
+        match checked {
+            Ok(n) if n == len => {
+                self.offset += len;
+                Ok(Some(message))
+            }
+            Ok(_) => Err(at(DecodeError::at(2, ErrorKind::BadMessageLength(len)))),
+            Err(e) => Err(at(e)),
+        }
+    }
+}
+
+impl<R: std::io::Read> Iterator for MessageReader<R> {
+    type Item = Result<Vec<u8>, ReadError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.failed {
+            return None;
+        }
+        let next = self.read_message().transpose();
+        self.failed = matches!(next, Some(Err(_)));
+        next
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -877,5 +982,48 @@ mod tests {
             &ipfix(&[set(2, &words(&[259, 1, 8, 4])), set(259, &[1, 2, 3, 4])]),
         );
         assert!(flows[0].l7.is_none());
+    }
+
+    #[test]
+    fn the_file_reader_yields_what_file_messages_yields_and_stops_at_damage() {
+        let mut file = Vec::new();
+        for (i, body) in [&b""[..], b"\x00\x02\x00\x05x", &[7u8; 300][..]]
+            .iter()
+            .enumerate()
+        {
+            let mut m = vec![0, 10];
+            m.extend_from_slice(&((16 + body.len()) as u16).to_be_bytes());
+            m.extend_from_slice(&[0, 0, 0, i as u8, 0, 0, 0, 0, 0, 0, 0, 1]);
+            m.extend_from_slice(body);
+            file.extend_from_slice(&m);
+        }
+        let whole: Vec<Vec<u8>> = file_messages(&file).map(|m| m.unwrap().to_vec()).collect();
+        let read: Vec<Vec<u8>> = MessageReader::new(&file[..]).map(|m| m.unwrap()).collect();
+        assert_eq!(whole.len(), 3);
+        assert_eq!(read, whole);
+        // Cut anywhere: the complete messages, then one error at the cut
+        // message's offset, as `file_messages` reports it.
+        for cut in 1..file.len() {
+            let part = &file[..cut];
+            let expect: Vec<_> = file_messages(part).map(|m| m.map(<[u8]>::to_vec)).collect();
+            let got: Vec<_> = MessageReader::new(part).collect();
+            assert_eq!(got.len(), expect.len(), "cut at {cut}");
+            for (g, e) in got.iter().zip(&expect) {
+                match (g, e) {
+                    (Ok(g), Ok(e)) => assert_eq!(g, e),
+                    (Err(ReadError::Decode(g)), Err(e)) => {
+                        assert_eq!(g.offset / 16, e.offset / 16, "cut at {cut}: {g} / {e}")
+                    }
+                    other => panic!("cut at {cut}: {other:?}"),
+                }
+            }
+        }
+        // A bad version is an error, not a panic or a huge read.
+        let mut bad = file.clone();
+        bad[1] = 9;
+        assert!(matches!(
+            MessageReader::new(&bad[..]).next(),
+            Some(Err(ReadError::Decode(_)))
+        ));
     }
 }

@@ -26,7 +26,7 @@ pub mod registry;
 pub mod session;
 pub mod template;
 
-pub use decode::{file_messages, Context, Decoded, Decoder};
+pub use decode::{file_messages, Context, Decoded, Decoder, MessageReader, ReadError};
 pub use encode::{Encoder, EncoderConfig};
 pub use error::{DecodeError, ErrorKind};
 pub use export::{Destination, ExportStats, IpfixSink};

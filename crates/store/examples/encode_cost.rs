@@ -1,5 +1,6 @@
 //! What Parquet encoding costs, per row, on a stored file's rows: the
-//! whole file under a few writer settings, then each of the first 30
+//! whole file under a few writer settings (parquet-rs's Arrow writer), then
+//! with the store's own writer (`store::FileEncoder`), then each of the first 30
 //! columns alone with the store's settings (best of three, in memory, one
 //! thread). Usage:
 //! cargo run --release -p store --example encode_cost -- FILE.parquet
@@ -151,6 +152,27 @@ fn main() {
             size as f64 / rows as f64
         );
     }
+    // The store's own writer: parquet-rs's settings above plus our column
+    // chunks (`store::FileEncoder`).
+    let mut best = f64::MAX;
+    let mut size = 0;
+    for _ in 0..3 {
+        let props = store::writer_properties(&store::WriterConfig::default()).unwrap();
+        let t = Instant::now();
+        let mut w = store::FileEncoder::new(Vec::new(), props).unwrap();
+        for b in &batches {
+            w.write_row_group(b).unwrap();
+        }
+        let out = w.into_inner().unwrap();
+        best = best.min(t.elapsed().as_secs_f64());
+        size = out.len();
+    }
+    println!(
+        "{:38} {:.1} ns/row {:.1} B/row",
+        "store::FileEncoder (store)",
+        best * 1e9 / rows as f64,
+        size as f64 / rows as f64
+    );
     // per-column cost, current settings
     let props = || store::writer_properties(&store::WriterConfig::default()).unwrap();
     for (i, field) in schema.fields().iter().enumerate().take(30) {

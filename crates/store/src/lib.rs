@@ -20,6 +20,7 @@
 //! Not here: the column layout (the `schema` crate) and queries (the
 //! `query` crate).
 
+mod chunk;
 pub mod layout;
 mod recover;
 mod retention;
@@ -38,7 +39,8 @@ pub use layout::{list_files, StoreFile};
 pub use recover::{recover, Recovered};
 pub use retention::{expire, remove_temp_files, Expired, Retention};
 pub use writer::{
-    properties as writer_properties, spool_path, spool_root, WindowWriter, WriterConfig, SPOOL_DIR,
+    properties as writer_properties, spool_path, spool_root, FileEncoder, WindowWriter,
+    WriterConfig, SPOOL_DIR,
 };
 
 /// Default window length: 5 minutes, as nfcapd.

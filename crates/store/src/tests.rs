@@ -306,3 +306,179 @@ fn a_spool_leaves_out_unused_columns_and_recovery_puts_them_back() {
     assert!(rows[5].l7.is_none() && rows[5].reverse.is_none());
     let _ = std::fs::remove_dir_all(&root);
 }
+
+/// Flows whose required columns take every path of the fast column
+/// encoder: constants, small and large dictionaries, a dictionary over its
+/// limit (PLAIN), PLAIN by setting, and values with the top bit set (where
+/// signed and unsigned order differ), next to columns null throughout
+/// (also ours) and partly null (parquet-rs's).
+fn varied_batch(rows: u64) -> arrow_array::RecordBatch {
+    let mut builder = schema::BatchBuilder::new();
+    for i in 0..rows {
+        let spread = i.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        builder.push(&FlowRecord {
+            first_ns: 1_000_000_000_000 + i * 1000,
+            last_ns: 1_000_000_000_000 + i * 1000 + (spread % 5000),
+            src_ip: Ipv6Addr::from(u128::from(spread) << 64 | u128::from(i % 3000)),
+            dst_ip: Ipv6Addr::from(0xffff_0a00_0000 + u128::from(i)),
+            src_port: (spread >> 7) as u16,
+            dst_port: [53, 443, 65535][(i % 3) as usize],
+            proto: 6,
+            tcp_flags: (spread >> 20) as u8,
+            tos: 0,
+            packets: if i % 100 == 0 { u64::MAX - i } else { i % 40 },
+            bytes: spread,
+            vlan: (i / 1000) as u16,
+            src_mac: [0xfe, 0, 0, 0, (i % 7) as u8, 1],
+            dst_mac: spread.to_be_bytes()[2..].try_into().unwrap(),
+            in_if: if i % 2 == 0 { u32::MAX } else { 3 },
+            out_if: 0x8000_0000 + (i % 5) as u32,
+            exporter: "::ffff:192.0.2.9".parse().unwrap(),
+            odid: 7,
+            // Partly null columns stay with parquet-rs's writers.
+            reverse: (i % 10 == 0).then_some(record::Reverse {
+                first_ns: 1_000_000_000_000 + i * 1000 + 5,
+                last_ns: 1_000_000_000_000 + i * 1000 + 50,
+                packets: 1,
+                bytes: 60,
+                tcp_flags: 0x12,
+            }),
+            ..FlowRecord::default()
+        });
+    }
+    builder.finish()
+}
+
+#[test]
+fn fast_columns_read_back_with_the_statistics_parquet_rs_writes() {
+    use parquet::arrow::arrow_reader::{ArrowReaderOptions, ParquetRecordBatchReaderBuilder};
+    use parquet::file::page_index::column_index::ColumnIndexMetaData;
+
+    let batch = varied_batch(50_000);
+    // Pages cut at the same rows by both writers (parquet-rs looks at its
+    // page limits after every write batch), and dst_mac's dictionary over
+    // its limit (parquet-rs then falls back to PLAIN in mid-chunk, we for
+    // the whole chunk, so its pages are cut elsewhere).
+    let props = parquet::file::properties::WriterProperties::builder()
+        .set_write_batch_size(1000)
+        .set_column_dictionary_page_size_limit(
+            parquet::schema::types::ColumnPath::from("dst_mac"),
+            6 * 1000,
+        );
+    let props = writer::properties_from(props, &WriterConfig::default()).unwrap();
+    let dir = temp_root("fast-columns");
+    std::fs::create_dir_all(&dir).unwrap();
+    let ours = dir.join("ours.parquet");
+    let theirs = dir.join("theirs.parquet");
+    let mut encoder =
+        writer::FileEncoder::new(File::create(&ours).unwrap(), props.clone()).unwrap();
+    encoder.write_row_group(&batch).unwrap();
+    encoder.write_row_group(&batch.slice(0, 777)).unwrap();
+    encoder.into_inner().unwrap();
+    let mut plain = parquet::arrow::ArrowWriter::try_new(
+        File::create(&theirs).unwrap(),
+        batch.schema(),
+        Some(props),
+    )
+    .unwrap();
+    plain.write(&batch).unwrap();
+    plain.flush().unwrap();
+    plain.write(&batch.slice(0, 777)).unwrap();
+    plain.close().unwrap();
+
+    let open = |path: &Path| {
+        let options = ArrowReaderOptions::new()
+            .with_page_index_policy(parquet::file::metadata::PageIndexPolicy::Required);
+        ParquetRecordBatchReaderBuilder::try_new_with_options(File::open(path).unwrap(), options)
+            .unwrap()
+    };
+    let (ours, theirs) = (open(&ours), open(&theirs));
+    let index_bytes = |index: &ColumnIndexMetaData, page: usize| -> (Vec<u8>, Vec<u8>) {
+        match index {
+            ColumnIndexMetaData::INT32(i) => (
+                i.min_value(page).unwrap().to_le_bytes().to_vec(),
+                i.max_value(page).unwrap().to_le_bytes().to_vec(),
+            ),
+            ColumnIndexMetaData::INT64(i) => (
+                i.min_value(page).unwrap().to_le_bytes().to_vec(),
+                i.max_value(page).unwrap().to_le_bytes().to_vec(),
+            ),
+            ColumnIndexMetaData::FIXED_LEN_BYTE_ARRAY(i) | ColumnIndexMetaData::BYTE_ARRAY(i) => (
+                i.min_value(page).unwrap().to_vec(),
+                i.max_value(page).unwrap().to_vec(),
+            ),
+            other => panic!("unexpected column index {other:?}"),
+        }
+    };
+    let (m_ours, m_theirs) = (ours.metadata().clone(), theirs.metadata().clone());
+    for rg in 0..2 {
+        for c in 0..batch.num_columns() {
+            let name = batch.schema().field(c).name().clone();
+            let (a, b) = (
+                m_ours.row_group(rg).column(c),
+                m_theirs.row_group(rg).column(c),
+            );
+            assert_eq!(a.statistics(), b.statistics(), "{name}: chunk statistics");
+            assert_eq!(a.num_values(), b.num_values(), "{name}");
+            let (ia, ib) = (
+                &m_ours.column_index().unwrap()[rg][c],
+                &m_theirs.column_index().unwrap()[rg][c],
+            );
+            if name == "dst_mac" && rg == 0 {
+                // Ours wrote the chunk PLAIN: no dictionary page.
+                assert!(a.dictionary_page_offset().is_none());
+                assert!(b.dictionary_page_offset().is_some());
+            }
+            if name == "dst_mac" || matches!(ib, ColumnIndexMetaData::NONE) {
+                continue;
+            }
+            assert_eq!(ia.num_pages(), ib.num_pages(), "{name}: pages");
+            if b.statistics().is_none() {
+                continue;
+            }
+            for page in 0..ia.num_pages() as usize {
+                if ib.is_null_page(page) {
+                    assert!(ia.is_null_page(page), "{name}");
+                    continue;
+                }
+                assert_eq!(
+                    index_bytes(ia, page),
+                    index_bytes(ib, page),
+                    "{name} page {page}"
+                );
+            }
+            assert_eq!(
+                ia.get_boundary_order(),
+                ib.get_boundary_order(),
+                "{name}: order"
+            );
+            let (oa, ob) = (
+                &m_ours.offset_index().unwrap()[rg][c],
+                &m_theirs.offset_index().unwrap()[rg][c],
+            );
+            let first_rows = |o: &parquet::file::page_index::offset_index::OffsetIndexMetaData| {
+                o.page_locations()
+                    .iter()
+                    .map(|p| p.first_row_index)
+                    .collect::<Vec<_>>()
+            };
+            assert_eq!(first_rows(oa), first_rows(ob), "{name}: page rows");
+        }
+    }
+    let read: Vec<_> = ours.build().unwrap().map(Result::unwrap).collect();
+    let read = arrow_select::concat::concat_batches(&read[0].schema(), &read).unwrap();
+    let expect = arrow_select::concat::concat_batches(
+        &batch.schema(),
+        &[batch.clone(), batch.slice(0, 777)],
+    )
+    .unwrap();
+    for c in 0..batch.num_columns() {
+        assert_eq!(
+            read.column(c).as_ref(),
+            expect.column(c).as_ref(),
+            "{}",
+            batch.schema().field(c).name()
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
