@@ -85,59 +85,209 @@ pub(crate) fn supports_nulls(descr: &ColumnDescPtr, props: &WriterProperties) ->
     descr.max_def_level() == 1 && settings_fit(descr, props)
 }
 
-/// Encodes `array` (of a column [`supports`] accepted, no nulls) as one
-/// column chunk: its bytes are left in `scratch` ([`Scratch::chunk`]), what
-/// `append_column` needs to place them is returned.
+/// Encodes a column [`supports`] accepted (no nulls) as one column chunk:
+/// its values are `parts` one after the other, taken in `order` (indices
+/// into that sequence) when given. Gathering the keys straight from the
+/// parts spares the row group a sorted copy of every column. The chunk's
+/// bytes are left in `scratch` ([`Scratch::chunk`]); what `append_column`
+/// needs to place them is returned.
 pub(crate) fn encode(
     descr: &ColumnDescPtr,
-    array: &dyn Array,
+    parts: &[&dyn Array],
+    order: Option<&[u32]>,
     props: &WriterProperties,
     scratch: &mut Scratch,
 ) -> Result<ColumnCloseResult> {
-    if array.null_count() != 0 {
+    if parts.iter().any(|a| a.null_count() != 0) {
         return Err(ParquetError::General(format!(
             "column {} has nulls but is required",
             descr.path()
         )));
     }
-    match array.data_type() {
-        DataType::UInt8 => ChunkEncoder::new(descr, props, scratch, Layout::Le(4))
-            .run(array.as_primitive::<UInt8Type>().values()),
-        DataType::UInt16 => ChunkEncoder::new(descr, props, scratch, Layout::Le(4))
-            .run(array.as_primitive::<UInt16Type>().values()),
-        DataType::UInt32 => ChunkEncoder::new(descr, props, scratch, Layout::Le(4))
-            .run(array.as_primitive::<UInt32Type>().values()),
-        DataType::UInt64 => ChunkEncoder::new(descr, props, scratch, Layout::Le(8))
-            .run(array.as_primitive::<UInt64Type>().values()),
+    let Some(data_type) = parts.first().map(|a| a.data_type().clone()) else {
+        return Err(ParquetError::General(format!(
+            "column {}: no rows",
+            descr.path()
+        )));
+    };
+    let mut keys = Keys::take(scratch);
+    let result = match data_type.clone() {
+        DataType::UInt8 => keys.u64(parts, order, |a, out| {
+            out.extend(
+                a.as_primitive::<UInt8Type>()
+                    .values()
+                    .iter()
+                    .map(|&v| u64::from(v)),
+            )
+        }),
+        DataType::UInt16 => keys.u64(parts, order, |a, out| {
+            out.extend(
+                a.as_primitive::<UInt16Type>()
+                    .values()
+                    .iter()
+                    .map(|&v| u64::from(v)),
+            )
+        }),
+        DataType::UInt32 => keys.u64(parts, order, |a, out| {
+            out.extend(
+                a.as_primitive::<UInt32Type>()
+                    .values()
+                    .iter()
+                    .map(|&v| u64::from(v)),
+            )
+        }),
+        DataType::UInt64 => keys.u64(parts, order, |a, out| {
+            out.extend_from_slice(a.as_primitive::<UInt64Type>().values())
+        }),
         DataType::Timestamp(TimeUnit::Nanosecond, _) => {
-            ChunkEncoder::new(descr, props, scratch, Layout::Le(8))
-                .run(array.as_primitive::<TimestampNanosecondType>().values())
+            keys.i64(parts, order, |a, out| {
+                out.extend_from_slice(a.as_primitive::<TimestampNanosecondType>().values())
+            });
+            Ok(())
         }
-        DataType::FixedSizeBinary(width) => {
-            let width = *width as usize;
-            let fsb = array.as_fixed_size_binary();
-            let data = &fsb.value_data()[..fsb.len() * width];
-            let layout = Layout::Be(width);
-            if width <= 8 {
-                let mut keys = std::mem::take(&mut scratch.keys64);
-                keys.clear();
-                keys.extend(data.chunks_exact(width).map(be_u64));
-                let close = ChunkEncoder::new(descr, props, scratch, layout).run(&keys);
-                scratch.keys64 = keys;
-                close
-            } else {
-                let mut keys = std::mem::take(&mut scratch.keys128);
-                keys.clear();
-                keys.extend(data.chunks_exact(width).map(be_u128));
-                let close = ChunkEncoder::new(descr, props, scratch, layout).run(&keys);
-                scratch.keys128 = keys;
-                close
-            }
+        DataType::FixedSizeBinary(width) if width <= 8 => keys.u64(parts, order, |a, out| {
+            let fsb = a.as_fixed_size_binary();
+            let w = fsb.value_length() as usize;
+            out.extend(
+                fsb.value_data()[..fsb.len() * w]
+                    .chunks_exact(w)
+                    .map(be_u64),
+            )
+        }),
+        DataType::FixedSizeBinary(_) => {
+            keys.u128(parts, order, |a, out| {
+                let fsb = a.as_fixed_size_binary();
+                let w = fsb.value_length() as usize;
+                out.extend(
+                    fsb.value_data()[..fsb.len() * w]
+                        .chunks_exact(w)
+                        .map(be_u128),
+                )
+            });
+            Ok(())
         }
         other => Err(ParquetError::General(format!(
             "no fast encoding for {other} (column {})",
             descr.path()
         ))),
+    };
+    let close = result.and_then(|()| {
+        let layout = match data_type {
+            DataType::UInt8 | DataType::UInt16 | DataType::UInt32 => Layout::Le(4),
+            DataType::FixedSizeBinary(w) => Layout::Be(w as usize),
+            _ => Layout::Le(8),
+        };
+        let encoder = ChunkEncoder::new(descr, props, scratch, layout);
+        match data_type {
+            DataType::Timestamp(_, _) => encoder.run(&keys.i64),
+            DataType::FixedSizeBinary(w) if w > 8 => encoder.run(&keys.u128),
+            _ => encoder.run(&keys.u64),
+        }
+    });
+    keys.give_back(scratch);
+    close
+}
+
+/// A chunk's keys in row order, in vectors borrowed from [`Scratch`]
+/// (`arrival` holds them in arrival order when they are reordered).
+struct Keys {
+    u64: Vec<u64>,
+    i64: Vec<i64>,
+    u128: Vec<u128>,
+    arrival: Vec<u128>,
+}
+
+impl Keys {
+    fn take(scratch: &mut Scratch) -> Keys {
+        Keys {
+            u64: std::mem::take(&mut scratch.keys64),
+            i64: std::mem::take(&mut scratch.keys_i64),
+            u128: std::mem::take(&mut scratch.keys128),
+            arrival: std::mem::take(&mut scratch.arrival),
+        }
+    }
+
+    fn give_back(self, scratch: &mut Scratch) {
+        scratch.keys64 = self.u64;
+        scratch.keys_i64 = self.i64;
+        scratch.keys128 = self.u128;
+        scratch.arrival = self.arrival;
+    }
+
+    fn u64(
+        &mut self,
+        parts: &[&dyn Array],
+        order: Option<&[u32]>,
+        fill: impl Fn(&dyn Array, &mut Vec<u64>),
+    ) -> Result<()> {
+        gather(
+            parts,
+            order,
+            fill,
+            &mut self.u64,
+            &mut self.arrival,
+            |k| k as u128,
+            |w| w as u64,
+        );
+        Ok(())
+    }
+
+    fn i64(
+        &mut self,
+        parts: &[&dyn Array],
+        order: Option<&[u32]>,
+        fill: impl Fn(&dyn Array, &mut Vec<i64>),
+    ) {
+        gather(
+            parts,
+            order,
+            fill,
+            &mut self.i64,
+            &mut self.arrival,
+            |k| k as u128,
+            |w| w as i64,
+        );
+    }
+
+    fn u128(
+        &mut self,
+        parts: &[&dyn Array],
+        order: Option<&[u32]>,
+        fill: impl Fn(&dyn Array, &mut Vec<u128>),
+    ) {
+        gather(
+            parts,
+            order,
+            fill,
+            &mut self.u128,
+            &mut self.arrival,
+            |k| k,
+            |w| w,
+        );
+    }
+}
+
+/// `out` = the values of `parts` in sequence, reordered by `order`; the
+/// arrival-order copy goes through `arrival` (as u128, one buffer for every
+/// key type).
+fn gather<K: Copy>(
+    parts: &[&dyn Array],
+    order: Option<&[u32]>,
+    fill: impl Fn(&dyn Array, &mut Vec<K>),
+    out: &mut Vec<K>,
+    arrival: &mut Vec<u128>,
+    widen: impl Fn(K) -> u128,
+    narrow: impl Fn(u128) -> K,
+) {
+    out.clear();
+    for part in parts {
+        fill(*part, out);
+    }
+    if let Some(order) = order {
+        arrival.clear();
+        arrival.extend(out.iter().map(|&k| widen(k)));
+        out.clear();
+        out.extend(order.iter().map(|&i| narrow(arrival[i as usize])));
     }
 }
 
@@ -316,7 +466,9 @@ pub(crate) struct Scratch {
     dictionary: Vec<u128>,
     indices: Vec<u32>,
     keys64: Vec<u64>,
+    keys_i64: Vec<i64>,
     keys128: Vec<u128>,
+    arrival: Vec<u128>,
     values: Vec<u8>,
     sink: Vec<u8>,
 }
@@ -329,7 +481,9 @@ impl Scratch {
             dictionary: Vec::new(),
             indices: Vec::new(),
             keys64: Vec::new(),
+            keys_i64: Vec::new(),
             keys128: Vec::new(),
+            arrival: Vec::new(),
             values: Vec::new(),
             sink: Vec::new(),
         }

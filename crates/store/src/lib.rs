@@ -172,7 +172,8 @@ pub struct Pushed {
 /// The store's writing side: one open window per source.
 pub struct Store {
     config: StoreConfig,
-    open: HashMap<String, WindowWriter>,
+    /// Open windows by source (looked up for every record: a fast hash).
+    open: HashMap<String, WindowWriter, foldhash::fast::RandomState>,
 }
 
 impl Store {
@@ -188,7 +189,7 @@ impl Store {
             .map_err(|e| Error::io("creating the store folder", &config.root, e))?;
         Ok(Store {
             config,
-            open: HashMap::new(),
+            open: HashMap::default(),
         })
     }
 
@@ -207,6 +208,13 @@ impl Store {
         record: &FlowRecord,
     ) -> Result<Pushed, Error> {
         let window = self.config.window_of(now_secs);
+        // The common case: the source's window is open. One lookup.
+        if let Some(w) = self.open.get_mut(source) {
+            if w.window_start() == window {
+                w.push(record)?;
+                return Ok(Pushed { finished: Ok(None) });
+            }
+        }
         let mut finished = Ok(None);
         if self
             .open

@@ -14,7 +14,7 @@ use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
-use arrow_array::{Array, ArrayRef, RecordBatch, TimestampNanosecondArray, UInt32Array};
+use arrow_array::{Array, RecordBatch, TimestampNanosecondArray, UInt32Array};
 use arrow_ipc::writer::StreamWriter;
 use arrow_schema::{ArrowError, SchemaRef};
 use parquet::arrow::arrow_writer::{compute_leaves, ArrowRowGroupWriterFactory};
@@ -29,7 +29,7 @@ use parquet::file::properties::{
 use parquet::file::writer::SerializedFileWriter;
 use parquet::schema::types::{ColumnDescPtr, ColumnPath};
 use record::FlowRecord;
-use schema::sparse::{null_array, Thinner};
+use schema::sparse::Thinner;
 use schema::{flow_schema, BatchBuilder};
 
 use crate::chunk;
@@ -402,11 +402,7 @@ impl Encoder {
                         Some(w) => w,
                         None => writer.insert(FileEncoder::create(&temp, props.clone())?),
                     };
-                    // Sorting by time inside the row group makes the time
-                    // statistics tight and lets readers stop early.
-                    let sorted = gather_by_first(&batches)
-                        .map_err(|e| Error::parquet("sorting a row group for", &temp, e))?;
-                    w.write_row_group(&sorted)
+                    w.write_row_group_of(&batches)
                         .map_err(|e| Error::parquet("writing", &temp, e))?;
                 }
                 Ok(writer)
@@ -492,15 +488,33 @@ impl<W: Write + Send> FileEncoder<W> {
         })
     }
 
-    /// Writes `batch` (flow layout) as one row group.
+    /// Writes `batch` (flow layout) as one row group, in order of `first`.
     pub fn write_row_group(&mut self, batch: &RecordBatch) -> Result<(), ParquetError> {
-        let rows = batch.num_rows();
-        let ours: Vec<bool> = (0..batch.num_columns())
+        self.write_row_group_of(std::slice::from_ref(batch))
+    }
+
+    /// Writes the rows of `batches` (flow layout) as one row group, in order
+    /// of `first` (stable: equal times keep their arrival order). Sorting by
+    /// time inside the row group makes the time statistics tight and lets
+    /// readers stop early. Our columns gather their values straight from
+    /// the batches; a column parquet-rs encodes is concatenated and sorted
+    /// first.
+    pub fn write_row_group_of(&mut self, batches: &[RecordBatch]) -> Result<(), ParquetError> {
+        let rows: usize = batches.iter().map(RecordBatch::num_rows).sum();
+        if rows == 0 {
+            return Ok(());
+        }
+        let order = time_order(batches)?;
+        let columns = self.leaves.len();
+        let parts_of = |c: usize| -> Vec<&dyn Array> {
+            batches.iter().map(|b| b.column(c).as_ref()).collect()
+        };
+        let null_throughout =
+            |parts: &[&dyn Array]| parts.iter().all(|a| a.null_count() == a.len());
+        let ours: Vec<bool> = (0..columns)
             .map(|c| {
-                let array = batch.column(c);
                 self.ours[c]
-                    || (rows > 0
-                        && array.null_count() == rows
+                    || (null_throughout(&parts_of(c))
                         && chunk::supports_nulls(&self.leaves[c], &self.props))
             })
             .collect();
@@ -515,22 +529,39 @@ impl<W: Write + Send> FileEncoder<W> {
             ),
         };
         self.row_groups += 1;
-        let schema = batch.schema();
+        let schema = flow_schema();
         let mut row_group = self.file.next_row_group()?;
         for (c, &ours) in ours.iter().enumerate() {
             let writer = writers.as_mut().and_then(Iterator::next);
-            let array = batch.column(c);
+            let parts = parts_of(c);
             let descr = &self.leaves[c];
             if ours {
-                let close = match array.null_count() == rows && rows > 0 {
+                let close = match null_throughout(&parts) {
                     true => chunk::encode_nulls(descr, rows, &self.props, &mut self.scratch)?,
-                    false => chunk::encode(descr, array.as_ref(), &self.props, &mut self.scratch)?,
+                    false => chunk::encode(
+                        descr,
+                        &parts,
+                        order.as_deref(),
+                        &self.props,
+                        &mut self.scratch,
+                    )?,
                 };
                 row_group.append_column(&self.scratch.chunk(), close)?;
             } else {
                 let mut writer =
                     writer.ok_or_else(|| ParquetError::General("no column writer".into()))?;
-                for leaf in compute_leaves(schema.field(c), array)? {
+                let array = match parts.as_slice() {
+                    [one] => one.slice(0, one.len()),
+                    _ => arrow_select::concat::concat(&parts)?,
+                };
+                let array = match &order {
+                    Some(order) => {
+                        let order = UInt32Array::from(order.clone());
+                        arrow_select::take::take(array.as_ref(), &order, None)?
+                    }
+                    None => array,
+                };
+                for leaf in compute_leaves(schema.field(c), &array)? {
                     writer.write(&leaf)?;
                 }
                 writer.close()?.append_to_row_group(&mut row_group)?;
@@ -566,45 +597,22 @@ fn remove_spool(spool: Option<Spool>) {
     }
 }
 
-/// The rows of `batches` in order of `first` (stable, so equal times keep
-/// their arrival order), as one batch. Columns null in every batch are not
-/// gathered: they become one shared null array.
-fn gather_by_first(batches: &[RecordBatch]) -> Result<RecordBatch, ArrowError> {
-    let schema = flow_schema();
-    let rows: usize = batches.iter().map(RecordBatch::num_rows).sum();
-    let column = |c: usize| -> Result<ArrayRef, ArrowError> {
-        let parts: Vec<&dyn Array> = batches.iter().map(|b| b.column(c).as_ref()).collect();
-        if parts.iter().all(|a| a.null_count() == a.len()) {
-            return Ok(null_array(schema.field(c).data_type(), rows));
-        }
-        match parts.as_slice() {
-            [one] => Ok(one.slice(0, one.len())),
-            _ => arrow_select::concat::concat(&parts),
-        }
-    };
-    let first = column(0)?;
-    let times = first
-        .as_any()
-        .downcast_ref::<TimestampNanosecondArray>()
-        .ok_or_else(|| ArrowError::SchemaError("column 0 is not `first`".into()))?
-        .values();
-    let order = (!times.windows(2).all(|w| w[0] <= w[1])).then(|| {
-        let mut order: Vec<u32> = (0..rows as u32).collect();
-        order.sort_by_key(|&i| times[i as usize]);
-        UInt32Array::from(order)
-    });
-    let arrange = |array: ArrayRef| -> Result<ArrayRef, ArrowError> {
-        match &order {
-            Some(order) if array.null_count() < array.len() => {
-                arrow_select::take::take(array.as_ref(), order, None)
-            }
-            _ => Ok(array),
-        }
-    };
-    let mut columns = Vec::with_capacity(schema.fields().len());
-    columns.push(arrange(first)?);
-    for c in 1..schema.fields().len() {
-        columns.push(arrange(column(c)?)?);
+/// The order of `batches`' rows (indices into their sequence) by `first`,
+/// stable; None when they already are in that order.
+fn time_order(batches: &[RecordBatch]) -> Result<Option<Vec<u32>>, ArrowError> {
+    let mut times: Vec<i64> = Vec::new();
+    for b in batches {
+        let first = b
+            .column(0)
+            .as_any()
+            .downcast_ref::<TimestampNanosecondArray>()
+            .ok_or_else(|| ArrowError::SchemaError("column 0 is not `first`".into()))?;
+        times.extend_from_slice(first.values());
     }
-    RecordBatch::try_new(schema, columns)
+    if times.windows(2).all(|w| w[0] <= w[1]) {
+        return Ok(None);
+    }
+    let mut order: Vec<u32> = (0..times.len() as u32).collect();
+    order.sort_by_key(|&i| times[i as usize]);
+    Ok(Some(order))
 }
