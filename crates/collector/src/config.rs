@@ -171,8 +171,11 @@ pub enum OutputConfig {
         /// Keep a spool (`PATH/.spool/`) so records survive a crash: a
         /// record is acknowledged once spooled, at most half a second after
         /// it arrived, and is in the store exactly once after a restart.
-        #[serde(default = "yes")]
-        spool: bool,
+        /// Default: on, unless every input is a file. A file is already on
+        /// disk, so spooling its records again would only double the
+        /// writes: after a crash, read the file again.
+        #[serde(default)]
+        spool: Option<bool>,
         /// Where the spool lives (default `PATH/.spool`): on another disk,
         /// a full store disk leaves records in the spool, stored at the next
         /// start.
@@ -214,10 +217,6 @@ pub enum OutputConfig {
     },
 }
 
-fn yes() -> bool {
-    true
-}
-
 fn default_window() -> u64 {
     store::DEFAULT_WINDOW_SECS
 }
@@ -242,6 +241,15 @@ impl OutputConfig {
 }
 
 impl Config {
+    /// Whether a store output keeps a spool when its `spool` is unset:
+    /// yes unless every input is a file (files are their own spool).
+    pub fn spool_by_default(&self) -> bool {
+        !self
+            .inputs
+            .iter()
+            .all(|i| matches!(i, InputConfig::File { .. }))
+    }
+
     /// Reads and checks a TOML file.
     pub fn load(path: &Path) -> Result<Config, String> {
         let text = std::fs::read_to_string(path)
@@ -364,6 +372,25 @@ mod tests {
         )
         .unwrap_err();
         assert!(e.contains("smtp://x"), "{e}");
+    }
+
+    #[test]
+    fn only_file_inputs_go_without_a_spool_by_default() {
+        let store = "[[output]]\nkind = \"store\"\npath = \"s\"\n";
+        let file = "[[input]]\nkind = \"file\"\npaths = [\"a.ipfix\"]\n";
+        let tcp = "[[input]]\nkind = \"tcp\"\nlisten = \":4739\"\n";
+        let files = Config::parse(&format!("{file}{file}{store}")).unwrap();
+        assert!(!files.spool_by_default());
+        let mixed = Config::parse(&format!("{file}{tcp}{store}")).unwrap();
+        assert!(mixed.spool_by_default());
+        let explicit = Config::parse(&format!("{file}{store}spool = true\n")).unwrap();
+        assert!(matches!(
+            explicit.outputs[0],
+            OutputConfig::Store {
+                spool: Some(true),
+                ..
+            }
+        ));
     }
 
     #[test]

@@ -58,6 +58,14 @@ pub struct Queue {
     max_bytes: usize,
 }
 
+/// Bytes queued beyond which inputs that can wait (TCP, files) do. UDP
+/// cannot wait, so it alone may fill the rest of the budget, to ride out a
+/// burst. A file is read far faster than the pipeline decodes: with the
+/// whole budget, 32 MiB of messages stood in the queue, memory the kernel
+/// had to hand over fresh and zero; a few megabytes keep the pipeline as
+/// busy (BENCHMARKS.md).
+const WAITING_INPUT_BYTES: usize = 4 << 20;
+
 impl Queue {
     pub fn new(tx: SyncSender<Event>, max_bytes: usize) -> (Queue, Arc<AtomicUsize>) {
         let queued = Arc::new(AtomicUsize::new(0));
@@ -69,8 +77,12 @@ impl Queue {
         (q, queued)
     }
 
+    fn over(&self, budget: usize, len: usize) -> bool {
+        self.queued.load(Ordering::Relaxed) + len > budget
+    }
+
     fn over_budget(&self, len: usize) -> bool {
-        self.queued.load(Ordering::Relaxed) + len > self.max_bytes
+        self.over(self.max_bytes, len)
     }
 
     /// Queues a message or gives it back when the queue is full (UDP).
@@ -89,7 +101,8 @@ impl Queue {
     /// Err when the pipeline is gone or on shutdown.
     fn send(&self, event: Event, stop: &AtomicBool) -> Result<(), ()> {
         let len = event.queued_bytes();
-        while self.over_budget(len) && self.queued.load(Ordering::Relaxed) > 0 {
+        let budget = self.max_bytes.min(WAITING_INPUT_BYTES);
+        while self.over(budget, len) && self.queued.load(Ordering::Relaxed) > 0 {
             if stop.load(Ordering::Relaxed) {
                 return Err(());
             }

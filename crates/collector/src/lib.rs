@@ -11,8 +11,9 @@
 //! template, a record a stage rejects and an output error are each counted,
 //! per exporter or per output, in [`Stats`] and the `-S` lines.
 //!
-//! Not here yet: the spool that makes accepted records survive a crash, and
-//! reloading the configuration on SIGHUP (see ARCHITECTURE.md).
+//! Crash safety is the store's spool ([`store::WriterConfig::spool`]), on
+//! by default unless every input is a file ([`Config::spool_by_default`]).
+//! SIGHUP reloads stages and outputs ([`Collector::reload_on`]).
 
 pub mod config;
 pub mod input;

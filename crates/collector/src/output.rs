@@ -44,7 +44,9 @@ pub(crate) struct Output {
 }
 
 impl Output {
-    pub fn open(config: &OutputConfig) -> Result<Output, String> {
+    /// Opens an output; a store keeps a spool when its `spool` says so,
+    /// or by `spool_by_default` ([`crate::Config::spool_by_default`]).
+    pub fn open(config: &OutputConfig, spool_by_default: bool) -> Result<Output, String> {
         let mut json_dropped = None;
         let mut stream_stats = None;
         let (name, kind) = match config {
@@ -59,7 +61,13 @@ impl Output {
             } => {
                 let mut c = StoreConfig::new(path);
                 c.window_secs = *window;
-                c.writer.spool = *spool;
+                c.writer.spool = spool.unwrap_or(spool_by_default);
+                if spool.is_none() && !spool_by_default {
+                    log(&format!(
+                        "store {}: no spool, every input is a file (after a crash, read the files again; `spool = true` keeps one)",
+                        path.display()
+                    ));
+                }
                 c.writer.spool_dir = spool_dir.clone();
                 recover_store(path, &c)?;
                 let store = Store::open(c).map_err(|e| e.to_string())?;

@@ -124,7 +124,7 @@ impl Pipeline {
         let outputs = config
             .outputs
             .iter()
-            .map(Output::open)
+            .map(|o| Output::open(o, config.spool_by_default()))
             .collect::<Result<Vec<_>, _>>()?;
         Ok((stages, outputs))
     }
@@ -356,7 +356,7 @@ impl Pipeline {
             if r.is_some() {
                 continue;
             }
-            match Output::open(c) {
+            match Output::open(c, config.spool_by_default()) {
                 Ok(o) => opened.push(o),
                 Err(e) => {
                     for mut o in opened {

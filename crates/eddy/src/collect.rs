@@ -82,7 +82,7 @@ fn build_config(args: &CollectArgs) -> Result<Config> {
             window: args.window,
             max_age: None,
             max_bytes: None,
-            spool: true,
+            spool: None,
             spool_dir: None,
             sources: None,
         });

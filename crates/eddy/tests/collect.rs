@@ -151,6 +151,9 @@ fn ipfix_files_are_stored_as_the_meter_saw_them() {
         let log = String::from_utf8_lossy(&out.stderr);
         assert!(out.status.success(), "{log}");
         assert!(log.contains("0 decode errors"), "{log}");
+        // Files are their own spool: none is written.
+        assert!(log.contains("no spool, every input is a file"), "{log}");
+        assert!(!store_dir.join(".spool").exists());
         let (stored, sources) = read_store(&store_dir);
         assert_same_flows(&csv, &stored);
         assert!(sources.iter().all(|s| s == "file"), "{sources:?}");

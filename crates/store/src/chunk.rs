@@ -462,7 +462,7 @@ impl Key for i64 {
 /// zeroing huge pages was a fifth of the collector's time.
 pub(crate) struct Scratch {
     zstd: Zstd,
-    map: hashbrown::HashMap<u128, u32, foldhash::fast::FixedState>,
+    table: Slots,
     dictionary: Vec<u128>,
     indices: Vec<u32>,
     keys64: Vec<u64>,
@@ -477,7 +477,7 @@ impl Scratch {
     pub(crate) fn new() -> Scratch {
         Scratch {
             zstd: Zstd::new(),
-            map: hashbrown::HashMap::with_hasher(foldhash::fast::FixedState::default()),
+            table: Slots::new(),
             dictionary: Vec::new(),
             indices: Vec::new(),
             keys64: Vec::new(),
@@ -914,31 +914,45 @@ struct Dictionary {
 
 impl Dictionary {
     /// None when there are more than `limit` distinct values (PLAIN then).
-    /// The map and vectors come from `scratch` (and go back to it).
+    /// The table and vectors come from `scratch` (and go back to it).
     fn build<K: Key>(keys: &[K], limit: usize, scratch: &mut Scratch) -> Option<Dictionary> {
-        let map = &mut scratch.map;
-        map.clear();
+        let table = &mut scratch.table;
+        table.reset();
         let mut values = std::mem::take(&mut scratch.dictionary);
         let mut indices = std::mem::take(&mut scratch.indices);
         values.clear();
         indices.clear();
         indices.reserve(keys.len());
+        // Hashes of the next rows, computed (and their slots prefetched)
+        // `AHEAD` rows early.
+        let mut hashes = [0u64; AHEAD];
+        for (i, &k) in keys.iter().take(AHEAD).enumerate() {
+            hashes[i] = table.hash(k.bits());
+        }
         let mut last: Option<(K, u32)> = None;
-        for &k in keys {
-            // Runs of one value (the exporter, unused fields) skip the map.
+        for (i, &k) in keys.iter().enumerate() {
+            let hash = hashes[i % AHEAD];
+            if let Some(&ahead) = keys.get(i + AHEAD) {
+                hashes[i % AHEAD] = table.hash(ahead.bits());
+                table.prefetch(hashes[i % AHEAD]);
+            }
+            // Runs of one value (the exporter, unused fields) skip the table.
             let index = match last {
                 Some((lk, li)) if lk == k => li,
                 _ => {
-                    let next = values.len() as u32;
-                    let index = *map.entry(k.bits()).or_insert(next);
-                    if index == next {
-                        if values.len() == limit {
-                            scratch.dictionary = values;
-                            scratch.indices = indices;
-                            return None;
+                    let index = match table.find(hash, k.bits(), &values) {
+                        Ok(index) => index,
+                        Err(slot) => {
+                            if values.len() == limit {
+                                scratch.dictionary = values;
+                                scratch.indices = indices;
+                                return None;
+                            }
+                            values.push(k.bits());
+                            table.insert(slot, &values);
+                            values.len() as u32 - 1
                         }
-                        values.push(k.bits());
-                    }
+                    };
                     last = Some((k, index));
                     index
                 }
@@ -946,6 +960,98 @@ impl Dictionary {
             indices.push(index);
         }
         Some(Dictionary { values, indices })
+    }
+}
+
+/// How many rows ahead [`Dictionary::build`] prefetches.
+const AHEAD: usize = 8;
+
+/// Where each distinct key of a chunk sits in its dictionary: open
+/// addressing with linear probing over slots that hold `index + 1` (0 is
+/// empty); the keys themselves are the dictionary's values. At four bytes
+/// a slot, a row group's table (tens of thousands of addresses) stays in
+/// the L2 cache, where hashbrown's 32-byte `(u128, u32)` buckets did not,
+/// and the slots of the rows ahead are prefetched: the lookups were a
+/// tenth of the collector's time (BENCHMARKS.md). The hash is seeded per
+/// process, so crafted addresses cannot make the probes long.
+struct Slots {
+    slots: Vec<u32>,
+    /// 64 minus log2 of the slot count: a hash's top bits pick its slot.
+    shift: u32,
+    hasher: foldhash::fast::RandomState,
+}
+
+impl Slots {
+    /// log2 of the slots a chunk starts with (16 KiB); doubled as needed.
+    const FIRST_BITS: u32 = 12;
+
+    fn new() -> Slots {
+        Slots {
+            slots: Vec::new(),
+            shift: 64 - Slots::FIRST_BITS,
+            hasher: foldhash::fast::RandomState::default(),
+        }
+    }
+
+    fn reset(&mut self) {
+        self.resize(Slots::FIRST_BITS);
+    }
+
+    fn resize(&mut self, bits: u32) {
+        self.slots.clear();
+        self.slots.resize(1 << bits, 0);
+        self.shift = 64 - bits;
+    }
+
+    fn hash(&self, key: u128) -> u64 {
+        use std::hash::BuildHasher;
+        self.hasher.hash_one(key)
+    }
+
+    fn home(&self, hash: u64) -> usize {
+        (hash >> self.shift) as usize
+    }
+
+    fn prefetch(&self, hash: u64) {
+        #[cfg(target_arch = "x86_64")]
+        {
+            use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+            let slot = self.slots.as_ptr().wrapping_add(self.home(hash));
+            // SAFETY: a prefetch is a hint: it reads nothing and cannot
+            // fault, and SSE is part of every x86_64 target.
+            unsafe { _mm_prefetch::<_MM_HINT_T0>(slot.cast()) };
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        let _ = hash;
+    }
+
+    /// `key`'s dictionary index, or the empty slot where it goes.
+    fn find(&self, hash: u64, key: u128, values: &[u128]) -> Result<u32, usize> {
+        let mask = self.slots.len() - 1;
+        let mut at = self.home(hash);
+        loop {
+            match self.slots[at] {
+                0 => return Err(at),
+                s if values[s as usize - 1] == key => return Ok(s - 1),
+                _ => at = (at + 1) & mask,
+            }
+        }
+    }
+
+    /// Points the empty `slot` (from [`Slots::find`]) at the last of
+    /// `values`, and doubles the table when it is half full.
+    fn insert(&mut self, slot: usize, values: &[u128]) {
+        self.slots[slot] = values.len() as u32;
+        if values.len() * 2 > self.slots.len() {
+            let bits = self.slots.len().trailing_zeros() + 1;
+            self.resize(bits);
+            for (i, &v) in values.iter().enumerate() {
+                let Err(empty) = self.find(self.hash(v), v, &values[..i]) else {
+                    unreachable!("dictionary values are distinct")
+                };
+                self.slots[empty] = i as u32 + 1;
+            }
+        }
     }
 }
 
@@ -1093,6 +1199,35 @@ mod tests {
                 "bits {bits}"
             );
         }
+    }
+
+    #[test]
+    fn a_dictionary_keeps_first_appearance_order_as_its_table_grows() {
+        // 30,000 IPv4-mapped addresses, each twice, in a scrambled order:
+        // the table doubles several times from its first 4,096 slots.
+        let mapped = 0xffff_u128 << 32;
+        let keys: Vec<u128> = (0..60_000u128)
+            .map(|i| mapped | ((i * 7_919) % 30_000))
+            .collect();
+        let mut scratch = Scratch::new();
+        let d = Dictionary::build(&keys, 1 << 20, &mut scratch).unwrap();
+        assert_eq!(d.values.len(), 30_000);
+        let mut first = Vec::new();
+        let mut seen = std::collections::HashSet::new();
+        for &k in &keys {
+            if seen.insert(k) {
+                first.push(k);
+            }
+        }
+        assert_eq!(d.values, first);
+        assert!(d
+            .indices
+            .iter()
+            .zip(&keys)
+            .all(|(&i, &k)| d.values[i as usize] == k));
+        // The scratch table is reused: a second chunk starts empty.
+        let small = Dictionary::build(&[5u64, 5, 6], 10, &mut scratch).unwrap();
+        assert_eq!((small.values, small.indices), (vec![5, 6], vec![0, 0, 1]));
     }
 
     #[test]
