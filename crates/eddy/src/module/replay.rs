@@ -244,7 +244,6 @@ struct Merge {
     /// Set when the window cannot be merged (no `first` column, files of
     /// different schemas): its batches go out as they are.
     unsorted: bool,
-    indices: Vec<(usize, usize)>,
 }
 
 impl Merge {
@@ -285,7 +284,6 @@ impl Merge {
             runs,
             batch_rows,
             unsorted,
-            indices: Vec::new(),
         }
     }
 
@@ -337,45 +335,39 @@ impl Merge {
         if let [(b, pos, n)] = segments[..] {
             return Some(Ok(self.batches[b].slice(pos, n)));
         }
-        // Long segments: copy slices; short ones: gather row by row.
-        if segments.len() * 64 <= rows {
-            let slices: Vec<RecordBatch> = segments
-                .iter()
-                .map(|&(b, pos, n)| self.batches[b].slice(pos, n))
-                .collect();
-            return Some(
-                stream::columns::concat(&self.batches[0].schema(), &slices).map_err(Into::into),
-            );
-        }
-        self.indices.clear();
-        for &(b, pos, n) in &segments {
-            self.indices.extend((pos..pos + n).map(|r| (b, r)));
-        }
-        Some(interleave_batches(&self.batches, &self.indices))
+        Some(gather_segments(&self.batches, &segments, rows))
     }
 }
 
-/// `interleave_record_batch`, except that a column null in every batch
-/// (most L7 columns of most windows) is made null directly rather than
-/// gathered row by row.
-fn interleave_batches(
+/// The rows of `segments` ((batch, first row, rows)) in order, copied a
+/// segment at a time: one copy per segment and column, where a row-by-row
+/// `interleave` copied every string on its own (a third of the replay's
+/// time with segments of 24 rows on average; BENCHMARKS.md). A column null
+/// in every batch (most L7 columns of most windows) is made null directly.
+fn gather_segments(
     batches: &[RecordBatch],
-    indices: &[(usize, usize)],
+    segments: &[(usize, usize, usize)],
+    rows: usize,
 ) -> Result<RecordBatch, ModuleError> {
     let schema = batches[0].schema();
     let mut columns = Vec::with_capacity(schema.fields().len());
-    let mut arrays: Vec<&dyn Array> = Vec::with_capacity(batches.len());
+    let mut data = Vec::with_capacity(batches.len());
     for (c, field) in schema.fields().iter().enumerate() {
-        arrays.clear();
-        arrays.extend(batches.iter().map(|b| b.column(c).as_ref()));
-        if field.is_nullable() && arrays.iter().all(|a| a.null_count() == a.len()) {
-            columns.push(arrow_array::new_null_array(
-                field.data_type(),
-                indices.len(),
-            ));
-        } else {
-            columns.push(arrow_select::interleave::interleave(&arrays, indices)?);
+        let all_null = batches
+            .iter()
+            .all(|b| b.column(c).null_count() == b.num_rows());
+        if field.is_nullable() && all_null {
+            columns.push(arrow_array::new_null_array(field.data_type(), rows));
+            continue;
         }
+        data.clear();
+        data.extend(batches.iter().map(|b| b.column(c).to_data()));
+        let mut out =
+            arrow_data::transform::MutableArrayData::new(data.iter().collect(), false, rows);
+        for &(b, pos, n) in segments {
+            out.try_extend(b, pos, pos + n)?;
+        }
+        columns.push(arrow_array::make_array(out.freeze()));
     }
     Ok(RecordBatch::try_new(schema, columns)?)
 }
@@ -499,10 +491,16 @@ mod tests {
     use super::*;
     use std::sync::Arc;
 
-    use arrow_array::{TimestampNanosecondArray, UInt64Array};
+    use arrow_array::{StringArray, TimestampNanosecondArray, UInt64Array};
     use arrow_schema::{DataType, Field, Schema, TimeUnit};
 
-    /// A batch of sorted runs: `first` times and a row id.
+    /// A row's name: a string of its id, null for every third row.
+    fn name_of(id: u64) -> Option<String> {
+        (id % 3 != 0).then(|| format!("host-{id}"))
+    }
+
+    /// A batch of sorted runs: `first` times, a row id, a partly null
+    /// string column and one null throughout.
     fn batch(times: Vec<i64>, ids: Vec<u64>) -> RecordBatch {
         let schema = Arc::new(Schema::new(vec![
             Field::new(
@@ -511,17 +509,25 @@ mod tests {
                 false,
             ),
             Field::new("id", DataType::UInt64, false),
+            Field::new("name", DataType::Utf8, true),
+            Field::new("unused", DataType::Utf8, true),
         ]));
+        let names: StringArray = ids.iter().map(|&i| name_of(i)).collect();
+        let unused = arrow_array::new_null_array(&DataType::Utf8, ids.len());
         RecordBatch::try_new(
             schema,
             vec![
                 Arc::new(TimestampNanosecondArray::from(times).with_timezone("UTC")),
                 Arc::new(UInt64Array::from(ids)),
+                Arc::new(names),
+                unused,
             ],
         )
         .unwrap()
     }
 
+    /// (first, id) of every row the merge puts out; each row's other
+    /// columns are checked against its id on the way.
     fn drain(mut m: Merge) -> Vec<(i64, u64)> {
         let mut out = Vec::new();
         while let Some(b) = m.next_chunk() {
@@ -532,6 +538,12 @@ mod tests {
                 .downcast_ref::<TimestampNanosecondArray>()
                 .unwrap();
             let id = b.column(1).as_any().downcast_ref::<UInt64Array>().unwrap();
+            let name = b.column(2).as_any().downcast_ref::<StringArray>().unwrap();
+            for i in 0..b.num_rows() {
+                let want = name_of(id.value(i));
+                assert_eq!(name.is_valid(i).then(|| name.value(i).to_string()), want);
+            }
+            assert_eq!(b.column(3).null_count(), b.num_rows());
             out.extend((0..b.num_rows()).map(|i| (t.value(i), id.value(i))));
         }
         out
