@@ -496,7 +496,7 @@ mod tests {
 
     /// A row's name: a string of its id, null for every third row.
     fn name_of(id: u64) -> Option<String> {
-        (id % 3 != 0).then(|| format!("host-{id}"))
+        (!id.is_multiple_of(3)).then(|| format!("host-{id}"))
     }
 
     /// A batch of sorted runs: `first` times, a row id, a partly null
