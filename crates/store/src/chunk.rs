@@ -1046,10 +1046,10 @@ impl Slots {
             let bits = self.slots.len().trailing_zeros() + 1;
             self.resize(bits);
             for (i, &v) in values.iter().enumerate() {
-                let Err(empty) = self.find(self.hash(v), v, &values[..i]) else {
-                    unreachable!("dictionary values are distinct")
-                };
-                self.slots[empty] = i as u32 + 1;
+                // Dictionary values are distinct: each finds an empty slot.
+                if let Err(empty) = self.find(self.hash(v), v, &values[..i]) {
+                    self.slots[empty] = i as u32 + 1;
+                }
             }
         }
     }
