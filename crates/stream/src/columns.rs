@@ -6,8 +6,11 @@
 
 use std::sync::Arc;
 
-use arrow_array::{new_null_array, Array, ArrayRef, BooleanArray, RecordBatch};
-use arrow_schema::{ArrowError, SchemaRef};
+use arrow_array::{make_array, new_null_array, Array, ArrayRef, BooleanArray, RecordBatch};
+use arrow_buffer::{BooleanBufferBuilder, Buffer, MutableBuffer, NullBuffer};
+use arrow_data::transform::MutableArrayData;
+use arrow_data::ArrayData;
+use arrow_schema::{ArrowError, DataType, SchemaRef};
 
 fn all_null(a: &dyn Array) -> bool {
     a.null_count() == a.len()
@@ -53,6 +56,139 @@ pub fn concat(schema: &SchemaRef, batches: &[RecordBatch]) -> Result<RecordBatch
     RecordBatch::try_new(Arc::clone(schema), columns)
 }
 
+/// A run of rows: (batch index, first row, rows).
+pub type Segment = (usize, usize, usize);
+
+/// The rows of `segments`, in order, out of `batches` (one schema; at
+/// least one batch). Each segment of each column is copied at once: the
+/// replay's merge of a window's row groups finds segments of a few dozen
+/// rows, and `interleave` copied every string on its own, then arrow's
+/// `MutableArrayData` cost about 57 ns per segment and column
+/// (BENCHMARKS.md). Fixed-width columns (integers, times, addresses) and
+/// strings are copied here; other types go through `MutableArrayData`.
+pub fn take_segments(
+    batches: &[RecordBatch],
+    segments: &[Segment],
+) -> Result<RecordBatch, ArrowError> {
+    let Some(first) = batches.first() else {
+        return Err(ArrowError::InvalidArgumentError(
+            "take_segments: no batches".into(),
+        ));
+    };
+    let schema = first.schema();
+    let rows: usize = segments.iter().map(|s| s.2).sum();
+    for &(b, pos, n) in segments {
+        let fits = batches.get(b).is_some_and(|batch| {
+            pos.checked_add(n)
+                .is_some_and(|end| end <= batch.num_rows())
+        });
+        if !fits {
+            return Err(ArrowError::InvalidArgumentError(format!(
+                "take_segments: rows {pos}..+{n} of batch {b} do not exist"
+            )));
+        }
+    }
+    let mut columns = Vec::with_capacity(schema.fields().len());
+    let mut arrays: Vec<&dyn Array> = Vec::with_capacity(batches.len());
+    for (c, field) in schema.fields().iter().enumerate() {
+        arrays.clear();
+        arrays.extend(batches.iter().map(|b| b.column(c).as_ref()));
+        if field.is_nullable() && arrays.iter().all(|a| all_null(*a)) {
+            columns.push(new_null_array(field.data_type(), rows));
+        } else {
+            columns.push(take_column(&arrays, segments, rows)?);
+        }
+    }
+    RecordBatch::try_new(schema, columns)
+}
+
+fn take_column(
+    arrays: &[&dyn Array],
+    segments: &[Segment],
+    rows: usize,
+) -> Result<ArrayRef, ArrowError> {
+    let data_type = arrays[0].data_type();
+    let data: Vec<ArrayData> = arrays.iter().map(|a| a.to_data()).collect();
+    let width = match data_type {
+        DataType::FixedSizeBinary(w) => usize::try_from(*w).ok(),
+        DataType::Utf8 | DataType::Binary => None,
+        other => other.primitive_width(),
+    };
+    let buffers = match (data_type, width) {
+        (DataType::Utf8 | DataType::Binary, _) => take_bytes(&data, segments, rows)?,
+        (_, Some(w)) => vec![take_fixed(&data, segments, rows, w)],
+        _ => {
+            let mut out = MutableArrayData::new(data.iter().collect(), false, rows);
+            for &(b, pos, n) in segments {
+                out.try_extend(b, pos, pos + n)?;
+            }
+            return Ok(make_array(out.freeze()));
+        }
+    };
+    let builder = ArrayData::builder(data_type.clone())
+        .len(rows)
+        .buffers(buffers)
+        .nulls(take_nulls(arrays, segments, rows));
+    // SAFETY: every segment lies within its source array (checked by
+    // `take_segments`), whose data is valid: fixed-width values are copied
+    // whole, and string offsets are the source's, shifted to start where
+    // the copied bytes start, so they rise, end at the values' length and
+    // fall on the source's value boundaries (UTF-8 stays whole).
+    Ok(make_array(unsafe { builder.build_unchecked() }))
+}
+
+/// The values of a fixed-width column (`width` bytes a row).
+fn take_fixed(data: &[ArrayData], segments: &[Segment], rows: usize, width: usize) -> Buffer {
+    let mut out = MutableBuffer::with_capacity(rows * width);
+    for &(b, pos, n) in segments {
+        let d = &data[b];
+        let start = (d.offset() + pos) * width;
+        out.extend_from_slice(&d.buffers()[0].as_slice()[start..start + n * width]);
+    }
+    out.into()
+}
+
+/// The offsets and values of a string or binary column (32-bit offsets).
+fn take_bytes(
+    data: &[ArrayData],
+    segments: &[Segment],
+    rows: usize,
+) -> Result<Vec<Buffer>, ArrowError> {
+    let mut offsets: Vec<i32> = Vec::with_capacity(rows + 1);
+    offsets.push(0);
+    let mut values = MutableBuffer::new(0);
+    for &(b, pos, n) in segments {
+        let d = &data[b];
+        let source: &[i32] = d.buffers()[0].typed_data();
+        let source = &source[d.offset() + pos..d.offset() + pos + n + 1];
+        let (first, last) = (source[0], source[n]);
+        let shift = i32::try_from(values.len())
+            .ok()
+            .and_then(|at| at.checked_sub(first))
+            .ok_or(ArrowError::OffsetOverflowError(values.len()))?;
+        offsets.extend(source[1..].iter().map(|&o| o + shift));
+        let bytes = d.buffers()[1].as_slice();
+        values.extend_from_slice(&bytes[first as usize..last as usize]);
+    }
+    i32::try_from(values.len()).map_err(|_| ArrowError::OffsetOverflowError(values.len()))?;
+    Ok(vec![Buffer::from_vec(offsets), values.into()])
+}
+
+/// The validity of the segments' rows; None when no source has nulls.
+fn take_nulls(arrays: &[&dyn Array], segments: &[Segment], rows: usize) -> Option<NullBuffer> {
+    if arrays.iter().all(|a| a.null_count() == 0) {
+        return None;
+    }
+    let mut out = BooleanBufferBuilder::new(rows);
+    for &(b, pos, n) in segments {
+        match arrays[b].nulls() {
+            Some(nulls) => out.append_buffer(&nulls.inner().slice(pos, n)),
+            None => out.append_n(n, true),
+        }
+    }
+    Some(NullBuffer::new(out.finish()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -89,5 +225,105 @@ mod tests {
                 arrow_select::concat::concat_batches(&b.schema(), &both).unwrap()
             );
         }
+    }
+}
+
+#[cfg(test)]
+mod take_tests {
+    use super::*;
+    use arrow_array::{
+        BooleanArray, FixedSizeBinaryArray, StringArray, TimestampNanosecondArray, UInt16Array,
+    };
+    use arrow_schema::{Field, Schema, TimeUnit};
+
+    /// A batch of every kind `take_segments` copies itself (and a boolean
+    /// one that it leaves to arrow), with nulls, rows numbered from `base`.
+    fn batch(base: usize, rows: usize) -> RecordBatch {
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("port", DataType::UInt16, false),
+            Field::new(
+                "first",
+                DataType::Timestamp(TimeUnit::Nanosecond, Some("UTC".into())),
+                false,
+            ),
+            Field::new("addr", DataType::FixedSizeBinary(16), true),
+            Field::new("host", DataType::Utf8, true),
+            Field::new("flag", DataType::Boolean, true),
+            Field::new("unused", DataType::Utf8, true),
+        ]));
+        let ids: Vec<usize> = (base..base + rows).collect();
+        let addrs: Vec<Option<[u8; 16]>> = ids
+            .iter()
+            .map(|&i| (i % 4 != 1).then_some([i as u8; 16]))
+            .collect();
+        let hosts: StringArray = ids
+            .iter()
+            .map(|&i| (i % 3 != 0).then(|| "h".repeat(i % 7)))
+            .collect();
+        let flags: BooleanArray = ids
+            .iter()
+            .map(|&i| (i % 5 != 0).then_some(i % 2 == 0))
+            .collect();
+        RecordBatch::try_new(
+            schema,
+            vec![
+                Arc::new(UInt16Array::from_iter_values(ids.iter().map(|&i| i as u16))),
+                Arc::new(
+                    TimestampNanosecondArray::from_iter_values(ids.iter().map(|&i| i as i64 * 7))
+                        .with_timezone("UTC"),
+                ),
+                Arc::new(
+                    FixedSizeBinaryArray::try_from_sparse_iter_with_size(addrs.into_iter(), 16)
+                        .unwrap(),
+                ),
+                Arc::new(hosts),
+                Arc::new(flags),
+                new_null_array(&DataType::Utf8, rows),
+            ],
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn segments_come_out_as_arrow_concatenates_their_slices() {
+        // Three batches, the middle one a slice (its data starts at an
+        // offset); segments of every length in a pseudo-random order.
+        let batches = vec![batch(0, 50), batch(100, 80).slice(13, 60), batch(300, 40)];
+        let mut x = 11u64;
+        let mut next = |m: usize| {
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (x >> 33) as usize % m
+        };
+        let mut segments = Vec::new();
+        for _ in 0..200 {
+            let b = next(3);
+            let rows = batches[b].num_rows();
+            let pos = next(rows);
+            let n = next(rows - pos + 1);
+            segments.push((b, pos, n));
+        }
+        let taken = take_segments(&batches, &segments).unwrap();
+        let slices: Vec<RecordBatch> = segments
+            .iter()
+            .map(|&(b, pos, n)| batches[b].slice(pos, n))
+            .collect();
+        let want = arrow_select::concat::concat_batches(&batches[0].schema(), &slices).unwrap();
+        assert_eq!(taken, want);
+        taken
+            .columns()
+            .iter()
+            .for_each(|c| c.to_data().validate_full().unwrap());
+        assert_eq!(taken.column(5).null_count(), taken.num_rows());
+    }
+
+    #[test]
+    fn segments_outside_the_batches_are_an_error() {
+        let batches = vec![batch(0, 10)];
+        for bad in [(1, 0, 1), (0, 5, 6), (0, usize::MAX, 2)] {
+            assert!(take_segments(&batches, &[bad]).is_err(), "{bad:?}");
+        }
+        assert!(take_segments(&[], &[]).is_err());
     }
 }

@@ -335,41 +335,8 @@ impl Merge {
         if let [(b, pos, n)] = segments[..] {
             return Some(Ok(self.batches[b].slice(pos, n)));
         }
-        Some(gather_segments(&self.batches, &segments, rows))
+        Some(stream::columns::take_segments(&self.batches, &segments).map_err(Into::into))
     }
-}
-
-/// The rows of `segments` ((batch, first row, rows)) in order, copied a
-/// segment at a time: one copy per segment and column, where a row-by-row
-/// `interleave` copied every string on its own (a third of the replay's
-/// time with segments of 24 rows on average; BENCHMARKS.md). A column null
-/// in every batch (most L7 columns of most windows) is made null directly.
-fn gather_segments(
-    batches: &[RecordBatch],
-    segments: &[(usize, usize, usize)],
-    rows: usize,
-) -> Result<RecordBatch, ModuleError> {
-    let schema = batches[0].schema();
-    let mut columns = Vec::with_capacity(schema.fields().len());
-    let mut data = Vec::with_capacity(batches.len());
-    for (c, field) in schema.fields().iter().enumerate() {
-        let all_null = batches
-            .iter()
-            .all(|b| b.column(c).null_count() == b.num_rows());
-        if field.is_nullable() && all_null {
-            columns.push(arrow_array::new_null_array(field.data_type(), rows));
-            continue;
-        }
-        data.clear();
-        data.extend(batches.iter().map(|b| b.column(c).to_data()));
-        let mut out =
-            arrow_data::transform::MutableArrayData::new(data.iter().collect(), false, rows);
-        for &(b, pos, n) in segments {
-            out.try_extend(b, pos, pos + n)?;
-        }
-        columns.push(arrow_array::make_array(out.freeze()));
-    }
-    Ok(RecordBatch::try_new(schema, columns)?)
 }
 
 /// The store root and the sources to read: DIR itself is the root, unless
