@@ -182,7 +182,10 @@ fn take_nulls(arrays: &[&dyn Array], segments: &[Segment], rows: usize) -> Optio
     let mut out = BooleanBufferBuilder::new(rows);
     for &(b, pos, n) in segments {
         match arrays[b].nulls() {
-            Some(nulls) => out.append_buffer(&nulls.inner().slice(pos, n)),
+            Some(nulls) => {
+                let start = nulls.offset() + pos;
+                out.append_packed_range(start..start + n, nulls.validity());
+            }
             None => out.append_n(n, true),
         }
     }

@@ -150,8 +150,13 @@ impl<R: Read> MessageReader<R> {
             .ok()
             .filter(|n| *n <= MAX_BODY)
             .ok_or_else(|| invalid(format!("body length {} too large", message.bodyLength())))?;
-        let mut body = vec![0u8; body_len];
-        if read_full(&mut self.inner, &mut body)? < body_len {
+        // Read into fresh capacity: zeroing megabytes per batch first was
+        // a memset of every byte the stream carries.
+        let mut body = Vec::with_capacity(body_len);
+        (&mut self.inner)
+            .take(body_len as u64)
+            .read_to_end(&mut body)?;
+        if body.len() < body_len {
             return Err(self.truncated());
         }
         self.offset += body_len as u64;
