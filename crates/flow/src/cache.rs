@@ -142,6 +142,18 @@ const MAX_BUCKETS: u64 = 4096;
 /// flow's timeouts itself.
 const TICK_NS: u64 = 1_000_000_000;
 
+/// How many flows ahead of the one being expired its memory is asked for.
+const PREFETCH_FLOWS: usize = 8;
+
+/// Asks the CPU for every cache line of `len` bytes at `p`.
+fn prefetch_bytes(p: *const u8, len: usize) {
+    for offset in (0..len).step_by(64) {
+        record::text::prefetch(p.wrapping_add(offset));
+    }
+    // The last line, when the bytes do not start on a line.
+    record::text::prefetch(p.wrapping_add(len.saturating_sub(1)));
+}
+
 pub struct FlowCache {
     config: CacheConfig,
     /// Slot numbers by key hash; the keys themselves live in the slots, so
@@ -166,6 +178,8 @@ pub struct FlowCache {
     per_packet_port: Box<[bool]>,
     now_ns: u64,
     stats: CacheStats,
+    /// The flows of the wheel bucket being processed (reused).
+    due: Vec<u32>,
 }
 
 impl FlowCache {
@@ -195,6 +209,7 @@ impl FlowCache {
             per_packet_port,
             now_ns: 0,
             stats: CacheStats::default(),
+            due: Vec::new(),
             config: CacheConfig { capacity, ..config },
         }
     }
@@ -547,14 +562,51 @@ impl FlowCache {
     fn process_bucket(&mut self, bucket: usize, out: &mut Vec<FlowRecord>) {
         // Detach the bucket first: refiled flows may land in it again.
         let mut idx = std::mem::take(&mut self.wheel[bucket]).head;
+        let mut due = std::mem::take(&mut self.due);
+        due.clear();
         while idx != NIL {
-            let next = self.links[idx as usize].next;
-            self.links[idx as usize] = Links::default();
+            due.push(idx);
+            idx = std::mem::take(&mut self.links[idx as usize]).next;
+        }
+        // The flows of a bucket are scattered over the slab and long out of
+        // the cache: each one's slot, record and parser are asked for a few
+        // flows ahead, so that their cache misses overlap.
+        for (i, &idx) in due.iter().enumerate() {
+            if let Some(&ahead) = due.get(i + PREFETCH_FLOWS) {
+                self.prefetch_flow(ahead);
+            }
+            if let Some(&ahead) = due.get(i + PREFETCH_FLOWS / 2) {
+                self.prefetch_parser(ahead);
+            }
             match self.timed_out(idx) {
                 Some(reason) => self.export_unfiled(idx, reason, out),
                 None => self.schedule(idx),
             }
-            idx = next;
+        }
+        self.due = due;
+    }
+
+    /// Asks the CPU for flow `idx`'s slot, record and L7 state.
+    fn prefetch_flow(&self, idx: u32) {
+        let i = idx as usize;
+        if let (Some(slot), Some(record), Some(l7)) =
+            (self.slots.get(i), self.records.get(i), self.l7.get(i))
+        {
+            prefetch_bytes(std::ptr::from_ref(slot).cast(), std::mem::size_of::<Slot>());
+            prefetch_bytes(
+                std::ptr::from_ref(record).cast(),
+                std::mem::size_of::<FlowRecord>(),
+            );
+            record::text::prefetch(std::ptr::from_ref(l7).cast());
+        }
+    }
+
+    /// Asks the CPU for flow `idx`'s parser state (its L7 state, asked for
+    /// by [`Self::prefetch_flow`] earlier, says where it is).
+    fn prefetch_parser(&self, idx: u32) {
+        if let Some(L7State::Feeding(parser)) = self.l7.get(idx as usize) {
+            let state: *const dyn Parser = &**parser;
+            record::text::prefetch(state.cast());
         }
     }
 

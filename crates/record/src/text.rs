@@ -34,6 +34,21 @@ pub fn push_u64(out: &mut Vec<u8>, n: u64) {
     }
 }
 
+/// Asks the CPU to bring the cache line at `p` in, without waiting for it:
+/// for writers that know which cold values they read next. Only a hint;
+/// any address is fine.
+#[inline(always)]
+pub fn prefetch(p: *const u8) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: a prefetch never faults and reads nothing into the program,
+    // whatever the address.
+    unsafe {
+        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(p.cast());
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = p;
+}
+
 /// Appends a byte in decimal: address octets and the one-byte fields, where
 /// three digits are common and the general loop is not needed.
 #[inline]

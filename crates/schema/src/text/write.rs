@@ -411,23 +411,11 @@ fn push_value<const JSON: bool>(
 /// Rows written after their columns' values are brought into the cache.
 const WARM_ROWS: usize = 256;
 
-/// Reads one byte of every cache line of `bytes`, so that the row-by-row
-/// pass after it finds them in the cache.
+/// Asks for every cache line of `bytes`, so that the row-by-row pass
+/// after it finds them in the cache.
 fn touch(bytes: &[u8]) {
-    #[cfg(target_arch = "x86_64")]
     for line in bytes.chunks(64) {
-        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
-        // SAFETY: a prefetch is only a hint: it never faults, reads
-        // nothing into the program, and the address is inside `bytes`.
-        unsafe { _mm_prefetch::<_MM_HINT_T0>(line.as_ptr().cast()) };
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        let mut sum = 0u8;
-        for i in (0..bytes.len()).step_by(64) {
-            sum ^= bytes[i];
-        }
-        std::hint::black_box(sum);
+        record::text::prefetch(line.as_ptr());
     }
 }
 
