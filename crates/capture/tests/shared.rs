@@ -11,7 +11,14 @@ use std::sync::OnceLock;
 use capture::{open_file, open_reader, CaptureError, Event, SourceStats};
 use proptest::prelude::*;
 
-const SHARED: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/testdata");
+/// The shared test data, found from the crate's folder at run time (a
+/// test binary may have been built in another checkout).
+fn shared() -> PathBuf {
+    PathBuf::from(
+        std::env::var_os("CARGO_MANIFEST_DIR").unwrap_or_else(|| env!("CARGO_MANIFEST_DIR").into()),
+    )
+    .join("../../../shared/testdata")
+}
 
 /// (path under testdata, frames, wire bytes (sum of original lengths), first
 /// and last timestamp in ns, in file order), from `capinfos -c -d -M` and
@@ -174,7 +181,7 @@ fn captures(dir: &Path) -> Vec<PathBuf> {
 }
 
 fn relative(path: &Path) -> String {
-    path.strip_prefix(SHARED)
+    path.strip_prefix(shared())
         .unwrap_or(path)
         .to_string_lossy()
         .into_owned()
@@ -194,14 +201,15 @@ fn capinfos_count(path: &Path) -> Option<u64> {
 
 #[test]
 fn shared_captures_match_capinfos_and_tshark() {
-    let files = captures(Path::new(SHARED));
+    let files = captures(&shared());
     assert!(
         files
             .iter()
-            .filter(|p| p.starts_with(format!("{SHARED}/pcap")))
+            .filter(|p| p.starts_with(shared().join("pcap")))
             .count()
             >= 90,
-        "expected the shared captures under {SHARED}/pcap"
+        "expected the shared captures under {}",
+        shared().join("pcap").display()
     );
     let mut unchecked = Vec::new();
     for path in &files {
@@ -241,7 +249,7 @@ fn bless_golden_from_tshark() {
         return;
     }
     println!("const GOLDEN: &[(&str, u64, u64, u64, u64)] = &[");
-    for path in captures(Path::new(SHARED)) {
+    for path in captures(&shared()) {
         let out = std::process::Command::new("tshark")
             .args([
                 "-T",
@@ -284,7 +292,7 @@ fn bless_golden_from_tshark() {
 fn samples() -> &'static [(String, Vec<u8>)] {
     static SAMPLES: OnceLock<Vec<(String, Vec<u8>)>> = OnceLock::new();
     SAMPLES.get_or_init(|| {
-        captures(Path::new(SHARED))
+        captures(&shared())
             .into_iter()
             .filter(|p| {
                 std::fs::metadata(p)

@@ -343,7 +343,11 @@ mod tests {
 
     #[test]
     fn example_files_parse() {
-        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples");
+        let dir = std::path::PathBuf::from(
+            std::env::var_os("CARGO_MANIFEST_DIR")
+                .unwrap_or_else(|| env!("CARGO_MANIFEST_DIR").into()),
+        )
+        .join("../../examples");
         let mut n = 0;
         for entry in std::fs::read_dir(&dir).unwrap() {
             let path = entry.unwrap().path();

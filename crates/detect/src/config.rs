@@ -433,7 +433,11 @@ mod tests {
     use super::*;
 
     fn example() -> String {
-        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/detect.toml");
+        let path = std::path::PathBuf::from(
+            std::env::var_os("CARGO_MANIFEST_DIR")
+                .unwrap_or_else(|| env!("CARGO_MANIFEST_DIR").into()),
+        )
+        .join("../../examples/detect.toml");
         std::fs::read_to_string(path).expect("examples/detect.toml")
     }
 

@@ -48,8 +48,10 @@ fn the_shared_syn_flood_is_found_with_lowered_thresholds() {
     );
 
     // The example file holds the defaults (and names no files): the same.
-    let example =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/detect.toml");
+    let example = std::path::PathBuf::from(
+        std::env::var_os("CARGO_MANIFEST_DIR").unwrap_or_else(|| env!("CARGO_MANIFEST_DIR").into()),
+    )
+    .join("../../examples/detect.toml");
     let same = run_ok(
         eddy()
             .args(["detect", "--config"])

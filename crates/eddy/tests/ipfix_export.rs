@@ -212,7 +212,7 @@ fn l7_columns_survive_the_export() {
             assert_eq!(from_ipfix(flow), from_csv(row), "{pcap}: record {i}");
             let want = l7_from_csv(row);
             assert_eq!(l7_from_record(flow), want, "{pcap}: record {i}");
-            if let Some(l7) = flow.l7.as_deref() {
+            if let Some(l7) = flow.l7.as_ref() {
                 protocols.insert(l7.protocol());
                 n_l7 += usize::from(want.iter().any(|c| c.1.is_some()));
             }

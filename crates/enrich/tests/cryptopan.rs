@@ -2,17 +2,18 @@
 //! `test_data/enrich/cryptopan_vectors.txt`, and its prefix-preserving property.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
-use std::path::Path;
 
 use enrich::anonymize::parse_key;
 use enrich::{Anonymizer, CryptoPan};
 use proptest::prelude::*;
 use record::FlowRecord;
 
-const VECTORS: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../../test_data/enrich/cryptopan_vectors.txt"
-);
+fn vectors() -> std::path::PathBuf {
+    std::path::PathBuf::from(
+        std::env::var_os("CARGO_MANIFEST_DIR").unwrap_or_else(|| env!("CARGO_MANIFEST_DIR").into()),
+    )
+    .join("../../test_data/enrich/cryptopan_vectors.txt")
+}
 
 struct Set {
     key: [u8; 32],
@@ -20,7 +21,7 @@ struct Set {
 }
 
 fn load() -> Vec<Set> {
-    let text = std::fs::read_to_string(VECTORS).expect("read vectors");
+    let text = std::fs::read_to_string(vectors()).expect("read vectors");
     let mut sets: Vec<Set> = Vec::new();
     for (n, line) in text.lines().enumerate() {
         let line = line.trim();
@@ -28,7 +29,7 @@ fn load() -> Vec<Set> {
             continue;
         }
         if let Some(hex) = line.strip_prefix("key ") {
-            let key = parse_key(hex.as_bytes(), Path::new(VECTORS)).expect("key");
+            let key = parse_key(hex.as_bytes(), &vectors()).expect("key");
             sets.push(Set {
                 key,
                 pairs: Vec::new(),

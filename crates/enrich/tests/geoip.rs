@@ -9,10 +9,10 @@ use enrich::GeoIp;
 use record::FlowRecord;
 
 fn db(name: &str) -> PathBuf {
-    PathBuf::from(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../../shared/testdata/mmdb"
-    ))
+    std::path::PathBuf::from(
+        std::env::var_os("CARGO_MANIFEST_DIR").unwrap_or_else(|| env!("CARGO_MANIFEST_DIR").into()),
+    )
+    .join("../../../shared/testdata/mmdb")
     .join(name)
 }
 

@@ -57,17 +57,17 @@ fn records(n: usize) -> Vec<FlowRecord> {
             let first_ns = 1_700_000_000_000_000_000 + rng.below(300_000_000_000);
             let packets = 1 + rng.below(1000);
             let l7 = match (proto, dst_port, rng.below(3)) {
-                (6, 80, 0) => Some(L7Fields::Http(l7::http::HttpFields {
+                (6, 80, 0) => Some(L7Fields::from(l7::http::HttpFields {
                     host: Some(HOSTS[rng.below(5) as usize].to_string()),
                     status: Some([200, 301, 404, 500][rng.below(4) as usize]),
                     ..Default::default()
                 })),
-                (17, 53, _) => Some(L7Fields::Dns(l7::dns::DnsFields {
+                (17, 53, _) => Some(L7Fields::from(l7::dns::DnsFields {
                     qname: HOSTS[rng.below(5) as usize].to_string(),
                     qtype: 1,
                     ..Default::default()
                 })),
-                (6, 443, 0) => Some(L7Fields::Tls(l7::tls::TlsFields {
+                (6, 443, 0) => Some(L7Fields::from(l7::tls::TlsFields {
                     sni: Some(HOSTS[rng.below(5) as usize].to_string()),
                     ..Default::default()
                 })),
@@ -84,7 +84,7 @@ fn records(n: usize) -> Vec<FlowRecord> {
                 tcp_flags: if proto == 6 { rng.below(64) as u8 } else { 0 },
                 packets,
                 bytes: packets * (40 + rng.below(1460)),
-                l7: l7.map(Box::new),
+                l7,
                 ..Default::default()
             }
         })

@@ -148,7 +148,7 @@ fn record(seed: u64) -> FlowRecord {
     let n16 = |r: &mut Rng| r.pick(NUMS) as u16;
     let o16 = |r: &mut Rng| (r.below(4) != 0).then(|| n16(r));
     rec.l7 = match r.below(8) {
-        0 => Some(L7Fields::Http(l7::http::HttpFields {
+        0 => Some(L7Fields::from(l7::http::HttpFields {
             method: r.text(),
             host: r.text(),
             url: r.text(),
@@ -158,7 +158,7 @@ fn record(seed: u64) -> FlowRecord {
             content_type: r.text(),
             server: r.text(),
         })),
-        1 => Some(L7Fields::Dns(l7::dns::DnsFields {
+        1 => Some(L7Fields::from(l7::dns::DnsFields {
             id: n16(&mut r),
             is_response: r.below(2) == 0,
             qname: r.text().unwrap_or_default(),
@@ -170,7 +170,7 @@ fn record(seed: u64) -> FlowRecord {
             answer_data: r.text().unwrap_or_default(),
             ..Default::default()
         })),
-        2 => Some(L7Fields::Tls(l7::tls::TlsFields {
+        2 => Some(L7Fields::from(l7::tls::TlsFields {
             sni: r.text(),
             version: o16(&mut r),
             legacy_version: o16(&mut r),
@@ -179,7 +179,7 @@ fn record(seed: u64) -> FlowRecord {
             ja3: r.text(),
             ja4: r.text(),
         })),
-        3 => Some(L7Fields::Smtp(l7::smtp::SmtpFields {
+        3 => Some(L7Fields::from(l7::smtp::SmtpFields {
             commands: r.pick(NUMS) as u32,
             mail_count: r.pick(NUMS) as u32,
             rcpt_count: 1,
@@ -189,7 +189,7 @@ fn record(seed: u64) -> FlowRecord {
             status_2xx: r.pick(NUMS) as u32,
             ..Default::default()
         })),
-        4 => Some(L7Fields::Sip(l7::sip::SipFields {
+        4 => Some(L7Fields::from(l7::sip::SipFields {
             msg_type: n16(&mut r),
             method: r.text(),
             status: o16(&mut r),
@@ -201,14 +201,13 @@ fn record(seed: u64) -> FlowRecord {
             request_uri: r.text(),
             cseq: r.text(),
         })),
-        5 => Some(L7Fields::Quic(l7::quic::QuicFields {
+        5 => Some(L7Fields::from(l7::quic::QuicFields {
             version: (r.below(2) == 0).then(|| r.pick(NUMS) as u32),
             sni: r.text(),
             alpn: r.text(),
         })),
         _ => None,
-    }
-    .map(Box::new);
+    };
     rec
 }
 

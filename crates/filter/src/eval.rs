@@ -91,7 +91,7 @@ fn uint(col: Column, r: &FlowRecord) -> Option<u64> {
         Column::IcmpType => (r.dst_port >> 8) as u64,
         Column::IcmpCode => (r.dst_port & 0xff) as u64,
         Column::L7(i) => {
-            let l7 = r.l7.as_deref()?;
+            let l7 = r.l7.as_ref()?;
             let mut out = None;
             l7.visit(&mut |c, v| {
                 if c == i as usize {
@@ -129,7 +129,7 @@ fn with_text(col: Column, r: &FlowRecord, f: impl FnOnce(Option<&str>) -> bool) 
             }
         }
         Column::L7(i) => {
-            let Some(l7) = r.l7.as_deref() else {
+            let Some(l7) = r.l7.as_ref() else {
                 return f(None);
             };
             let mut out = None;

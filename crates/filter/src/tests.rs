@@ -251,7 +251,7 @@ fn l7_numeric_table_matches_visit() {
     use l7::*;
     let s = || Some("x".to_string());
     let all = [
-        L7Fields::Http(http::HttpFields {
+        L7Fields::from(http::HttpFields {
             method: s(),
             host: s(),
             url: s(),
@@ -261,12 +261,12 @@ fn l7_numeric_table_matches_visit() {
             content_type: s(),
             server: s(),
         }),
-        L7Fields::Dns(dns::DnsFields {
+        L7Fields::from(dns::DnsFields {
             is_response: true,
             answer_data: "x".into(),
             ..Default::default()
         }),
-        L7Fields::Tls(tls::TlsFields {
+        L7Fields::from(tls::TlsFields {
             sni: s(),
             version: Some(1),
             legacy_version: Some(1),
@@ -275,7 +275,7 @@ fn l7_numeric_table_matches_visit() {
             ja3: s(),
             ja4: s(),
         }),
-        L7Fields::Smtp(smtp::SmtpFields {
+        L7Fields::from(smtp::SmtpFields {
             commands: 1,
             mail_count: 1,
             rcpt_count: 1,
@@ -288,7 +288,7 @@ fn l7_numeric_table_matches_visit() {
             status_5xx: 1,
             ..Default::default()
         }),
-        L7Fields::Sip(sip::SipFields {
+        L7Fields::from(sip::SipFields {
             msg_type: 1,
             method: s(),
             status: Some(1),
@@ -300,7 +300,7 @@ fn l7_numeric_table_matches_visit() {
             request_uri: s(),
             cseq: s(),
         }),
-        L7Fields::Quic(quic::QuicFields {
+        L7Fields::from(quic::QuicFields {
             version: Some(1),
             sni: s(),
             alpn: s(),

@@ -20,7 +20,10 @@ fn tool(name: &str) -> bool {
 }
 
 fn captures() -> Vec<PathBuf> {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/testdata/pcap");
+    let root = std::path::PathBuf::from(
+        std::env::var_os("CARGO_MANIFEST_DIR").unwrap_or_else(|| env!("CARGO_MANIFEST_DIR").into()),
+    )
+    .join("../../../shared/testdata/pcap");
     let mut out = Vec::new();
     let Ok(dirs) = std::fs::read_dir(&root) else {
         return out;

@@ -3,15 +3,16 @@
 //! The file format is described at the top of `nftest.tsv`.
 
 use std::net::{IpAddr, Ipv6Addr};
-use std::path::PathBuf;
 
 use l7::L7Fields;
 use record::{EndReason, FlowRecord};
 
 fn data(name: &str) -> String {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../test_data/filter")
-        .join(name);
+    let path = std::path::PathBuf::from(
+        std::env::var_os("CARGO_MANIFEST_DIR").unwrap_or_else(|| env!("CARGO_MANIFEST_DIR").into()),
+    )
+    .join("../../test_data/filter")
+    .join(name);
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
@@ -31,30 +32,30 @@ fn mac(s: &str) -> [u8; 6] {
 }
 
 fn http(r: &mut FlowRecord) -> &mut l7::http::HttpFields {
-    if !matches!(r.l7.as_deref(), Some(L7Fields::Http(_))) {
-        r.l7 = Some(Box::new(L7Fields::Http(Default::default())));
+    if !matches!(r.l7.as_ref(), Some(L7Fields::Http(_))) {
+        r.l7 = Some(L7Fields::Http(Default::default()));
     }
-    match r.l7.as_deref_mut() {
+    match r.l7.as_mut() {
         Some(L7Fields::Http(h)) => h,
         _ => unreachable!(),
     }
 }
 
 fn dns(r: &mut FlowRecord) -> &mut l7::dns::DnsFields {
-    if !matches!(r.l7.as_deref(), Some(L7Fields::Dns(_))) {
-        r.l7 = Some(Box::new(L7Fields::Dns(Default::default())));
+    if !matches!(r.l7.as_ref(), Some(L7Fields::Dns(_))) {
+        r.l7 = Some(L7Fields::Dns(Default::default()));
     }
-    match r.l7.as_deref_mut() {
+    match r.l7.as_mut() {
         Some(L7Fields::Dns(d)) => d,
         _ => unreachable!(),
     }
 }
 
 fn tls(r: &mut FlowRecord) -> &mut l7::tls::TlsFields {
-    if !matches!(r.l7.as_deref(), Some(L7Fields::Tls(_))) {
-        r.l7 = Some(Box::new(L7Fields::Tls(Default::default())));
+    if !matches!(r.l7.as_ref(), Some(L7Fields::Tls(_))) {
+        r.l7 = Some(L7Fields::Tls(Default::default()));
     }
-    match r.l7.as_deref_mut() {
+    match r.l7.as_mut() {
         Some(L7Fields::Tls(t)) => t,
         _ => unreachable!(),
     }

@@ -380,7 +380,7 @@ impl FlowCache {
             self.update(idx, ts_ns, pkt, from_a);
             return idx;
         };
-        self.records[idx as usize].l7 = parser.take_finished().map(Box::new);
+        self.records[idx as usize].l7 = parser.take_finished();
         self.export(idx, EndReason::EndOfFlow, out);
         let next = self.insert(key, from_a, ts_ns, pkt, ports, out);
         self.l7[next as usize] = L7State::Feeding(parser);
@@ -425,7 +425,7 @@ impl FlowCache {
         }
         if result == Feed::Done {
             if let L7State::Feeding(mut parser) = std::mem::replace(state, L7State::Stopped) {
-                self.records[idx as usize].l7 = parser.take_current().map(Box::new);
+                self.records[idx as usize].l7 = parser.take_current();
             }
             self.slots[idx as usize].l7_wanted = false;
         }
@@ -438,7 +438,7 @@ impl FlowCache {
         pkt: &Packet<'_>,
         src_port: u16,
         dst_port: u16,
-    ) -> Option<Box<l7::L7Fields>> {
+    ) -> Option<l7::L7Fields> {
         if self.l7_parsers.is_empty() || pkt.payload.is_empty() || pkt.frag.is_later() {
             return None;
         }
@@ -454,7 +454,7 @@ impl FlowCache {
         let mut parser = (spec.new)();
         parser.feed(pkt.payload);
         self.stats.l7_flows += 1;
-        parser.take_current().map(Box::new)
+        parser.take_current()
     }
 
     /// Exports every flow whose timeout has passed at `now_ns` (a wall-clock
@@ -805,7 +805,7 @@ impl FlowCache {
         record.tcp_flags = slot.tcp_flags;
         record.end_reason = reason;
         match std::mem::replace(&mut self.l7[idx as usize], L7State::Unprobed) {
-            L7State::Feeding(mut parser) => record.l7 = parser.take_current().map(Box::new),
+            L7State::Feeding(mut parser) => record.l7 = parser.take_current(),
             L7State::Unprobed | L7State::Stopped => {}
         }
         self.free.push(idx);

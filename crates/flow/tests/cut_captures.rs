@@ -2,13 +2,16 @@
 //! captures cut at random lengths or with random bytes overwritten, and
 //! conserves packets: every decoded packet ends up in exactly one flow.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use flow::{CacheConfig, FlowCache};
 use proptest::prelude::*;
 
 fn shared_captures() -> Vec<PathBuf> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/testdata/pcap");
+    let root = std::path::PathBuf::from(
+        std::env::var_os("CARGO_MANIFEST_DIR").unwrap_or_else(|| env!("CARGO_MANIFEST_DIR").into()),
+    )
+    .join("../../../shared/testdata/pcap");
     let mut out = Vec::new();
     let mut stack = vec![root];
     while let Some(dir) = stack.pop() {

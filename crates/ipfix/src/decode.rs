@@ -954,13 +954,13 @@ mod tests {
         body.push(0);
         let (flows, errors) = d.decode_flows(1, &ipfix(&[tpl, set(256, &body)]));
         assert!(errors.is_empty(), "{errors:?}");
-        let want = L7Fields::Tls(TlsFields {
+        let want = L7Fields::from(TlsFields {
             sni: Some("a.cz".into()),
             version: Some(0x0304),
             ja3: Some("b288289af2999820648eb3ca4d8304c5".into()),
             ..TlsFields::default()
         });
-        assert_eq!(flows[0].l7.as_deref(), Some(&want));
+        assert_eq!(flows[0].l7.as_ref(), Some(&want));
         // A 16-byte JA3 of zeros is absent; an HTTP status too wide for
         // its column is dropped; a record with no L7 element has none.
         let tpl = enterprise_template(257, &[(PEN_FLOWMON, 357, 16), (0, 8, 4)]);
@@ -973,10 +973,10 @@ mod tests {
         let (flows, errors) = d.decode_flows(1, &msg);
         assert!(errors.is_empty(), "{errors:?}");
         assert_eq!(
-            flows[0].l7.as_deref(),
-            Some(&L7Fields::Tls(TlsFields::default()))
+            flows[0].l7.as_ref(),
+            Some(&L7Fields::from(TlsFields::default()))
         );
-        assert!(matches!(flows[1].l7.as_deref(), Some(L7Fields::Http(h)) if h.status.is_none()));
+        assert!(matches!(flows[1].l7.as_ref(), Some(L7Fields::Http(h)) if h.status.is_none()));
         let (flows, _) = d.decode_flows(
             1,
             &ipfix(&[set(2, &words(&[259, 1, 8, 4])), set(259, &[1, 2, 3, 4])]),

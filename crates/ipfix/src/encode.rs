@@ -229,7 +229,7 @@ pub fn base_template_for(flow: &FlowRecord) -> u16 {
 
 /// Which template a record goes out with.
 pub fn template_for(flow: &FlowRecord) -> u16 {
-    base_template_for(flow) + 4 * l7_protocol(flow.l7.as_deref())
+    base_template_for(flow) + 4 * l7_protocol(flow.l7.as_ref())
 }
 
 /// Bytes one data record of a base template takes (L7 templates have
@@ -556,7 +556,7 @@ fn write_record(buf: &mut Vec<u8>, tid: u16, f: &FlowRecord) {
         buf.extend_from_slice(&u16::from(r.tcp_flags).to_be_bytes());
     }
     let elements = l7_elements(tid);
-    if let (Some(l7), false) = (f.l7.as_deref(), elements.is_empty()) {
+    if let (Some(l7), false) = (f.l7.as_ref(), elements.is_empty()) {
         write_l7(buf, l7, elements);
     }
 }

@@ -143,14 +143,14 @@ fn apply(
 /// protocol; elements of another protocol in the same record are ignored.
 /// Cold: kept out of the L4 loop, which most records only run.
 #[cold]
-fn apply_l7(l7: &mut Option<Box<L7Fields>>, f: Field<'_, '_>) {
+fn apply_l7(l7: &mut Option<L7Fields>, f: Field<'_, '_>) {
     let Some((column, wire_len)) = l7_column(f.spec.pen, f.spec.id) else {
         return;
     };
     if l7.is_none() {
-        *l7 = L7Fields::empty_for_column(column).map(Box::new);
+        *l7 = L7Fields::empty_for_column(column);
     }
-    let Some(fields) = l7.as_deref_mut() else {
+    let Some(fields) = l7.as_mut() else {
         return;
     };
     let v = f.value;

@@ -23,7 +23,7 @@ const MS: u64 = 1_000_000;
 fn on_the_wire(f: &FlowRecord, odid: u32) -> FlowRecord {
     let mut f = f.clone();
     f.odid = odid;
-    f.l7 = wire_l7(f.l7.as_deref()).map(Box::new);
+    f.l7 = wire_l7(f.l7.as_ref());
     f.first_ns -= f.first_ns % MS;
     f.last_ns -= f.last_ns % MS;
     if let Some(r) = f.reverse.as_mut() {
@@ -42,7 +42,7 @@ fn wire_l7(l7: Option<&L7Fields>) -> Option<L7Fields> {
     let text = |s: &Option<String>| s.clone().filter(|s| !s.is_empty());
     let nonzero = |n: Option<u16>| n.filter(|&n| n != 0);
     Some(match l7? {
-        L7Fields::Http(h) => L7Fields::Http(HttpFields {
+        L7Fields::Http(h) => L7Fields::from(HttpFields {
             method: text(&h.method),
             host: text(&h.host),
             url: text(&h.url),
@@ -59,7 +59,7 @@ fn wire_l7(l7: Option<&L7Fields>) -> Option<L7Fields> {
                 (0, 0)
             };
             let has_answer = !d.answer_data.is_empty();
-            L7Fields::Dns(DnsFields {
+            L7Fields::from(DnsFields {
                 id: d.id,
                 qname: d.qname.clone(),
                 qtype: d.qtype,
@@ -71,7 +71,7 @@ fn wire_l7(l7: Option<&L7Fields>) -> Option<L7Fields> {
                 ..DnsFields::default()
             })
         }
-        L7Fields::Tls(t) => L7Fields::Tls(TlsFields {
+        L7Fields::Tls(t) => L7Fields::from(TlsFields {
             sni: text(&t.sni),
             version: nonzero(t.version),
             alpn: text(&t.alpn),
@@ -86,7 +86,7 @@ fn wire_l7(l7: Option<&L7Fields>) -> Option<L7Fields> {
             ja4: text(&t.ja4),
             ..TlsFields::default()
         }),
-        L7Fields::Smtp(m) => L7Fields::Smtp(SmtpFields {
+        L7Fields::Smtp(m) => L7Fields::from(SmtpFields {
             commands: m.commands,
             sender: text(&m.sender),
             recipient: text(&m.recipient),
@@ -97,7 +97,7 @@ fn wire_l7(l7: Option<&L7Fields>) -> Option<L7Fields> {
             status_5xx: m.status_5xx,
             ..SmtpFields::default()
         }),
-        L7Fields::Sip(m) => L7Fields::Sip(SipFields {
+        L7Fields::Sip(m) => L7Fields::from(SipFields {
             msg_type: m.msg_type,
             status: nonzero(m.status),
             call_id: text(&m.call_id),
@@ -151,7 +151,7 @@ fn http() -> impl Strategy<Value = L7Fields> {
     )
         .prop_map(
             |((method, host, url, user_agent), (referer, status, content_type, server))| {
-                L7Fields::Http(HttpFields {
+                L7Fields::from(HttpFields {
                     method,
                     host,
                     url,
@@ -177,7 +177,7 @@ fn dns() -> impl Strategy<Value = L7Fields> {
                 (qtype, qclass, rcode, answers),
                 (ttl, answer, size),
             )| {
-                L7Fields::Dns(DnsFields {
+                L7Fields::from(DnsFields {
                     id,
                     flags,
                     is_response,
@@ -215,7 +215,7 @@ fn tls() -> impl Strategy<Value = L7Fields> {
     )
         .prop_map(
             |((sni, version, legacy_version, alpn), (cipher_suite, ja3, ja4))| {
-                L7Fields::Tls(TlsFields {
+                L7Fields::from(TlsFields {
                     sni,
                     version,
                     legacy_version,
@@ -235,7 +235,7 @@ fn smtp() -> impl Strategy<Value = L7Fields> {
     )
         .prop_map(
             |((commands, mail_count, rcpt_count, sender, recipient), (domain, flags, codes))| {
-                L7Fields::Smtp(SmtpFields {
+                L7Fields::from(SmtpFields {
                     commands,
                     mail_count,
                     rcpt_count,
@@ -262,7 +262,7 @@ fn sip() -> impl Strategy<Value = L7Fields> {
                 (msg_type, method, status, call_id, from),
                 (to, via, user_agent, request_uri, cseq),
             )| {
-                L7Fields::Sip(SipFields {
+                L7Fields::from(SipFields {
                     msg_type,
                     method,
                     status,
@@ -280,11 +280,11 @@ fn sip() -> impl Strategy<Value = L7Fields> {
 
 fn quic() -> impl Strategy<Value = L7Fields> {
     (proptest::option::of(any::<u32>()), text(20), text(20))
-        .prop_map(|(version, sni, alpn)| L7Fields::Quic(QuicFields { version, sni, alpn }))
+        .prop_map(|(version, sni, alpn)| L7Fields::from(QuicFields { version, sni, alpn }))
 }
 
 /// None or one protocol's random fields.
-fn l7_fields() -> BoxedStrategy<Option<Box<L7Fields>>> {
+fn l7_fields() -> BoxedStrategy<Option<L7Fields>> {
     // Boxed: the nested strategy types overflow a debug build's stack.
     let any_protocol = prop_oneof![
         http().boxed(),
@@ -294,7 +294,7 @@ fn l7_fields() -> BoxedStrategy<Option<Box<L7Fields>>> {
         sip().boxed(),
         quic().boxed(),
     ];
-    proptest::option::of(any_protocol.prop_map(Box::new)).boxed()
+    proptest::option::of(any_protocol).boxed()
 }
 
 fn end_reason() -> impl Strategy<Value = EndReason> {
@@ -461,20 +461,20 @@ fn sample(n: usize) -> Vec<FlowRecord> {
                     ..Reverse::default()
                 }),
                 l7: match i % 7 {
-                    1 => Some(Box::new(L7Fields::Tls(TlsFields {
+                    1 => Some(L7Fields::from(TlsFields {
                         sni: Some(format!("host{i}.example.com")),
                         version: Some(0x0303),
                         ja3: Some("b288289af2999820648eb3ca4d8304c5".into()),
                         ..TlsFields::default()
-                    }))),
-                    2 => Some(Box::new(L7Fields::Http(HttpFields {
+                    })),
+                    2 => Some(L7Fields::from(HttpFields {
                         method: Some("GET".into()),
                         host: Some("example.com".into()),
                         url: Some(format!("/{}", "x".repeat(i * 5))),
                         status: None,
                         ..HttpFields::default()
-                    }))),
-                    3 => Some(Box::new(L7Fields::Dns(DnsFields {
+                    })),
+                    3 => Some(L7Fields::from(DnsFields {
                         id: i as u16,
                         is_response: true,
                         qname: format!("q{i}.example.org"),
@@ -485,8 +485,8 @@ fn sample(n: usize) -> Vec<FlowRecord> {
                         answer_ttl: 300,
                         answer_data: "2001:db8::53".into(),
                         ..DnsFields::default()
-                    }))),
-                    4 => Some(Box::new(L7Fields::Smtp(SmtpFields {
+                    })),
+                    4 => Some(L7Fields::from(SmtpFields {
                         commands: 0x41,
                         sender: Some("<a@example.com>".into()),
                         recipient: Some(format!("<r{i}@example.net>")),
@@ -494,8 +494,8 @@ fn sample(n: usize) -> Vec<FlowRecord> {
                         status_2xx: 3,
                         status_5xx: 1,
                         ..SmtpFields::default()
-                    }))),
-                    5 => Some(Box::new(L7Fields::Sip(SipFields {
+                    })),
+                    5 => Some(L7Fields::from(SipFields {
                         msg_type: 1,
                         method: Some("INVITE".into()),
                         status: Some(180),
@@ -506,12 +506,12 @@ fn sample(n: usize) -> Vec<FlowRecord> {
                         user_agent: Some("eddy-test".into()),
                         request_uri: Some("sip:bob@example.com".into()),
                         cseq: Some("1 INVITE".into()),
-                    }))),
-                    6 => Some(Box::new(L7Fields::Quic(QuicFields {
+                    })),
+                    6 => Some(L7Fields::from(QuicFields {
                         version: Some(1),
                         sni: Some("quic.example.com".into()),
                         alpn: Some("h3".into()),
-                    }))),
+                    })),
                     _ => None,
                 },
                 tos: (i % 4) as u8 * 8,
@@ -565,7 +565,7 @@ fn l7_fields_travel_in_cesnet_and_flowmon_elements() {
         flows.iter().map(|f| on_the_wire(f, 1)).collect::<Vec<_>>()
     );
     for (flow, rec) in flows.iter().zip(&recs) {
-        match flow.l7.as_deref() {
+        match flow.l7.as_ref() {
             Some(L7Fields::Tls(t)) => {
                 assert_eq!(
                     field(rec, PEN_CESNET, 808),
@@ -596,11 +596,11 @@ fn l7_fields_travel_in_cesnet_and_flowmon_elements() {
 #[test]
 fn l7_fields_too_long_for_a_datagram_are_dropped_and_counted() {
     let mut flow = sample(1).remove(0);
-    flow.l7 = Some(Box::new(L7Fields::Http(HttpFields {
+    flow.l7 = Some(L7Fields::from(HttpFields {
         url: Some("u".repeat(1000)),
         user_agent: Some("a".repeat(1000)),
         ..HttpFields::default()
-    })));
+    }));
     let mut enc = Encoder::new(EncoderConfig::udp(1));
     let mut messages = Vec::new();
     enc.encode(std::slice::from_ref(&flow), 7, &mut messages);
@@ -968,7 +968,7 @@ fn tshark_l7(rec: &[Shown]) -> Vec<(String, u16, String)> {
 /// fields: strings as their bytes (left out when empty), numbers in the
 /// element's length, JA3 as the MD5's 16 bytes.
 fn expected_l7(f: &FlowRecord) -> Vec<(String, u16, String)> {
-    let Some(l7) = f.l7.as_deref() else {
+    let Some(l7) = f.l7.as_ref() else {
         return Vec::new();
     };
     let mut values: Vec<Option<l7::Value<'_>>> = vec![None; l7::COLUMNS.len()];

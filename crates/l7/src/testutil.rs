@@ -7,9 +7,11 @@ use std::path::PathBuf;
 
 /// `../shared/testdata/<rel>`.
 pub fn shared(rel: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/testdata")
-        .join(rel)
+    std::path::PathBuf::from(
+        std::env::var_os("CARGO_MANIFEST_DIR").unwrap_or_else(|| env!("CARGO_MANIFEST_DIR").into()),
+    )
+    .join("../../../shared/testdata")
+    .join(rel)
 }
 
 /// One packet's L4 payload with its direction.

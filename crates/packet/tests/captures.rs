@@ -10,7 +10,14 @@ use std::sync::OnceLock;
 use packet::{decode, tcp_flags, DropReason, Fragment, LinkType, Packet};
 use proptest::prelude::*;
 
-const TESTDATA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/testdata");
+/// The shared test data, found from the crate's folder at run time (a
+/// test binary may have been built in another checkout).
+fn testdata() -> std::path::PathBuf {
+    std::path::PathBuf::from(
+        std::env::var_os("CARGO_MANIFEST_DIR").unwrap_or_else(|| env!("CARGO_MANIFEST_DIR").into()),
+    )
+    .join("../../../shared/testdata")
+}
 
 const ALL_LINKS: [LinkType; 8] = [
     LinkType::Ethernet,
@@ -74,7 +81,7 @@ fn pcap_files(dir: &Path, out: &mut Vec<PathBuf>) {
 fn captures() -> &'static [Capture] {
     static CAPTURES: OnceLock<Vec<Capture>> = OnceLock::new();
     CAPTURES.get_or_init(|| {
-        let root = Path::new(TESTDATA).join("pcap");
+        let root = testdata().join("pcap");
         assert!(
             root.is_dir(),
             "shared test data not found at {}",

@@ -119,7 +119,7 @@ fn records(n: usize) -> Vec<FlowRecord> {
                         },
                         ..Default::default()
                     };
-                    r.l7 = Some(Box::new(l7::L7Fields::Http(h)));
+                    r.l7 = Some(l7::L7Fields::from(h));
                 }
                 1 => {
                     let t = l7::tls::TlsFields {
@@ -132,7 +132,7 @@ fn records(n: usize) -> Vec<FlowRecord> {
                         },
                         ..Default::default()
                     };
-                    r.l7 = Some(Box::new(l7::L7Fields::Tls(t)));
+                    r.l7 = Some(l7::L7Fields::from(t));
                 }
                 _ => {}
             }
@@ -155,7 +155,10 @@ fn write_store(root: &Path, recs: &[FlowRecord]) -> Vec<PathBuf> {
 }
 
 fn corpus_from_tsv() -> Vec<String> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../test_data/filter");
+    let dir = std::path::PathBuf::from(
+        std::env::var_os("CARGO_MANIFEST_DIR").unwrap_or_else(|| env!("CARGO_MANIFEST_DIR").into()),
+    )
+    .join("../../test_data/filter");
     let mut out = Vec::new();
     for name in ["nftest.tsv", "eddy.tsv"] {
         let text = std::fs::read_to_string(dir.join(name)).unwrap();

@@ -107,7 +107,7 @@ pub struct FlowRecord {
     /// Present only for biflow records.
     pub reverse: Option<Reverse>,
     /// Application-layer fields of the transaction, when a parser claimed the flow.
-    pub l7: Option<Box<l7::L7Fields>>,
+    pub l7: Option<l7::L7Fields>,
 }
 
 impl Default for FlowRecord {

@@ -33,13 +33,13 @@ fn records(n: usize) -> Vec<FlowRecord> {
                 dst_mac: [0, 0x1b, 0x21, 0x3a, 0x4f, 0xfe],
                 end_reason: EndReason::Idle,
                 l7: (i % 16 == 0).then(|| {
-                    Box::new(L7Fields::Dns(DnsFields {
+                    L7Fields::from(DnsFields {
                         id: i as u16,
                         qname: "www.example.com".into(),
                         qtype: 1,
                         qclass: 1,
                         ..DnsFields::default()
-                    }))
+                    })
                 }),
                 ..FlowRecord::default()
             }

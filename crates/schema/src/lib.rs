@@ -372,7 +372,7 @@ impl BatchBuilder {
             // runs, like the L7 columns.
             None => self.rev_nulls += 1,
         }
-        self.push_l7(r.l7.as_deref());
+        self.push_l7(r.l7.as_ref());
         self.len += 1;
     }
 
@@ -664,9 +664,9 @@ fn read_l7(name: &str, c: usize, a: &dyn Array, out: &mut [FlowRecord]) -> Resul
 /// Sets one L7 column, creating the protocol's fields on the first.
 pub(crate) fn set_l7(r: &mut FlowRecord, c: usize, v: Value<'_>) {
     if r.l7.is_none() {
-        r.l7 = L7Fields::empty_for_column(c).map(Box::new);
+        r.l7 = L7Fields::empty_for_column(c);
     }
-    if let Some(fields) = r.l7.as_deref_mut() {
+    if let Some(fields) = r.l7.as_mut() {
         fields.set(c, v);
     }
 }

@@ -75,12 +75,12 @@ fn base_fields_round_trip() {
 #[test]
 fn l7_values_land_in_their_columns() {
     let mut r = sample();
-    r.l7 = Some(Box::new(L7Fields::Http(HttpFields {
+    r.l7 = Some(L7Fields::from(HttpFields {
         method: Some("GET".into()),
         host: Some("example.com".into()),
         status: None,
         ..HttpFields::default()
-    })));
+    }));
     let mut b = BatchBuilder::new();
     b.push(&r);
     b.push(&sample());
@@ -180,15 +180,15 @@ proptest! {
 fn l7_fields_round_trip() {
     use l7::dns::DnsFields;
     let mut http = sample();
-    http.l7 = Some(Box::new(L7Fields::Http(HttpFields {
+    http.l7 = Some(L7Fields::from(HttpFields {
         method: Some("GET".into()),
         host: Some("example.com".into()),
         url: Some("/a?b=c".into()),
         status: Some(200),
         ..HttpFields::default()
-    })));
+    }));
     let mut dns = sample();
-    dns.l7 = Some(Box::new(L7Fields::Dns(DnsFields {
+    dns.l7 = Some(L7Fields::from(DnsFields {
         id: 7,
         qname: "example.org".into(),
         qtype: 28,
@@ -197,7 +197,7 @@ fn l7_fields_round_trip() {
         rcode: 3,
         answers: 0,
         ..DnsFields::default()
-    })));
+    }));
     let records = vec![http, FlowRecord::default(), dns];
     let mut b = BatchBuilder::new();
     records.iter().for_each(|r| b.push(r));

@@ -268,10 +268,10 @@ fn a_spool_leaves_out_unused_columns_and_recovery_puts_them_back() {
     let with_fields = |i: u64| {
         let mut r = record(i);
         if i == 25 {
-            r.l7 = Some(Box::new(l7::L7Fields::Http(l7::http::HttpFields {
+            r.l7 = Some(l7::L7Fields::from(l7::http::HttpFields {
                 host: Some("example.org".into()),
                 ..l7::http::HttpFields::default()
-            })));
+            }));
         }
         if i == 45 {
             r.reverse = Some(record::Reverse {

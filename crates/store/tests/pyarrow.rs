@@ -59,10 +59,10 @@ fn pyarrow_reads_a_store_file() {
             ..FlowRecord::default()
         };
         if i == 7 {
-            r.l7 = Some(Box::new(L7Fields::Http(HttpFields {
+            r.l7 = Some(L7Fields::from(HttpFields {
                 host: Some("example.org".into()),
                 ..HttpFields::default()
-            })));
+            }));
         }
         store.push("router1", 1_764_289_500, &r).unwrap();
     }

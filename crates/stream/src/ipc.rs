@@ -631,7 +631,11 @@ mod fuzz_regressions {
     /// Each is an error, never a panic out of the reader.
     #[test]
     fn inputs_that_panicked_arrow_ipc_are_errors() {
-        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../test_data/stream");
+        let dir = std::path::PathBuf::from(
+            std::env::var_os("CARGO_MANIFEST_DIR")
+                .unwrap_or_else(|| env!("CARGO_MANIFEST_DIR").into()),
+        )
+        .join("../../test_data/stream");
         let mut n = 0;
         for entry in std::fs::read_dir(&dir).unwrap() {
             let path = entry.unwrap().path();

@@ -41,14 +41,14 @@ fn golden_hash() {
         ..GenConfig::default()
     });
     let got = format!("{:016x}\n", fnv1a(&bytes));
-    let path = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/golden/seed1_500flows.fnv1a"
-    );
+    let path = std::path::PathBuf::from(
+        std::env::var_os("CARGO_MANIFEST_DIR").unwrap_or_else(|| env!("CARGO_MANIFEST_DIR").into()),
+    )
+    .join("tests/golden/seed1_500flows.fnv1a");
     if std::env::var_os("TRAFGEN_BLESS").is_some() {
-        std::fs::write(path, &got).unwrap();
+        std::fs::write(&path, &got).unwrap();
     }
-    let want = std::fs::read_to_string(path).expect("golden file (TRAFGEN_BLESS=1 writes it)");
+    let want = std::fs::read_to_string(&path).expect("golden file (TRAFGEN_BLESS=1 writes it)");
     assert_eq!(
         got, want,
         "output for seed 1 changed; bless it if that was intended"

@@ -9,12 +9,18 @@ use std::process::Command;
 
 /// `../shared/testdata` beside the project.
 pub fn shared_testdata() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/testdata")
+    std::path::PathBuf::from(
+        std::env::var_os("CARGO_MANIFEST_DIR").unwrap_or_else(|| env!("CARGO_MANIFEST_DIR").into()),
+    )
+    .join("../../../shared/testdata")
 }
 
 /// The project's own `test_data/`.
 pub fn test_data() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../test_data")
+    std::path::PathBuf::from(
+        std::env::var_os("CARGO_MANIFEST_DIR").unwrap_or_else(|| env!("CARGO_MANIFEST_DIR").into()),
+    )
+    .join("../../test_data")
 }
 
 pub fn eddy() -> Command {
@@ -162,7 +168,7 @@ pub fn l7_from_csv(r: &Row) -> Vec<(&'static str, Option<String>)> {
 /// The same columns of a decoded (or stored) record.
 pub fn l7_from_record(f: &record::FlowRecord) -> Vec<(&'static str, Option<String>)> {
     let mut values = vec![None; l7::COLUMNS.len()];
-    if let Some(l7) = f.l7.as_deref() {
+    if let Some(l7) = f.l7.as_ref() {
         l7.visit(&mut |c, v| {
             values[c] = present(match v {
                 l7::Value::Str(s) => s.to_string(),

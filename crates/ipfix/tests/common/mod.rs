@@ -5,10 +5,10 @@
 use std::path::PathBuf;
 
 pub fn testdata() -> PathBuf {
-    PathBuf::from(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../../shared/testdata"
-    ))
+    std::path::PathBuf::from(
+        std::env::var_os("CARGO_MANIFEST_DIR").unwrap_or_else(|| env!("CARGO_MANIFEST_DIR").into()),
+    )
+    .join("../../../shared/testdata")
 }
 
 /// Files in `dir` (relative to the test data) ending in `ext`, sorted.

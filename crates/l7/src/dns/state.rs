@@ -208,7 +208,7 @@ impl Parser for DnsState {
     }
 
     fn take_finished(&mut self) -> Option<L7Fields> {
-        self.finished.take().map(L7Fields::Dns)
+        self.finished.take().map(L7Fields::from)
     }
 
     fn take_current(&mut self) -> Option<L7Fields> {
@@ -217,6 +217,6 @@ impl Parser for DnsState {
             self.current = self.parse_head();
         }
         self.open = false;
-        self.current.take().map(L7Fields::Dns)
+        self.current.take().map(L7Fields::from)
     }
 }

@@ -34,7 +34,7 @@ fn by_direction(rel: &str) -> Directions {
             let fields = testutil::run_parser(new_parser, &payloads)
                 .into_iter()
                 .map(|f| match f {
-                    L7Fields::Dns(d) => d,
+                    L7Fields::Dns(d) => *d,
                     other => panic!("not dns: {other:?}"),
                 })
                 .collect();
@@ -62,7 +62,7 @@ fn feed_all(parser: &mut dyn Parser, chunks: &[&[u8]]) -> Vec<DnsFields> {
     out.extend(parser.take_current());
     out.into_iter()
         .map(|f| match f {
-            L7Fields::Dns(d) => d,
+            L7Fields::Dns(d) => *d,
             other => panic!("not dns: {other:?}"),
         })
         .collect()

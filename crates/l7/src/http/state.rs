@@ -323,7 +323,7 @@ impl Parser for HttpState {
     }
 
     fn take_finished(&mut self) -> Option<L7Fields> {
-        self.finished.take().map(L7Fields::Http)
+        self.finished.take().map(L7Fields::from)
     }
 
     fn take_current(&mut self) -> Option<L7Fields> {
@@ -335,6 +335,6 @@ impl Parser for HttpState {
                 self.current = Some(read_head(line, &[]).fields);
             }
         }
-        self.current.take().map(L7Fields::Http)
+        self.current.take().map(L7Fields::from)
     }
 }

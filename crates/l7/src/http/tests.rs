@@ -17,7 +17,7 @@ const TCP: Transport = Transport {
 
 fn http(fields: Option<L7Fields>) -> Option<HttpFields> {
     fields.map(|f| match f {
-        L7Fields::Http(h) => h,
+        L7Fields::Http(h) => *h,
         other => panic!("not http: {other:?}"),
     })
 }
@@ -167,7 +167,7 @@ fn visit_names_are_columns() {
     fields.status = Some(200);
     fields.content_type = Some("t".into());
     fields.server = Some("s".into());
-    let all = crate::L7Fields::Http(fields);
+    let all = crate::L7Fields::from(fields);
     let mut seen = Vec::new();
     all.visit(&mut |i, _| seen.push(crate::COLUMNS[i]));
     assert_eq!(seen.len(), 8);

@@ -210,7 +210,7 @@ impl Parser for QuicState {
 
     fn take_current(&mut self) -> Option<L7Fields> {
         self.fields.version?;
-        Some(L7Fields::Quic(std::mem::take(&mut self.fields)))
+        Some(L7Fields::from(std::mem::take(&mut self.fields)))
     }
 }
 

@@ -53,7 +53,7 @@ fn keys(version: u32, dcid: &[u8], side: Side) -> InitialKeys {
 
 fn quic(fields: Option<L7Fields>) -> Option<QuicFields> {
     fields.map(|f| match f {
-        L7Fields::Quic(q) => q,
+        L7Fields::Quic(q) => *q,
         other => panic!("not quic: {other:?}"),
     })
 }

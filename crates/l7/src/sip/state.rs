@@ -67,14 +67,14 @@ impl Parser for SipState {
     }
 
     fn take_finished(&mut self) -> Option<L7Fields> {
-        self.finished.take().map(L7Fields::Sip)
+        self.finished.take().map(L7Fields::from)
     }
 
     fn take_current(&mut self) -> Option<L7Fields> {
         if self.stage == Stage::Head {
             self.abandon_message();
         }
-        self.current.take().map(L7Fields::Sip)
+        self.current.take().map(L7Fields::from)
     }
 }
 

@@ -40,7 +40,7 @@ fn records(packets: &[Payload]) -> Vec<SipFields> {
     crate::testutil::run_parser(new_parser, packets)
         .into_iter()
         .map(|r| match r {
-            L7Fields::Sip(fields) => fields,
+            L7Fields::Sip(fields) => *fields,
             other => panic!("not sip: {other:?}"),
         })
         .collect()
@@ -60,7 +60,7 @@ fn run_chunks(chunks: &[&[u8]]) -> (Vec<SipFields>, Vec<Feed>) {
     }
     out.extend(parser.take_current());
     let out = out.into_iter().map(|r| match r {
-        L7Fields::Sip(fields) => fields,
+        L7Fields::Sip(fields) => *fields,
         other => panic!("not sip: {other:?}"),
     });
     (out.collect(), feeds)

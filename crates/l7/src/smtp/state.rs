@@ -90,7 +90,7 @@ impl Parser for SmtpState {
             return None;
         }
         self.seen_line = false;
-        Some(L7Fields::Smtp(std::mem::take(&mut self.fields)))
+        Some(L7Fields::from(std::mem::take(&mut self.fields)))
     }
 }
 

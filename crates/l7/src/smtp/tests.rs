@@ -15,7 +15,7 @@ fn run(packets: &[Payload]) -> SmtpFields {
     let records = crate::testutil::run_parser(new_parser, packets);
     assert!(records.len() <= 1, "one record per flow direction");
     match records.into_iter().next() {
-        Some(L7Fields::Smtp(fields)) => fields,
+        Some(L7Fields::Smtp(fields)) => *fields,
         Some(other) => panic!("not smtp: {other:?}"),
         None => SmtpFields::default(),
     }
@@ -32,7 +32,7 @@ fn run_chunks(chunks: &[&[u8]]) -> (SmtpFields, Feed) {
         }
     }
     let fields = match parser.take_current() {
-        Some(L7Fields::Smtp(fields)) => fields,
+        Some(L7Fields::Smtp(fields)) => *fields,
         _ => SmtpFields::default(),
     };
     (fields, last)

@@ -290,7 +290,7 @@ impl Parser for TlsState {
 
     fn take_current(&mut self) -> Option<L7Fields> {
         let fields = mem::take(&mut self.fields);
-        (fields != TlsFields::default()).then_some(L7Fields::Tls(fields))
+        (fields != TlsFields::default()).then(|| L7Fields::from(fields))
     }
 }
 

@@ -74,7 +74,7 @@ fn parse_direction(packets: &[Payload]) -> Option<TlsFields> {
     let mut out = crate::testutil::run_parser(new_parser, &non_empty);
     assert!(out.len() <= 1, "one record per direction");
     match out.pop() {
-        Some(L7Fields::Tls(fields)) => Some(fields),
+        Some(L7Fields::Tls(fields)) => Some(*fields),
         Some(other) => panic!("not TLS: {other:?}"),
         None => None,
     }
@@ -466,7 +466,7 @@ fn feed_all(parser: &mut dyn Parser, chunks: &[&[u8]]) -> Feed {
 
 fn current(parser: &mut dyn Parser) -> TlsFields {
     match parser.take_current() {
-        Some(L7Fields::Tls(f)) => f,
+        Some(L7Fields::Tls(f)) => *f,
         other => panic!("expected TLS fields, got {other:?}"),
     }
 }

@@ -168,7 +168,7 @@ fn l7_fields_for(r: &mut FlowRecord, c: usize) -> Result<&mut L7Fields, String> 
             ));
         }
     }
-    Ok(r.l7.get_or_insert_with(|| Box::new(wanted)))
+    Ok(r.l7.get_or_insert(wanted))
 }
 
 /// Sets one field from its text; Err is the reason for the message.
