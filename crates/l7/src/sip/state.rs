@@ -27,9 +27,9 @@ pub struct SipState {
     /// Start of a head split over payloads (at most [`MAX_BUFFER`] bytes).
     head: Vec<u8>,
     /// The message being read or last read: its record.
-    current: Option<SipFields>,
+    current: Option<Box<SipFields>>,
     /// A record closed by the last [`Feed::Boundary`].
-    finished: Option<SipFields>,
+    finished: Option<Box<SipFields>>,
     /// Whether the message being read gets its own record (only the first
     /// message started in a payload does).
     keep_fields: bool,
@@ -67,14 +67,14 @@ impl Parser for SipState {
     }
 
     fn take_finished(&mut self) -> Option<L7Fields> {
-        self.finished.take().map(L7Fields::from)
+        self.finished.take().map(L7Fields::Sip)
     }
 
     fn take_current(&mut self) -> Option<L7Fields> {
         if self.stage == Stage::Head {
             self.abandon_message();
         }
-        self.current.take().map(L7Fields::from)
+        self.current.take().map(L7Fields::Sip)
     }
 }
 
@@ -198,7 +198,7 @@ impl SipState {
 
     fn record(&mut self, head: &Head<'_>) {
         if self.keep_fields {
-            self.current = Some(fields_of(head));
+            self.current = Some(Box::new(fields_of(head)));
             self.keep_fields = false;
         }
     }
