@@ -96,7 +96,7 @@ struct FlowKey {
 }
 
 /// The hot part of one flow in the cache: everything a packet of an ongoing
-/// flow reads or writes, in 80 bytes. The rest of the record (MACs, TOS,
+/// flow reads or writes, in 104 bytes (the parser pointer included). The rest of the record (MACs, TOS,
 /// biflow counters) sits in `FlowCache::records` under the same index, filled
 /// at creation and completed at export.
 #[repr(C)]
@@ -118,18 +118,14 @@ struct Slot {
     packets: u64,
     bytes: u64,
     first_ns: u64,
-}
-
-/// The application-layer side of a flow.
-enum L7State {
-    /// No parser asked yet (no payload seen).
-    Unprobed,
-    /// A parser claimed the flow and wants more payload.
-    Feeding(Box<dyn Parser>),
-    /// Nothing more to feed. A parser that finished has already handed its
-    /// fields to the record and been dropped, so a long-lived flow (a TLS
-    /// connection after its handshake) keeps no parser state.
-    Stopped,
+    /// The parser that claimed the flow and wants more payload. None with
+    /// `l7_wanted` set: not probed yet (no payload seen); None without it:
+    /// nothing more to feed (a parser that finished has handed its fields
+    /// to the record and been dropped, so a long-lived flow, a TLS
+    /// connection after its handshake, keeps no parser state). Here rather
+    /// than in an array of its own: a new flow and a payload for the parser
+    /// then touch one cache line less.
+    parser: Option<Box<dyn Parser>>,
 }
 
 /// Most timer-wheel buckets; a flow due later is filed in the last one and
@@ -163,8 +159,6 @@ pub struct FlowCache {
     slots: Vec<Slot>,
     /// The cold part of each slot's record.
     records: Vec<FlowRecord>,
-    /// Each slot's application-layer state.
-    l7: Vec<L7State>,
     l7_parsers: Vec<&'static ParserSpec>,
     free: Vec<u32>,
     /// Timer wheel: bucket `t % len` holds the flows due in tick `t`. A flow
@@ -196,7 +190,6 @@ impl FlowCache {
             hasher: foldhash::fast::RandomState::default(),
             slots: Vec::with_capacity(capacity),
             records: Vec::with_capacity(capacity),
-            l7: Vec::with_capacity(capacity),
             l7_parsers: l7::PARSERS
                 .iter()
                 .filter(|spec| config.l7_parsers.contains(&spec.name))
@@ -374,16 +367,14 @@ impl FlowCache {
             self.update(idx, ts_ns, pkt, from_a);
             return idx;
         }
-        let L7State::Feeding(mut parser) =
-            std::mem::replace(&mut self.l7[idx as usize], L7State::Unprobed)
-        else {
+        let Some(mut parser) = self.slots[idx as usize].parser.take() else {
             self.update(idx, ts_ns, pkt, from_a);
             return idx;
         };
         self.records[idx as usize].l7 = parser.take_finished();
         self.export(idx, EndReason::EndOfFlow, out);
         let next = self.insert(key, from_a, ts_ns, pkt, ports, out);
-        self.l7[next as usize] = L7State::Feeding(parser);
+        self.slots[next as usize].parser = Some(parser);
         self.stats.l7_flows += 1;
         next
     }
@@ -397,37 +388,35 @@ impl FlowCache {
         payload: &[u8],
         (src_port, dst_port): (u16, u16),
     ) -> Feed {
-        let state = &mut self.l7[idx as usize];
-        if matches!(state, L7State::Unprobed) {
+        let slot = &mut self.slots[idx as usize];
+        // Called only while `l7_wanted`: no parser means not probed yet.
+        if slot.parser.is_none() {
             let transport = Transport {
                 proto: pkt.proto,
                 src_port,
                 dst_port,
             };
-            match self
+            if let Some(spec) = self
                 .l7_parsers
                 .iter()
                 .find(|spec| (spec.probe)(&transport, payload))
             {
-                Some(spec) => {
-                    *state = L7State::Feeding((spec.new)());
-                    self.stats.l7_flows += 1;
-                }
-                None => *state = L7State::Stopped,
+                slot.parser = Some((spec.new)());
+                self.stats.l7_flows += 1;
             }
         }
-        let result = match state {
-            L7State::Feeding(parser) => parser.feed(payload),
-            _ => Feed::Done,
+        let result = match &mut slot.parser {
+            Some(parser) => parser.feed(payload),
+            None => Feed::Done,
         };
         if let Feed::Skip(n) = result {
-            self.slots[idx as usize].l7_skip = n;
+            slot.l7_skip = n;
         }
         if result == Feed::Done {
-            if let L7State::Feeding(mut parser) = std::mem::replace(state, L7State::Stopped) {
+            if let Some(mut parser) = slot.parser.take() {
                 self.records[idx as usize].l7 = parser.take_current();
             }
-            self.slots[idx as usize].l7_wanted = false;
+            slot.l7_wanted = false;
         }
         result
     }
@@ -586,25 +575,26 @@ impl FlowCache {
         self.due = due;
     }
 
-    /// Asks the CPU for flow `idx`'s slot, record and L7 state.
+    /// Asks the CPU for flow `idx`'s slot (with its L7 state) and record.
     fn prefetch_flow(&self, idx: u32) {
         let i = idx as usize;
-        if let (Some(slot), Some(record), Some(l7)) =
-            (self.slots.get(i), self.records.get(i), self.l7.get(i))
-        {
+        if let (Some(slot), Some(record)) = (self.slots.get(i), self.records.get(i)) {
             prefetch_bytes(std::ptr::from_ref(slot).cast(), std::mem::size_of::<Slot>());
             prefetch_bytes(
                 std::ptr::from_ref(record).cast(),
                 std::mem::size_of::<FlowRecord>(),
             );
-            record::text::prefetch(std::ptr::from_ref(l7).cast());
         }
     }
 
     /// Asks the CPU for flow `idx`'s parser state (its L7 state, asked for
     /// by [`Self::prefetch_flow`] earlier, says where it is).
     fn prefetch_parser(&self, idx: u32) {
-        if let Some(L7State::Feeding(parser)) = self.l7.get(idx as usize) {
+        if let Some(Slot {
+            parser: Some(parser),
+            ..
+        }) = self.slots.get(idx as usize)
+        {
             let state: *const dyn Parser = &**parser;
             record::text::prefetch(state.cast());
         }
@@ -698,18 +688,17 @@ impl FlowCache {
             packets: 1,
             bytes: record.bytes,
             first_ns: ts_ns,
+            parser: None,
         };
         let idx = match self.free.pop() {
             Some(idx) => {
                 self.slots[idx as usize] = slot;
                 self.records[idx as usize] = record;
-                self.l7[idx as usize] = L7State::Unprobed;
                 idx
             }
             None => {
                 self.slots.push(slot);
                 self.records.push(record);
-                self.l7.push(L7State::Unprobed);
                 self.links.push(Links::default());
                 (self.slots.len() - 1) as u32
             }
@@ -804,9 +793,8 @@ impl FlowCache {
         record.bytes = slot.bytes;
         record.tcp_flags = slot.tcp_flags;
         record.end_reason = reason;
-        match std::mem::replace(&mut self.l7[idx as usize], L7State::Unprobed) {
-            L7State::Feeding(mut parser) => record.l7 = parser.take_current(),
-            L7State::Unprobed | L7State::Stopped => {}
+        if let Some(mut parser) = slot.parser.take() {
+            record.l7 = parser.take_current();
         }
         self.free.push(idx);
         self.stats.flows_exported += 1;
