@@ -464,14 +464,20 @@ fn warm(cols: &[Col<'_>], rows: &Range<usize>) {
     }
 }
 
-fn csv_rows(cols: &[Col<'_>], rows: Range<usize>, out: &mut Vec<u8>, dates: &mut DateCache) {
+/// Writes `rows` with `write`, [`WARM_ROWS`] at a time, each part's
+/// values [`warm`]ed first.
+fn in_warm_parts(cols: &[Col<'_>], rows: Range<usize>, mut write: impl FnMut(Range<usize>)) {
     let mut start = rows.start;
     while start < rows.end {
         let part = start..rows.end.min(start + WARM_ROWS);
         warm(cols, &part);
-        csv_rows_warm(cols, part.clone(), out, dates);
+        write(part.clone());
         start = part.end;
     }
+}
+
+fn csv_rows(cols: &[Col<'_>], rows: Range<usize>, out: &mut Vec<u8>, dates: &mut DateCache) {
+    in_warm_parts(cols, rows, |part| csv_rows_warm(cols, part, out, dates));
 }
 
 fn csv_rows_warm(cols: &[Col<'_>], rows: Range<usize>, out: &mut Vec<u8>, dates: &mut DateCache) {
@@ -493,13 +499,7 @@ fn csv_rows_warm(cols: &[Col<'_>], rows: Range<usize>, out: &mut Vec<u8>, dates:
 }
 
 fn json_rows(cols: &[Col<'_>], rows: Range<usize>, out: &mut Vec<u8>, dates: &mut DateCache) {
-    let mut start = rows.start;
-    while start < rows.end {
-        let part = start..rows.end.min(start + WARM_ROWS);
-        warm(cols, &part);
-        json_rows_warm(cols, part.clone(), out, dates);
-        start = part.end;
-    }
+    in_warm_parts(cols, rows, |part| json_rows_warm(cols, part, out, dates));
 }
 
 fn json_rows_warm(cols: &[Col<'_>], rows: Range<usize>, out: &mut Vec<u8>, dates: &mut DateCache) {
