@@ -15,11 +15,11 @@ fuzz_target!(|data: &[u8]| {
             r.packets = 3;
             r.bytes = 180;
             r.last_ns = 2_000_000_000;
-            r.l7 = Some(Box::new(l7::L7Fields::Http(l7::http::HttpFields {
+            r.l7 = Some(l7::L7Fields::from(l7::http::HttpFields {
                 host: Some("example.com".into()),
                 status: Some(200),
                 ..Default::default()
-            })));
+            }));
             let _ = f.matches(&r);
             let _ = f.expr.to_string();
         }
