@@ -5,6 +5,7 @@ use std::net::Ipv6Addr;
 
 use l7::{Feed, Parser, ParserSpec, Transport};
 use packet::{tcp_flags, Packet};
+use record::text::prefetch_range;
 use record::{EndReason, FlowRecord, Reverse};
 
 use crate::fragments::FragmentTable;
@@ -96,9 +97,10 @@ struct FlowKey {
 }
 
 /// The hot part of one flow in the cache: everything a packet of an ongoing
-/// flow reads or writes, in 104 bytes (the parser pointer included). The rest of the record (MACs, TOS,
-/// biflow counters) sits in `FlowCache::records` under the same index, filled
-/// at creation and completed at export.
+/// flow reads or writes, in 104 bytes (the parser pointer included). The
+/// rest of the record (MACs, TOS, biflow counters) sits in
+/// `FlowCache::records` under the same index, filled at creation and
+/// completed at export.
 #[repr(C)]
 struct Slot {
     key: FlowKey,
@@ -140,15 +142,6 @@ const TICK_NS: u64 = 1_000_000_000;
 
 /// How many flows ahead of the one being expired its memory is asked for.
 const PREFETCH_FLOWS: usize = 8;
-
-/// Asks the CPU for every cache line of `len` bytes at `p`.
-fn prefetch_bytes(p: *const u8, len: usize) {
-    for offset in (0..len).step_by(64) {
-        record::text::prefetch(p.wrapping_add(offset));
-    }
-    // The last line, when the bytes do not start on a line.
-    record::text::prefetch(p.wrapping_add(len.saturating_sub(1)));
-}
 
 pub struct FlowCache {
     config: CacheConfig,
@@ -579,16 +572,16 @@ impl FlowCache {
     fn prefetch_flow(&self, idx: u32) {
         let i = idx as usize;
         if let (Some(slot), Some(record)) = (self.slots.get(i), self.records.get(i)) {
-            prefetch_bytes(std::ptr::from_ref(slot).cast(), std::mem::size_of::<Slot>());
-            prefetch_bytes(
+            prefetch_range(std::ptr::from_ref(slot).cast(), std::mem::size_of::<Slot>());
+            prefetch_range(
                 std::ptr::from_ref(record).cast(),
                 std::mem::size_of::<FlowRecord>(),
             );
         }
     }
 
-    /// Asks the CPU for flow `idx`'s parser state (its L7 state, asked for
-    /// by [`Self::prefetch_flow`] earlier, says where it is).
+    /// Asks the CPU for flow `idx`'s parser state (its slot, asked for by
+    /// [`Self::prefetch_flow`] earlier, says where it is).
     fn prefetch_parser(&self, idx: u32) {
         if let Some(Slot {
             parser: Some(parser),

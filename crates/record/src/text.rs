@@ -49,6 +49,15 @@ pub fn prefetch(p: *const u8) {
     let _ = p;
 }
 
+/// [`prefetch`] of every cache line that the `len` bytes at `p` touch.
+pub fn prefetch_range(p: *const u8, len: usize) {
+    for offset in (0..len).step_by(64) {
+        prefetch(p.wrapping_add(offset));
+    }
+    // The last line, when the bytes do not start on a line.
+    prefetch(p.wrapping_add(len.saturating_sub(1)));
+}
+
 /// Appends a byte in decimal: address octets and the one-byte fields, where
 /// three digits are common and the general loop is not needed.
 #[inline]

@@ -1013,16 +1013,8 @@ impl Slots {
     }
 
     fn prefetch(&self, hash: u64) {
-        #[cfg(target_arch = "x86_64")]
-        {
-            use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
-            let slot = self.slots.as_ptr().wrapping_add(self.home(hash));
-            // SAFETY: a prefetch is a hint: it reads nothing and cannot
-            // fault, and SSE is part of every x86_64 target.
-            unsafe { _mm_prefetch::<_MM_HINT_T0>(slot.cast()) };
-        }
-        #[cfg(not(target_arch = "x86_64"))]
-        let _ = hash;
+        let slot = self.slots.as_ptr().wrapping_add(self.home(hash));
+        record::text::prefetch(slot.cast());
     }
 
     /// `key`'s dictionary index, or the empty slot where it goes.

@@ -108,7 +108,14 @@ fn take_column(
     rows: usize,
 ) -> Result<ArrayRef, ArrowError> {
     let data_type = arrays[0].data_type();
-    let data: Vec<ArrayData> = arrays.iter().map(|a| a.to_data()).collect();
+    // Only the batches the segments use: a window has dozens, an output
+    // batch's segments come from a few.
+    let mut data: Vec<Option<ArrayData>> = vec![None; arrays.len()];
+    for &(b, _, _) in segments {
+        if data[b].is_none() {
+            data[b] = Some(arrays[b].to_data());
+        }
+    }
     let width = match data_type {
         DataType::FixedSizeBinary(w) => usize::try_from(*w).ok(),
         DataType::Utf8 | DataType::Binary => None,
@@ -116,9 +123,11 @@ fn take_column(
     };
     let buffers = match (data_type, width) {
         (DataType::Utf8 | DataType::Binary, _) => take_bytes(&data, segments, rows)?,
-        (_, Some(w)) => vec![take_fixed(&data, segments, rows, w)],
+        (_, Some(w)) => vec![take_fixed(&data, segments, rows, w)?],
         _ => {
-            let mut out = MutableArrayData::new(data.iter().collect(), false, rows);
+            let empty = ArrayData::new_empty(data_type);
+            let sources = data.iter().map(|d| d.as_ref().unwrap_or(&empty)).collect();
+            let mut out = MutableArrayData::new(sources, false, rows);
             for &(b, pos, n) in segments {
                 out.try_extend(b, pos, pos + n)?;
             }
@@ -138,19 +147,28 @@ fn take_column(
 }
 
 /// The values of a fixed-width column (`width` bytes a row).
-fn take_fixed(data: &[ArrayData], segments: &[Segment], rows: usize, width: usize) -> Buffer {
+fn take_fixed(
+    data: &[Option<ArrayData>],
+    segments: &[Segment],
+    rows: usize,
+    width: usize,
+) -> Result<Buffer, ArrowError> {
     let mut out = MutableBuffer::with_capacity(rows * width);
     for &(b, pos, n) in segments {
-        let d = &data[b];
+        let d = data[b].as_ref().ok_or_else(unprepared)?;
         let start = (d.offset() + pos) * width;
         out.extend_from_slice(&d.buffers()[0].as_slice()[start..start + n * width]);
     }
-    out.into()
+    Ok(out.into())
+}
+
+fn unprepared() -> ArrowError {
+    ArrowError::InvalidArgumentError("take_segments: a segment's batch was not prepared".into())
 }
 
 /// The offsets and values of a string or binary column (32-bit offsets).
 fn take_bytes(
-    data: &[ArrayData],
+    data: &[Option<ArrayData>],
     segments: &[Segment],
     rows: usize,
 ) -> Result<Vec<Buffer>, ArrowError> {
@@ -158,7 +176,7 @@ fn take_bytes(
     offsets.push(0);
     let mut values = MutableBuffer::new(0);
     for &(b, pos, n) in segments {
-        let d = &data[b];
+        let d = data[b].as_ref().ok_or_else(unprepared)?;
         let source: &[i32] = d.buffers()[0].typed_data();
         let source = &source[d.offset() + pos..d.offset() + pos + n + 1];
         let (first, last) = (source[0], source[n]);

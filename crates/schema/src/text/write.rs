@@ -414,9 +414,7 @@ const WARM_ROWS: usize = 256;
 /// Asks for every cache line of `bytes`, so that the row-by-row pass
 /// after it finds them in the cache.
 fn touch(bytes: &[u8]) {
-    for line in bytes.chunks(64) {
-        record::text::prefetch(line.as_ptr());
-    }
+    record::text::prefetch_range(bytes.as_ptr(), bytes.len());
 }
 
 fn touch_values<T: arrow_buffer::ArrowNativeType>(values: &[T], rows: &Range<usize>) {
