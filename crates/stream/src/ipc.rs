@@ -12,12 +12,12 @@
 //! connect mid-stream.
 
 use std::collections::HashMap;
-use std::io::{self, Read};
+use std::io::{self, IoSlice, Read, Write};
 use std::sync::Arc;
 
 use arrow_array::{ArrayRef, RecordBatch};
 use arrow_buffer::Buffer;
-use arrow_ipc::writer::{IpcWriteOptions, StreamWriter};
+use arrow_ipc::writer::{IpcWriteOptions, StreamEncoder};
 use arrow_ipc::{MessageHeader, MetadataVersion};
 use arrow_schema::{ArrowError, DataType, SchemaRef};
 
@@ -405,10 +405,10 @@ fn read_full(r: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
     Ok(n)
 }
 
-/// Encodes one stream's messages to bytes: the schema message once (for
-/// every client that joins), then each batch, then the end marker.
+/// Encodes one stream's messages: the schema message once (for every
+/// client that joins), then each batch, then the end marker.
 pub struct Encoder {
-    writer: StreamWriter<Vec<u8>>,
+    inner: StreamEncoder,
     schema_message: Bytes,
     schema: SchemaRef,
 }
@@ -436,13 +436,19 @@ impl Encoder {
             crate::spec::Compression::Zstd => Some(arrow_ipc::CompressionType::ZSTD),
         };
         let options = IpcWriteOptions::default().try_with_compression(codec)?;
-        let mut writer =
-            StreamWriter::try_new_with_options(Vec::with_capacity(1 << 20), &schema, options)?;
-        let schema_message: Bytes = Arc::new(writer.get_ref().clone());
-        writer.get_mut().clear();
+        let mut inner = StreamEncoder::try_new_with_options(&schema, options)?;
+        // The encoder puts the schema message before its first batch: an
+        // empty batch takes it out, and the schema message is kept apart.
+        let first = Encoded::new(inner.encode(&RecordBatch::new_empty(schema.clone()))?).to_vec();
+        let schema_len = first
+            .get(4..8)
+            .filter(|_| first.starts_with(&CONTINUATION))
+            .map(|w| 8 + i32::from_le_bytes([w[0], w[1], w[2], w[3]]).max(0) as usize)
+            .filter(|n| *n <= first.len())
+            .ok_or_else(|| ArrowError::IpcError("unexpected schema message framing".into()))?;
         Ok(Encoder {
-            writer,
-            schema_message,
+            inner,
+            schema_message: Arc::new(Encoded::from_slice(&first[..schema_len])),
             schema,
         })
     }
@@ -456,17 +462,88 @@ impl Encoder {
         self.schema_message.clone()
     }
 
-    /// One batch's message (the encoder's buffer itself, not a copy).
+    /// One batch's message. Its body shares the batch's buffers: the rows
+    /// go to the socket without first being copied into a message.
     pub fn encode(&mut self, batch: &RecordBatch) -> Result<Bytes, ArrowError> {
-        self.writer.write(batch)?;
-        let capacity = self.writer.get_ref().capacity();
-        let bytes = std::mem::replace(self.writer.get_mut(), Vec::with_capacity(capacity));
-        Ok(Arc::new(bytes))
+        Ok(Arc::new(Encoded::new(self.inner.encode(batch)?)))
+    }
+}
+
+/// An encoded message as the buffers it is made of, in order: framing,
+/// header and padding, and the body's buffers (the arrays' own, shared).
+pub struct Encoded {
+    parts: Vec<Buffer>,
+    len: usize,
+}
+
+impl Encoded {
+    fn new(parts: Vec<Buffer>) -> Encoded {
+        let len = parts.iter().map(Buffer::len).sum();
+        Encoded { parts, len }
+    }
+
+    pub fn from_slice(bytes: &[u8]) -> Encoded {
+        Encoded::new(vec![Buffer::from(bytes)])
+    }
+
+    /// Bytes in the message.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The message as one contiguous vector.
+    pub fn to_vec(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(self.len);
+        for p in &self.parts {
+            out.extend_from_slice(p.as_slice());
+        }
+        out
+    }
+
+    /// Writes the whole message, many parts per call (`writev` on sockets
+    /// and files), resuming after short writes.
+    pub fn write_to<W: Write + ?Sized>(&self, w: &mut W) -> io::Result<()> {
+        const PER_CALL: usize = 64;
+        let mut part = 0;
+        let mut skip = 0;
+        while part < self.parts.len() {
+            let mut slices = [IoSlice::new(&[]); PER_CALL];
+            let mut count = 0;
+            for p in self.parts[part..].iter().take(PER_CALL) {
+                let from = if count == 0 { skip } else { 0 };
+                slices[count] = IoSlice::new(&p.as_slice()[from..]);
+                count += 1;
+            }
+            let mut written = match w.write_vectored(&slices[..count]) {
+                Ok(0) if slices[..count].iter().any(|s| !s.is_empty()) => {
+                    return Err(io::ErrorKind::WriteZero.into());
+                }
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            };
+            // Past what was written, and past empty parts.
+            while part < self.parts.len() {
+                let left = self.parts[part].len() - skip;
+                if written < left {
+                    skip += written;
+                    break;
+                }
+                written -= left;
+                part += 1;
+                skip = 0;
+            }
+        }
+        Ok(())
     }
 }
 
 /// An encoded message, shared by every client it goes to.
-pub type Bytes = Arc<Vec<u8>>;
+pub type Bytes = Arc<Encoded>;
 
 /// The IPC end-of-stream marker.
 pub const END_OF_STREAM: [u8; 8] = [0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0];
@@ -503,7 +580,7 @@ mod tests {
         let mut enc = Encoder::new(batches[0].schema(), crate::spec::Compression::None).unwrap();
         let mut out = enc.schema_message().to_vec();
         for b in batches {
-            out.extend_from_slice(&enc.encode(b).unwrap());
+            out.extend_from_slice(&enc.encode(b).unwrap().to_vec());
         }
         out.extend_from_slice(&END_OF_STREAM);
         out
@@ -519,6 +596,46 @@ mod tests {
                 Err(e) => return (out, Some(e)),
             }
         }
+    }
+
+    #[test]
+    fn messages_are_the_bytes_arrows_stream_writer_makes() {
+        let whole = batch(&(0..40).collect::<Vec<u16>>());
+        // A slice starts mid-byte of the validity bits and mid-offsets.
+        for b in [whole.clone(), whole.slice(3, 29)] {
+            let mut expected = Vec::new();
+            let mut w =
+                arrow_ipc::writer::StreamWriter::try_new(&mut expected, &b.schema()).unwrap();
+            w.write(&b).unwrap();
+            w.finish().unwrap();
+            drop(w);
+            assert_eq!(stream(std::slice::from_ref(&b)), expected);
+        }
+    }
+
+    /// Takes at most 5 bytes a call, from the first slice only.
+    struct Trickle(Vec<u8>);
+
+    impl Write for Trickle {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            let n = buf.len().min(5);
+            self.0.extend_from_slice(&buf[..n]);
+            Ok(n)
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn short_writes_resume_where_they_stopped() {
+        let mut enc =
+            Encoder::new(batch(&[1, 2, 3]).schema(), crate::spec::Compression::None).unwrap();
+        let msg = enc.encode(&batch(&(0..300).collect::<Vec<u16>>())).unwrap();
+        let mut out = Trickle(Vec::new());
+        msg.write_to(&mut out).unwrap();
+        assert_eq!(out.0, msg.to_vec());
+        assert_eq!(out.0.len(), msg.len());
     }
 
     #[test]
@@ -605,7 +722,7 @@ mod compression_tests {
         for c in [Compression::Lz4, Compression::Zstd] {
             let mut enc = Encoder::new(schema.clone(), c).unwrap();
             let mut bytes = enc.schema_message().to_vec();
-            bytes.extend_from_slice(&enc.encode(&batch).unwrap());
+            bytes.extend_from_slice(&enc.encode(&batch).unwrap().to_vec());
             bytes.extend_from_slice(&END_OF_STREAM);
             let mut r = MessageReader::new(&bytes[..]);
             assert!(matches!(

@@ -26,7 +26,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use arrow_array::RecordBatch;
 use arrow_schema::ArrowError;
 
-use crate::ipc::{Bytes, Encoder, END_OF_STREAM};
+use crate::ipc::{Bytes, Encoded, Encoder, END_OF_STREAM};
 use crate::log;
 use crate::spec::{Rotation, SlowPolicy, Spec, Transport};
 use crate::stats::IfcStats;
@@ -156,7 +156,9 @@ impl Output {
         }
     }
 
-    /// Sends everything gathered as one batch.
+    /// Sends everything gathered: small batches joined into one, batches
+    /// of a quarter of the buffer or more each as its own message (joining
+    /// them would copy every row once more for no gain to the receiver).
     pub fn flush(&mut self) -> Result<(), ArrowError> {
         self.pending_since = None;
         if self.pending.is_empty() {
@@ -164,11 +166,22 @@ impl Output {
         }
         let batches = std::mem::take(&mut self.pending);
         let rows = std::mem::take(&mut self.pending_rows);
-        let batch = if batches.len() == 1 {
-            batches.into_iter().next().unwrap_or_else(|| unreachable!())
+        let join = batches.len() > 1 && rows < batches.len() * (self.spec.buffer_rows / 4);
+        if join {
+            let batch = crate::columns::concat(&batches[0].schema(), &batches)?;
+            self.encode_and_deliver(batch)?;
         } else {
-            crate::columns::concat(&batches[0].schema(), &batches)?
-        };
+            for batch in batches {
+                self.encode_and_deliver(batch)?;
+            }
+        }
+        self.flush_sink()
+    }
+
+    /// One batch as one message, after a new stream's start if its schema
+    /// (once thinned) differs from the last one's.
+    fn encode_and_deliver(&mut self, batch: RecordBatch) -> Result<(), ArrowError> {
+        let rows = batch.num_rows();
         let batch = match &mut self.thinner {
             Some(t) => t.thin(&batch)?,
             None => batch,
@@ -179,7 +192,7 @@ impl Output {
             if self.encoder.is_some() {
                 self.deliver(
                     Msg {
-                        bytes: Arc::new(END_OF_STREAM.to_vec()),
+                        bytes: Arc::new(Encoded::from_slice(&END_OF_STREAM)),
                         rows: 0,
                     },
                     None,
@@ -198,8 +211,7 @@ impl Output {
         self.stats.add(&self.stats.records, rows as u64);
         self.stats.add(&self.stats.batches, 1);
         self.stats.add(&self.stats.bytes, bytes.len() as u64);
-        self.deliver(Msg { bytes, rows }, None)?;
-        self.flush_sink()
+        self.deliver(Msg { bytes, rows }, None)
     }
 
     fn flush_sink(&mut self) -> Result<(), ArrowError> {
@@ -217,15 +229,11 @@ impl Output {
                 server.broadcast(msg, schema.is_some());
                 Ok(())
             }
-            Sink::Stream(w) => w.write_all(&msg.bytes).map_err(io_err),
+            Sink::Stream(w) => msg.bytes.write_to(w).map_err(io_err),
             Sink::File(f) => {
                 let schema_bytes = self.encoder.as_ref().map(|e| e.schema_message());
-                f.write(
-                    &msg.bytes,
-                    schema_bytes.as_deref().map(Vec::as_slice),
-                    schema.is_some(),
-                )
-                .map_err(io_err)
+                f.write(&msg.bytes, schema_bytes.as_deref(), schema.is_some())
+                    .map_err(io_err)
             }
             Sink::Blackhole => Ok(()),
         }
@@ -253,7 +261,7 @@ impl Output {
         if end_marker {
             self.deliver(
                 Msg {
-                    bytes: Arc::new(END_OF_STREAM.to_vec()),
+                    bytes: Arc::new(Encoded::from_slice(&END_OF_STREAM)),
                     rows: 0,
                 },
                 None,
@@ -329,6 +337,12 @@ impl Write for Conn {
         match self {
             Conn::Unix(s) => s.write(buf),
             Conn::Tcp(s) => s.write(buf),
+        }
+    }
+    fn write_vectored(&mut self, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
+        match self {
+            Conn::Unix(s) => s.write_vectored(bufs),
+            Conn::Tcp(s) => s.write_vectored(bufs),
         }
     }
     fn flush(&mut self) -> io::Result<()> {
@@ -501,7 +515,7 @@ impl Server {
         rx: Receiver<Msg>,
         leaving: Arc<AtomicBool>,
     ) {
-        let write = |conn: &mut Conn, m: &Msg| conn.write_all(&m.bytes);
+        let write = |conn: &mut Conn, m: &Msg| m.bytes.write_to(conn);
         let mut failed = false;
         for m in &first {
             if write(&mut conn, m).is_err() {
@@ -657,7 +671,12 @@ impl RotatingFile {
 
     /// Writes a message; rotates first if due (then the new file starts
     /// with the schema).
-    fn write(&mut self, bytes: &[u8], schema: Option<&[u8]>, is_schema: bool) -> io::Result<()> {
+    fn write(
+        &mut self,
+        msg: &Encoded,
+        schema: Option<&Encoded>,
+        is_schema: bool,
+    ) -> io::Result<()> {
         let due = self.written > 0
             && !is_schema
             && (self
@@ -672,19 +691,19 @@ impl RotatingFile {
                 self.put(s)?;
             }
         }
-        self.put(bytes)
+        self.put(msg)
     }
 
-    fn put(&mut self, bytes: &[u8]) -> io::Result<()> {
+    fn put(&mut self, msg: &Encoded) -> io::Result<()> {
         if let Some(f) = &mut self.file {
-            f.write_all(bytes)?;
-            self.written += bytes.len() as u64;
+            msg.write_to(f)?;
+            self.written += msg.len() as u64;
         }
         Ok(())
     }
 
     fn finish_file(&mut self) -> io::Result<()> {
-        self.put(&END_OF_STREAM)?;
+        self.put(&Encoded::from_slice(&END_OF_STREAM))?;
         if let Some(mut f) = self.file.take() {
             f.flush()?;
         }
