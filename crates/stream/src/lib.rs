@@ -6,7 +6,8 @@
 //!
 //! - [`spec`]: the interface spec language;
 //! - [`ipc`]: framing and encoding of IPC messages (size caps, schema
-//!   changes as consecutive streams);
+//!   changes as consecutive streams); [`layout`] checks a batch's buffers
+//!   so that reading can skip arrow's slower validation;
 //! - [`input`] and [`output`]: the transports, reconnects, fan-out, slow
 //!   client policies;
 //! - [`sparse`]: unused nullable flow columns left out on the wire and put
@@ -21,6 +22,7 @@ pub mod columns;
 pub mod flows;
 pub mod input;
 pub mod ipc;
+pub mod layout;
 pub mod output;
 pub mod runner;
 pub mod spec;
