@@ -8,10 +8,12 @@
 //! target found) and contains the rest with `catch_unwind`, turning them
 //! into errors. This target replaces libFuzzer's abort-on-panic hook so it
 //! checks exactly that: a panic only counts if it escapes the reader.
+//! Every batch read must also pass arrow's full validation.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use stream::ipc::MessageReader;
+use arrow_array::Array;
+use stream::ipc::{Message, MessageReader};
 
 fuzz_target!(|data: &[u8]| {
     static QUIET: std::sync::Once = std::sync::Once::new();
@@ -20,6 +22,13 @@ fuzz_target!(|data: &[u8]| {
     // Every message consumes bytes, so this ends; the cap is a safety net.
     for _ in 0..10_000 {
         match reader.next_message() {
+            // A batch read is valid, whether arrow validated it or
+            // `stream::layout` let the reader skip that.
+            Ok(Some(Message::Batch(b))) => {
+                for c in b.columns() {
+                    c.to_data().validate_full().expect("a batch read is valid");
+                }
+            }
             Ok(Some(_)) => {}
             Ok(None) | Err(_) => break,
         }
