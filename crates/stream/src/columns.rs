@@ -6,8 +6,13 @@
 
 use std::sync::Arc;
 
-use arrow_array::{make_array, new_null_array, Array, ArrayRef, BooleanArray, RecordBatch};
-use arrow_buffer::{BooleanBufferBuilder, Buffer, MutableBuffer, NullBuffer};
+use arrow_array::{
+    make_array, new_null_array, Array, ArrayRef, BooleanArray, RecordBatch, StringArray,
+};
+use arrow_buffer::{
+    BooleanBuffer, BooleanBufferBuilder, Buffer, MutableBuffer, NullBuffer, OffsetBuffer,
+    ScalarBuffer,
+};
 use arrow_data::transform::MutableArrayData;
 use arrow_data::ArrayData;
 use arrow_schema::{ArrowError, DataType, SchemaRef};
@@ -25,18 +30,68 @@ pub fn filter(batch: &RecordBatch, mask: &BooleanArray) -> Result<RecordBatch, A
     let predicate = arrow_select::filter::FilterBuilder::new(mask)
         .optimize()
         .build();
+    // Nulls in the mask select nothing, as in arrow's filter.
+    let selected = match mask.nulls() {
+        Some(nulls) => mask.values() & nulls.inner(),
+        None => mask.values().clone(),
+    };
     let columns = batch
         .columns()
         .iter()
         .map(|c| {
             if all_null(c.as_ref()) {
                 Ok(new_null_array(c.data_type(), n))
+            } else if let Some(strings) = c.as_any().downcast_ref::<StringArray>() {
+                Ok(Arc::new(filter_strings(strings, &selected, n)) as ArrayRef)
             } else {
                 predicate.filter(c.as_ref())
             }
         })
         .collect::<Result<Vec<ArrayRef>, ArrowError>>()?;
     RecordBatch::try_new(batch.schema(), columns)
+}
+
+/// The `n` rows of `strings` set in `selected`. Selected rows whose bytes
+/// follow each other in the source (consecutive rows, or rows apart by
+/// only empty or null ones, as in most L7 columns) are copied at once:
+/// arrow's filter copies each row's bytes on its own, a tenth of the
+/// filter module's time.
+fn filter_strings(strings: &StringArray, selected: &BooleanBuffer, n: usize) -> StringArray {
+    let offsets = strings.value_offsets();
+    let bytes = strings.value_data();
+    let mut out_offsets: Vec<i32> = Vec::with_capacity(n + 1);
+    out_offsets.push(0);
+    let mut values: Vec<u8> = Vec::new();
+    let mut validity = strings.nulls().map(|_| BooleanBufferBuilder::new(n));
+    let mut end = 0i32;
+    // The source bytes not yet copied: one range grown while rows adjoin.
+    let (mut from, mut to) = (0usize, 0usize);
+    for i in selected.set_indices() {
+        let (start, stop) = (offsets[i] as usize, offsets[i + 1] as usize);
+        end += offsets[i + 1] - offsets[i];
+        out_offsets.push(end);
+        if start != to {
+            values.extend_from_slice(&bytes[from..to]);
+            from = start;
+        }
+        to = stop;
+        if let (Some(v), Some(nulls)) = (&mut validity, strings.nulls()) {
+            v.append(nulls.is_valid(i));
+        }
+    }
+    values.extend_from_slice(&bytes[from..to]);
+    let nulls = validity.map(|mut v| NullBuffer::new(v.finish()));
+    // SAFETY: the offsets add up the selected rows' lengths from 0, so they
+    // rise and end at the length of `values`, which holds exactly those
+    // rows' bytes in order: whole values of a valid string array, so each
+    // value is valid UTF-8. The validity has one bit per selected row.
+    unsafe {
+        StringArray::new_unchecked(
+            OffsetBuffer::new_unchecked(ScalarBuffer::from(out_offsets)),
+            Buffer::from_vec(values),
+            nulls,
+        )
+    }
 }
 
 /// One batch of all of `batches` (same schema), in order.
@@ -346,5 +401,57 @@ mod take_tests {
             assert!(take_segments(&batches, &[bad]).is_err(), "{bad:?}");
         }
         assert!(take_segments(&[], &[]).is_err());
+    }
+}
+
+#[cfg(test)]
+mod filter_tests {
+    use super::*;
+    use arrow_schema::{Field, Schema};
+
+    /// A pseudo-random sequence, the same on every run.
+    fn next(state: &mut u64) -> u64 {
+        *state ^= *state << 13;
+        *state ^= *state >> 7;
+        *state ^= *state << 17;
+        *state
+    }
+
+    #[test]
+    fn strings_filtered_as_arrow_filters_them() {
+        let words = ["", "a", "žluť", "example.com", "ü"];
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        for round in 0..200 {
+            let rows = 1 + (next(&mut seed) % 90) as usize;
+            // Mostly null columns, dense ones, and some in between.
+            let null_every = 1 + (round % 4) as u64;
+            let values: Vec<Option<&str>> = (0..rows)
+                .map(|_| {
+                    let r = next(&mut seed);
+                    (r % null_every == 0).then(|| words[(r >> 8) as usize % words.len()])
+                })
+                .collect();
+            let mask: BooleanArray = (0..rows)
+                .map(|_| match next(&mut seed) % 7 {
+                    0 => None,
+                    1 | 2 | 3 => Some(true),
+                    _ => Some(false),
+                })
+                .collect();
+            let schema = Arc::new(Schema::new(vec![Field::new("s", DataType::Utf8, true)]));
+            let whole =
+                RecordBatch::try_new(schema, vec![Arc::new(StringArray::from(values))]).unwrap();
+            // Also a slice, whose offsets start past 0.
+            let cut = rows / 3;
+            for (b, m) in [
+                (whole.clone(), mask.clone()),
+                (whole.slice(cut, rows - cut), mask.slice(cut, rows - cut)),
+            ] {
+                let ours = filter(&b, &m).unwrap();
+                let arrows = arrow_select::filter::filter_record_batch(&b, &m).unwrap();
+                assert_eq!(ours, arrows, "round {round}");
+                ours.column(0).to_data().validate_full().unwrap();
+            }
+        }
     }
 }
