@@ -434,7 +434,7 @@ mod filter_tests {
             let mask: BooleanArray = (0..rows)
                 .map(|_| match next(&mut seed) % 7 {
                     0 => None,
-                    1 | 2 | 3 => Some(true),
+                    1..=3 => Some(true),
                     _ => Some(false),
                 })
                 .collect();
