@@ -8,6 +8,7 @@
 use std::fs::File;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
+use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
@@ -154,11 +155,15 @@ fn first_time(batch: &RecordBatch, row: usize) -> Option<i64> {
 /// `first`: a window's files are read whole, cut into the runs that are
 /// already sorted (row groups are), and the runs merged a batch at a time
 /// (one copy of each row, no sort of the whole window).
+///
+/// A thread reads the next window while this one is merged and sent.
+/// Read in line, a window's Parquet decoding (tens of milliseconds) left
+/// the modules downstream idle, their socket buffers holding a tenth of a
+/// batch; the cost is a second window in memory.
 pub(crate) struct StoreSource {
-    /// Files grouped by window, oldest first (popped from the end).
-    windows: Vec<Vec<PathBuf>>,
+    /// Windows read ahead, oldest first, from the reading thread.
+    windows: mpsc::Receiver<Result<Merge, ModuleError>>,
     merge: Option<Merge>,
-    batch_rows: usize,
 }
 
 impl StoreSource {
@@ -180,11 +185,22 @@ impl StoreSource {
                 w.push(f.path);
             }
         }
-        windows.reverse();
+        // A rendezvous: the thread holds one window ready while this side
+        // merges the one before. It stops when this side is dropped.
+        let (tx, rx) = mpsc::sync_channel(0);
+        std::thread::Builder::new()
+            .name("replay-read".into())
+            .spawn(move || {
+                for files in windows {
+                    if tx.send(Self::read_window(&files, batch_rows)).is_err() {
+                        break;
+                    }
+                }
+            })
+            .context("starting the store reading thread")?;
         Ok(StoreSource {
-            windows,
+            windows: rx,
             merge: None,
-            batch_rows,
         })
     }
 
@@ -224,8 +240,8 @@ impl BatchSource for StoreSource {
                     None => self.merge = None,
                 }
             }
-            let files = self.windows.pop()?;
-            match Self::read_window(&files, self.batch_rows) {
+            // A closed channel: the thread has sent every window.
+            match self.windows.recv().ok()? {
                 Ok(m) => self.merge = Some(m),
                 Err(e) => return Some(Err(e)),
             }
