@@ -257,33 +257,57 @@ impl Drop for Reaped {
     }
 }
 
+/// nfcapd listening on a free loopback port (its stderr piped).
+/// The port is found by binding and releasing it, so another process may
+/// take it before nfcapd does (nfcapd then exits): up to five tries.
+fn start_nfcapd(dir: &std::path::Path) -> (Reaped, u16) {
+    let mut last_log = String::new();
+    for _ in 0..5 {
+        let port = UdpSocket::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = Command::new("nfcapd")
+            .args(["-b", "127.0.0.1", "-p", &port.to_string(), "-w"])
+            .arg(dir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start nfcapd");
+        let mut nfcapd = Reaped(child);
+        // Ready when it holds the port; given up on when it has exited.
+        for _ in 0..100 {
+            if UdpSocket::bind(("127.0.0.1", port)).is_err() {
+                return (nfcapd, port);
+            }
+            if let Ok(Some(_)) = nfcapd.0.try_wait() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = nfcapd.0.kill();
+        last_log = stderr_of(&mut nfcapd.0);
+    }
+    panic!("nfcapd did not start: {last_log}");
+}
+
+/// What an exited child wrote to its piped stderr.
+fn stderr_of(child: &mut std::process::Child) -> String {
+    let mut text = String::new();
+    if let Some(mut e) = child.stderr.take() {
+        let _ = std::io::Read::read_to_string(&mut e, &mut text);
+    }
+    text
+}
+
 #[test]
 fn nfcapd_receives_the_csv_flows_over_udp() {
     if !have_tool("nfcapd") || !have_tool("nfdump") {
         return;
     }
     let dir = TempDir::new("ipfix-nfcapd");
-    // A free loopback port: bind, note it, release it.
-    let port = UdpSocket::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let child = Command::new("nfcapd")
-        .args(["-b", "127.0.0.1", "-p", &port.to_string(), "-w"])
-        .arg(&dir.0)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start nfcapd");
-    let mut nfcapd = Reaped(child);
-    // Ready when it holds the port.
-    for _ in 0..100 {
-        if UdpSocket::bind(("127.0.0.1", port)).is_err() {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let (mut nfcapd, port) = start_nfcapd(&dir.0);
     let rows = meter_with_export(&tls12(), &format!("udp://127.0.0.1:{port}"), &[]);
     // Loopback delivery is immediate; give nfcapd a moment to process.
     std::thread::sleep(Duration::from_millis(300));
@@ -293,7 +317,11 @@ fn nfcapd_receives_the_csv_flows_over_udp() {
         .expect("kill");
     assert!(killed.success());
     let status = nfcapd.0.wait().expect("nfcapd exits");
-    assert!(status.success(), "nfcapd: {status}");
+    assert!(
+        status.success(),
+        "nfcapd: {status}: {}",
+        stderr_of(&mut nfcapd.0)
+    );
     let out = Command::new("nfdump")
         .arg("-R")
         .arg(&dir.0)
