@@ -3,13 +3,13 @@
 
 mod common;
 
-use std::net::UdpSocket;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 use common::{
-    eddy, have_tool, l7_from_csv, l7_from_record, parse_csv, shared_testdata, Row, TempDir,
+    eddy, have_tool, l7_from_csv, l7_from_record, parse_csv, shared_testdata, start_nfcapd,
+    stderr_of, Row, TempDir,
 };
 use record::FlowRecord;
 
@@ -246,61 +246,6 @@ fn biflow_export_keeps_the_reverse_counters() {
 }
 
 /// A child process killed and reaped if the test fails before it ends.
-struct Reaped(std::process::Child);
-
-impl Drop for Reaped {
-    fn drop(&mut self) {
-        if let Ok(None) = self.0.try_wait() {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
-}
-
-/// nfcapd listening on a free loopback port (its stderr piped).
-/// The port is found by binding and releasing it, so another process may
-/// take it before nfcapd does (nfcapd then exits): up to five tries.
-fn start_nfcapd(dir: &std::path::Path) -> (Reaped, u16) {
-    let mut last_log = String::new();
-    for _ in 0..5 {
-        let port = UdpSocket::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let child = Command::new("nfcapd")
-            .args(["-b", "127.0.0.1", "-p", &port.to_string(), "-w"])
-            .arg(dir)
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start nfcapd");
-        let mut nfcapd = Reaped(child);
-        // Ready when it holds the port; given up on when it has exited.
-        for _ in 0..100 {
-            if UdpSocket::bind(("127.0.0.1", port)).is_err() {
-                return (nfcapd, port);
-            }
-            if let Ok(Some(_)) = nfcapd.0.try_wait() {
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let _ = nfcapd.0.kill();
-        last_log = stderr_of(&mut nfcapd.0);
-    }
-    panic!("nfcapd did not start: {last_log}");
-}
-
-/// What an exited child wrote to its piped stderr.
-fn stderr_of(child: &mut std::process::Child) -> String {
-    let mut text = String::new();
-    if let Some(mut e) = child.stderr.take() {
-        let _ = std::io::Read::read_to_string(&mut e, &mut text);
-    }
-    text
-}
-
 #[test]
 fn nfcapd_receives_the_csv_flows_over_udp() {
     if !have_tool("nfcapd") || !have_tool("nfdump") {

@@ -21,12 +21,13 @@
 //! Skips (and fails under `CI=true`) when nfcapd or nfdump is missing.
 
 use std::collections::BTreeSet;
-use std::net::UdpSocket;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 use record::FlowRecord;
+
+mod common;
 
 fn have_tool(name: &str) -> bool {
     Command::new(name).arg("-V").output().is_ok()
@@ -48,17 +49,6 @@ impl TempDir {
 impl Drop for TempDir {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-struct Reaped(Child);
-
-impl Drop for Reaped {
-    fn drop(&mut self) {
-        if let Ok(None) = self.0.try_wait() {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
     }
 }
 
@@ -139,25 +129,7 @@ fn setup() -> Option<Data> {
     ]);
     eddy(&["collect", "-r", &s(&ipfix), "-w", &s(&store)]);
 
-    let port = UdpSocket::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let child = Command::new("nfcapd")
-        .args(["-b", "127.0.0.1", "-p", &port.to_string(), "-w"])
-        .arg(&nf)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start nfcapd");
-    let mut nfcapd = Reaped(child);
-    for _ in 0..100 {
-        if UdpSocket::bind(("127.0.0.1", port)).is_err() {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let (mut nfcapd, port) = common::start_nfcapd(&nf);
     eddy(&[
         "send",
         "-i",
@@ -175,7 +147,11 @@ fn setup() -> Option<Data> {
         .expect("kill");
     assert!(killed.success());
     let status = nfcapd.0.wait().expect("nfcapd exits");
-    assert!(status.success(), "nfcapd: {status}");
+    assert!(
+        status.success(),
+        "nfcapd: {status}: {}",
+        common::stderr_of(&mut nfcapd.0)
+    );
 
     let mut records = Vec::new();
     for f in store::list_files(&store, None, None, 300).unwrap() {

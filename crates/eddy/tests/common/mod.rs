@@ -181,3 +181,59 @@ pub fn l7_from_record(f: &record::FlowRecord) -> Vec<(&'static str, Option<Strin
         .map(|c| (l7::COLUMNS[c], values[c].take()))
         .collect()
 }
+
+/// A child process, killed (if still running) and reaped when dropped.
+pub struct Reaped(pub std::process::Child);
+
+impl Drop for Reaped {
+    fn drop(&mut self) {
+        if let Ok(None) = self.0.try_wait() {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+}
+
+/// nfcapd listening on a free loopback port (its stderr piped).
+/// The port is found by binding and releasing it, so another process may
+/// take it before nfcapd does (nfcapd then exits): up to five tries.
+pub fn start_nfcapd(dir: &Path) -> (Reaped, u16) {
+    let mut last_log = String::new();
+    for _ in 0..5 {
+        let port = std::net::UdpSocket::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = Command::new("nfcapd")
+            .args(["-b", "127.0.0.1", "-p", &port.to_string(), "-w"])
+            .arg(dir)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("start nfcapd");
+        let mut nfcapd = Reaped(child);
+        // Ready when it holds the port; given up on when it has exited.
+        for _ in 0..100 {
+            if std::net::UdpSocket::bind(("127.0.0.1", port)).is_err() {
+                return (nfcapd, port);
+            }
+            if let Ok(Some(_)) = nfcapd.0.try_wait() {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        let _ = nfcapd.0.kill();
+        last_log = stderr_of(&mut nfcapd.0);
+    }
+    panic!("nfcapd did not start: {last_log}");
+}
+
+/// What an exited child wrote to its piped stderr.
+pub fn stderr_of(child: &mut std::process::Child) -> String {
+    let mut text = String::new();
+    if let Some(mut e) = child.stderr.take() {
+        let _ = std::io::Read::read_to_string(&mut e, &mut text);
+    }
+    text
+}
