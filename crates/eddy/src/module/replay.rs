@@ -163,6 +163,9 @@ fn first_time(batch: &RecordBatch, row: usize) -> Option<i64> {
 pub(crate) struct StoreSource {
     /// Windows read ahead, oldest first, from the reading thread.
     windows: mpsc::Receiver<Result<Merge, ModuleError>>,
+    /// Windows not yet received: the channel closing before they all came
+    /// means the thread died (a panic), which must not pass for the end.
+    remaining: usize,
     merge: Option<Merge>,
 }
 
@@ -187,6 +190,7 @@ impl StoreSource {
         }
         // A rendezvous: the thread holds one window ready while this side
         // merges the one before. It stops when this side is dropped.
+        let remaining = windows.len();
         let (tx, rx) = mpsc::sync_channel(0);
         std::thread::Builder::new()
             .name("replay-read".into())
@@ -200,6 +204,7 @@ impl StoreSource {
             .context("starting the store reading thread")?;
         Ok(StoreSource {
             windows: rx,
+            remaining,
             merge: None,
         })
     }
@@ -240,8 +245,17 @@ impl BatchSource for StoreSource {
                     None => self.merge = None,
                 }
             }
-            // A closed channel: the thread has sent every window.
-            match self.windows.recv().ok()? {
+            if self.remaining == 0 {
+                return None;
+            }
+            let Ok(window) = self.windows.recv() else {
+                self.remaining = 0;
+                return Some(Err(
+                    "the thread reading the store stopped before the last window".into(),
+                ));
+            };
+            self.remaining -= 1;
+            match window {
                 Ok(m) => self.merge = Some(m),
                 Err(e) => return Some(Err(e)),
             }
