@@ -939,40 +939,24 @@ fn unused_flow_columns_stay_off_the_wire() {
     assert_eq!(log(&filtered), logged);
 }
 
-/// The first file under `dir` (depth first) whose name ends in `suffix`.
-fn find_file(dir: &Path, suffix: &str) -> Option<PathBuf> {
-    let mut entries: Vec<_> = std::fs::read_dir(dir)
-        .ok()?
-        .flatten()
-        .map(|e| e.path())
-        .collect();
-    entries.sort();
-    entries.into_iter().find_map(|p| {
-        if p.is_dir() {
-            find_file(&p, suffix)
-        } else {
-            p.to_str().is_some_and(|s| s.ends_with(suffix)).then_some(p)
-        }
-    })
-}
-
 #[test]
 fn replay_stops_with_an_error_at_a_broken_store_file() {
     // Windows are read ahead on a thread: an error there must still stop
     // the replay with the file's name, not end it quietly.
     let dir = TempDir::new("stream-broken-store");
     let made = make_store(&dir.0, &[test_data().join("sample.pcap")]);
-    let one = find_file(&made, ".parquet").expect("a stored file");
+    let files = store::list_files(&made, None, None, store::DEFAULT_WINDOW_SECS).unwrap();
+    let one = &files.first().expect("a stored file").path;
     let day = dir.0.join("copy/bench/2026/01/01");
     std::fs::create_dir_all(&day).unwrap();
-    std::fs::copy(&one, day.join("flows.202601010000.parquet")).unwrap();
-    let bytes = std::fs::read(&one).unwrap();
+    std::fs::copy(one, day.join("flows.202601010000.parquet")).unwrap();
+    let bytes = std::fs::read(one).unwrap();
     std::fs::write(
         day.join("flows.202601010005.parquet"),
         &bytes[..bytes.len() / 2],
     )
     .unwrap();
-    std::fs::copy(&one, day.join("flows.202601010010.parquet")).unwrap();
+    std::fs::copy(one, day.join("flows.202601010010.parquet")).unwrap();
     let out = eddy()
         .args(["module", "replay", "-i", "b:", "-R"])
         .arg(dir.0.join("copy"))

@@ -11,6 +11,7 @@
 //! other type, compressed buffers, or anything found wrong is left to
 //! arrow's validation (which then also words the error).
 
+use arrow_buffer::bit_chunk_iterator::UnalignedBitChunk;
 use arrow_ipc::RecordBatch as BatchHeader;
 use arrow_schema::{DataType, Schema};
 
@@ -127,30 +128,17 @@ fn check_strings(rows: usize, offsets: &[u8], values: &[u8]) -> Option<()> {
     if text.is_ascii() {
         return Some(());
     }
-    std::str::from_utf8(text).ok()?;
+    let text = std::str::from_utf8(text).ok()?;
     // Valid as a whole: each cut must also fall between characters.
-    for i in 0..=rows {
-        let at = (offset(i) - first) as usize;
-        if at < text.len() && (text[at] as i8) < -64 {
-            return None;
-        }
-    }
-    Some(())
+    (0..=rows)
+        .all(|i| text.is_char_boundary((offset(i) - first) as usize))
+        .then_some(())
 }
 
 /// Zero bits among the first `rows` bits of `bitmap` (None if it is short).
 fn unset_bits(bitmap: &[u8], rows: usize) -> Option<usize> {
     let bitmap = bitmap.get(..rows.div_ceil(8))?;
-    let whole = rows / 8;
-    let mut set: usize = bitmap[..whole]
-        .iter()
-        .map(|b| b.count_ones() as usize)
-        .sum();
-    if rows % 8 != 0 {
-        let mask = (1u8 << (rows % 8)) - 1;
-        set += (bitmap[whole] & mask).count_ones() as usize;
-    }
-    Some(rows - set)
+    Some(rows - UnalignedBitChunk::new(bitmap, 0, rows).count_ones())
 }
 
 #[cfg(test)]

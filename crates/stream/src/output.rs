@@ -44,6 +44,16 @@ struct Msg {
     rows: usize,
 }
 
+impl Msg {
+    /// The IPC end-of-stream marker.
+    fn end_of_stream() -> Msg {
+        Msg {
+            bytes: Arc::new(Encoded::from_slice(&END_OF_STREAM)),
+            rows: 0,
+        }
+    }
+}
+
 /// One output interface.
 pub struct Output {
     spec: Spec,
@@ -190,13 +200,7 @@ impl Output {
         if self.encoder.as_ref().is_none_or(|e| *e.schema() != schema) {
             // A new schema starts a new IPC stream: end the old one first.
             if self.encoder.is_some() {
-                self.deliver(
-                    Msg {
-                        bytes: Arc::new(Encoded::from_slice(&END_OF_STREAM)),
-                        rows: 0,
-                    },
-                    None,
-                )?;
+                self.deliver(Msg::end_of_stream(), None)?;
             }
             let encoder = Encoder::new(schema, self.spec.compression)?;
             let schema_msg = Msg {
@@ -259,13 +263,7 @@ impl Output {
             self.deliver(schema_msg.clone(), Some(schema_msg))?;
         }
         if end_marker {
-            self.deliver(
-                Msg {
-                    bytes: Arc::new(Encoded::from_slice(&END_OF_STREAM)),
-                    rows: 0,
-                },
-                None,
-            )?;
+            self.deliver(Msg::end_of_stream(), None)?;
         }
         match self.sink {
             Sink::Server(server) => server.close(),
@@ -703,7 +701,7 @@ impl RotatingFile {
     }
 
     fn finish_file(&mut self) -> io::Result<()> {
-        self.put(&Encoded::from_slice(&END_OF_STREAM))?;
+        self.put(&Msg::end_of_stream().bytes)?;
         if let Some(mut f) = self.file.take() {
             f.flush()?;
         }
