@@ -7,7 +7,8 @@
 use std::sync::Arc;
 
 use arrow_array::{
-    make_array, new_null_array, Array, ArrayRef, BooleanArray, RecordBatch, StringArray,
+    cast::AsArray, make_array, new_null_array, Array, ArrayRef, BooleanArray, RecordBatch,
+    StringArray,
 };
 use arrow_buffer::{
     BooleanBuffer, BooleanBufferBuilder, Buffer, MutableBuffer, NullBuffer, OffsetBuffer,
@@ -23,6 +24,13 @@ fn all_null(a: &dyn Array) -> bool {
 
 /// The rows of `batch` where `mask` is true (`filter_record_batch`).
 pub fn filter(batch: &RecordBatch, mask: &BooleanArray) -> Result<RecordBatch, ArrowError> {
+    if mask.len() != batch.num_rows() {
+        return Err(ArrowError::InvalidArgumentError(format!(
+            "filter: a mask of {} rows for a batch of {}",
+            mask.len(),
+            batch.num_rows()
+        )));
+    }
     let n = mask.true_count();
     if n == batch.num_rows() {
         return Ok(batch.clone());
@@ -35,6 +43,8 @@ pub fn filter(batch: &RecordBatch, mask: &BooleanArray) -> Result<RecordBatch, A
         Some(nulls) => mask.values() & nulls.inner(),
         None => mask.values().clone(),
     };
+    // The selected rows, listed once for every string column.
+    let mut rows: Option<Vec<u32>> = None;
     let columns = batch
         .columns()
         .iter()
@@ -42,7 +52,13 @@ pub fn filter(batch: &RecordBatch, mask: &BooleanArray) -> Result<RecordBatch, A
             if all_null(c.as_ref()) {
                 Ok(new_null_array(c.data_type(), n))
             } else if let Some(strings) = c.as_any().downcast_ref::<StringArray>() {
-                Ok(Arc::new(filter_strings(strings, &selected, n)) as ArrayRef)
+                let rows =
+                    rows.get_or_insert_with(|| selected.set_indices().map(|i| i as u32).collect());
+                let nulls = strings
+                    .nulls()
+                    .map(|v| filter_bits(&predicate, v.inner()))
+                    .transpose()?;
+                Ok(Arc::new(filter_strings(strings, rows, nulls)) as ArrayRef)
             } else {
                 predicate.filter(c.as_ref())
             }
@@ -51,36 +67,42 @@ pub fn filter(batch: &RecordBatch, mask: &BooleanArray) -> Result<RecordBatch, A
     RecordBatch::try_new(batch.schema(), columns)
 }
 
-/// The `n` rows of `strings` set in `selected`. Selected rows whose bytes
-/// follow each other in the source (consecutive rows, or rows apart by
-/// only empty or null ones, as in most L7 columns) are copied at once:
-/// arrow's filter copies each row's bytes on its own, a tenth of the
-/// filter module's time.
-fn filter_strings(strings: &StringArray, selected: &BooleanBuffer, n: usize) -> StringArray {
-    let offsets = strings.value_offsets();
+/// The selected bits of a validity bitmap, by arrow's filter (whole words
+/// at a time where the selection allows).
+fn filter_bits(
+    predicate: &arrow_select::filter::FilterPredicate,
+    bits: &BooleanBuffer,
+) -> Result<NullBuffer, ArrowError> {
+    let kept = predicate.filter(&BooleanArray::new(bits.clone(), None))?;
+    Ok(NullBuffer::new(kept.as_boolean().values().clone()))
+}
+
+/// The rows `rows` (rising, each below the array's length) of `strings`,
+/// with `nulls` their validity. Selected rows whose bytes follow each
+/// other in the source (consecutive rows, or rows apart by only empty or
+/// null ones, as in most L7 columns) are copied at once: arrow's filter
+/// copies each row's bytes on its own, a tenth of the filter module's time.
+fn filter_strings(strings: &StringArray, rows: &[u32], nulls: Option<NullBuffer>) -> StringArray {
+    let offsets: &[i32] = strings.value_offsets();
     let bytes = strings.value_data();
-    let mut out_offsets: Vec<i32> = Vec::with_capacity(n + 1);
+    let mut out_offsets: Vec<i32> = Vec::with_capacity(rows.len() + 1);
     out_offsets.push(0);
     let mut values: Vec<u8> = Vec::new();
-    let mut validity = strings.nulls().map(|_| BooleanBufferBuilder::new(n));
     let mut end = 0i32;
     // The source bytes not yet copied: one range grown while rows adjoin.
     let (mut from, mut to) = (0usize, 0usize);
-    for i in selected.set_indices() {
-        let (start, stop) = (offsets[i] as usize, offsets[i + 1] as usize);
-        end += offsets[i + 1] - offsets[i];
+    for &i in rows {
+        let i = i as usize;
+        let (start, stop) = (offsets[i], offsets[i + 1]);
+        end += stop - start;
         out_offsets.push(end);
-        if start != to {
+        if start as usize != to {
             values.extend_from_slice(&bytes[from..to]);
-            from = start;
+            from = start as usize;
         }
-        to = stop;
-        if let (Some(v), Some(nulls)) = (&mut validity, strings.nulls()) {
-            v.append(nulls.is_valid(i));
-        }
+        to = stop as usize;
     }
     values.extend_from_slice(&bytes[from..to]);
-    let nulls = validity.map(|mut v| NullBuffer::new(v.finish()));
     // SAFETY: the offsets add up the selected rows' lengths from 0, so they
     // rise and end at the length of `values`, which holds exactly those
     // rows' bytes in order: whole values of a valid string array, so each
