@@ -476,4 +476,13 @@ mod filter_tests {
             }
         }
     }
+
+    #[test]
+    fn a_mask_of_another_length_is_an_error() {
+        let schema = Arc::new(Schema::new(vec![Field::new("s", DataType::Utf8, true)]));
+        let b = RecordBatch::try_new(schema, vec![Arc::new(StringArray::from(vec!["a", "b"]))])
+            .unwrap();
+        let mask = BooleanArray::from(vec![true, false, true]);
+        assert!(filter(&b, &mask).is_err());
+    }
 }
