@@ -38,13 +38,17 @@ pub fn filter(batch: &RecordBatch, mask: &BooleanArray) -> Result<RecordBatch, A
     let predicate = arrow_select::filter::FilterBuilder::new(mask)
         .optimize()
         .build();
-    // Nulls in the mask select nothing, as in arrow's filter.
-    let selected = match mask.nulls() {
-        Some(nulls) => mask.values() & nulls.inner(),
-        None => mask.values().clone(),
-    };
-    // The selected rows, listed once for every string column.
+    // The selected rows, listed once for every string column (and only
+    // for a batch that has one). Nulls in the mask select nothing, as in
+    // arrow's filter.
     let mut rows: Option<Vec<u32>> = None;
+    let list_rows = || {
+        let selected = match mask.nulls() {
+            Some(nulls) => mask.values() & nulls.inner(),
+            None => mask.values().clone(),
+        };
+        selected.set_indices().map(|i| i as u32).collect()
+    };
     let columns = batch
         .columns()
         .iter()
@@ -52,8 +56,7 @@ pub fn filter(batch: &RecordBatch, mask: &BooleanArray) -> Result<RecordBatch, A
             if all_null(c.as_ref()) {
                 Ok(new_null_array(c.data_type(), n))
             } else if let Some(strings) = c.as_any().downcast_ref::<StringArray>() {
-                let rows =
-                    rows.get_or_insert_with(|| selected.set_indices().map(|i| i as u32).collect());
+                let rows = rows.get_or_insert_with(list_rows);
                 let nulls = strings
                     .nulls()
                     .map(|v| filter_bits(&predicate, v.inner()))
