@@ -7,8 +7,7 @@
 use std::sync::Arc;
 
 use arrow_array::{
-    cast::AsArray, make_array, new_null_array, Array, ArrayRef, BooleanArray, RecordBatch,
-    StringArray,
+    make_array, new_null_array, Array, ArrayRef, BooleanArray, RecordBatch, StringArray,
 };
 use arrow_buffer::{
     BooleanBuffer, BooleanBufferBuilder, Buffer, MutableBuffer, NullBuffer, OffsetBuffer,
@@ -38,30 +37,31 @@ pub fn filter(batch: &RecordBatch, mask: &BooleanArray) -> Result<RecordBatch, A
     let predicate = arrow_select::filter::FilterBuilder::new(mask)
         .optimize()
         .build();
-    // The selected rows, listed once for every string column (and only
-    // for a batch that has one). Nulls in the mask select nothing, as in
-    // arrow's filter.
-    let mut rows: Option<Vec<u32>> = None;
-    let list_rows = || {
-        let selected = match mask.nulls() {
-            Some(nulls) => mask.values() & nulls.inner(),
-            None => mask.values().clone(),
-        };
-        selected.set_indices().map(|i| i as u32).collect()
+    // Nulls in the mask select nothing, as in arrow's filter.
+    let selection = match mask.nulls() {
+        Some(nulls) => mask.values() & nulls.inner(),
+        None => mask.values().clone(),
     };
+    // The selected rows, listed once for every string column (and only
+    // for a batch that has one).
+    let mut rows: Option<Vec<u32>> = None;
     let columns = batch
         .columns()
         .iter()
         .map(|c| {
             if all_null(c.as_ref()) {
-                Ok(new_null_array(c.data_type(), n))
-            } else if let Some(strings) = c.as_any().downcast_ref::<StringArray>() {
-                let rows = rows.get_or_insert_with(list_rows);
-                let nulls = strings
-                    .nulls()
-                    .map(|v| filter_bits(&predicate, v.inner()))
-                    .transpose()?;
-                Ok(Arc::new(filter_strings(strings, rows, nulls)) as ArrayRef)
+                return Ok(new_null_array(c.data_type(), n));
+            }
+            let kept_nulls = || {
+                let nulls = c.nulls().filter(|v| v.null_count() > 0);
+                nulls.map(|v| NullBuffer::new(select_bits(v.inner(), &selection)))
+            };
+            if let Some(strings) = c.as_any().downcast_ref::<StringArray>() {
+                let rows =
+                    rows.get_or_insert_with(|| selection.set_indices().map(|i| i as u32).collect());
+                Ok(Arc::new(filter_strings(strings, rows, kept_nulls())) as ArrayRef)
+            } else if has_flat_values(c.data_type()) {
+                filter_flat(&predicate, c, kept_nulls())
             } else {
                 predicate.filter(c.as_ref())
             }
@@ -70,14 +70,136 @@ pub fn filter(batch: &RecordBatch, mask: &BooleanArray) -> Result<RecordBatch, A
     RecordBatch::try_new(batch.schema(), columns)
 }
 
-/// The selected bits of a validity bitmap, by arrow's filter (whole words
-/// at a time where the selection allows).
-fn filter_bits(
+/// Whether an array of `t` holds a value in every slot, null or not, and
+/// nothing else (no offsets, no children): primitives and fixed-size
+/// binaries.
+fn has_flat_values(t: &DataType) -> bool {
+    t.is_primitive() || matches!(t, DataType::FixedSizeBinary(_))
+}
+
+/// The selected rows of a column of [`has_flat_values`], `nulls` their
+/// validity. Arrow's filter picks a column's validity bit by bit (a tenth
+/// of the filter module's time, with twenty-odd nullable L7 numbers), so
+/// the values are filtered without their nulls, and the nulls, picked by
+/// [`select_bits`], put back.
+fn filter_flat(
     predicate: &arrow_select::filter::FilterPredicate,
-    bits: &BooleanBuffer,
-) -> Result<NullBuffer, ArrowError> {
-    let kept = predicate.filter(&BooleanArray::new(bits.clone(), None))?;
-    Ok(NullBuffer::new(kept.as_boolean().values().clone()))
+    column: &ArrayRef,
+    nulls: Option<NullBuffer>,
+) -> Result<ArrayRef, ArrowError> {
+    let Some(nulls) = nulls else {
+        return predicate.filter(column.as_ref());
+    };
+    // SAFETY: the column's type has flat values (the caller checks), so
+    // without its validity the data is still a valid array.
+    let values = make_array(unsafe {
+        column
+            .to_data()
+            .into_builder()
+            .nulls(None)
+            .build_unchecked()
+    });
+    let kept = predicate.filter(values.as_ref())?;
+    Ok(make_array(
+        kept.into_data().into_builder().nulls(Some(nulls)).build()?,
+    ))
+}
+
+/// The bits of `bits` where `selection` (of the same length) is set, packed
+/// in order: a validity bitmap filtered by a mask.
+fn select_bits(bits: &BooleanBuffer, selection: &BooleanBuffer) -> BooleanBuffer {
+    let mut out = BitPacker::with_capacity(selection.count_set_bits());
+    let words = bits.inner().bit_chunks(bits.offset(), bits.len());
+    let picks = selection
+        .inner()
+        .bit_chunks(selection.offset(), selection.len());
+    let tail = (words.remainder_bits(), picks.remainder_bits());
+    let pairs = words.iter().zip(picks.iter()).chain(std::iter::once(tail));
+    pick_all(pairs, &mut out);
+    out.finish()
+}
+
+/// [`pick`]s every (bits, selection) word pair into `out`, with the CPU's
+/// bit-extract instruction where it has one.
+fn pick_all(pairs: impl Iterator<Item = (u64, u64)>, out: &mut BitPacker) {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("bmi2") {
+        // SAFETY: the CPU has BMI2, checked just above.
+        unsafe { pick_all_bmi2(pairs, out) };
+        return;
+    }
+    for (word, selected) in pairs {
+        out.push(pick(word, selected), selected.count_ones());
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "bmi2")]
+unsafe fn pick_all_bmi2(pairs: impl Iterator<Item = (u64, u64)>, out: &mut BitPacker) {
+    for (word, selected) in pairs {
+        out.push(
+            std::arch::x86_64::_pext_u64(word, selected),
+            selected.count_ones(),
+        );
+    }
+}
+
+/// The bits of `word` where `selected` is set, packed into the low bits.
+fn pick(word: u64, mut selected: u64) -> u64 {
+    let mut picked = 0;
+    let mut at = 0;
+    while selected != 0 {
+        picked |= ((word >> selected.trailing_zeros()) & 1) << at;
+        at += 1;
+        selected &= selected - 1;
+    }
+    picked
+}
+
+/// Appends runs of up to 64 bits to a bitmap.
+struct BitPacker {
+    words: Vec<u64>,
+    /// Bits not yet in `words`, in its low `fill` bits.
+    pending: u64,
+    fill: u32,
+    len: usize,
+}
+
+impl BitPacker {
+    fn with_capacity(bits: usize) -> BitPacker {
+        BitPacker {
+            words: Vec::with_capacity(bits.div_ceil(64)),
+            pending: 0,
+            fill: 0,
+            len: 0,
+        }
+    }
+
+    /// Appends the low `n` bits of `bits` (the rest zero), `n` at most 64.
+    #[inline(always)]
+    fn push(&mut self, bits: u64, n: u32) {
+        if n == 0 {
+            return;
+        }
+        self.len += n as usize;
+        self.pending |= bits << self.fill;
+        let fill = self.fill + n;
+        if fill >= 64 {
+            self.words.push(self.pending);
+            // The bits that did not fit (none when `fill` was 0).
+            self.pending = bits.checked_shr(64 - self.fill).unwrap_or(0);
+            self.fill = fill - 64;
+        } else {
+            self.fill = fill;
+        }
+    }
+
+    fn finish(mut self) -> BooleanBuffer {
+        if self.fill > 0 {
+            self.words.push(self.pending);
+        }
+        BooleanBuffer::new(Buffer::from_vec(self.words), 0, self.len)
+    }
 }
 
 /// The rows `rows` (rising, each below the array's length) of `strings`,
@@ -432,6 +554,7 @@ mod take_tests {
 #[cfg(test)]
 mod filter_tests {
     use super::*;
+    use arrow_array::{FixedSizeBinaryArray, UInt32Array};
     use arrow_schema::{Field, Schema};
 
     /// A pseudo-random sequence, the same on every run.
@@ -463,9 +586,32 @@ mod filter_tests {
                     _ => Some(false),
                 })
                 .collect();
-            let schema = Arc::new(Schema::new(vec![Field::new("s", DataType::Utf8, true)]));
-            let whole =
-                RecordBatch::try_new(schema, vec![Arc::new(StringArray::from(values))]).unwrap();
+            // A nullable number and address beside the strings, null where
+            // the string is (as L7 columns are), or dense.
+            let numbers: UInt32Array = values
+                .iter()
+                .enumerate()
+                .map(|(i, v)| (v.is_some() || round % 5 == 0).then_some(i as u32))
+                .collect();
+            let addresses = FixedSizeBinaryArray::try_from_sparse_iter_with_size(
+                values.iter().map(|v| v.map(|s| [s.len() as u8; 16])),
+                16,
+            )
+            .unwrap();
+            let schema = Arc::new(Schema::new(vec![
+                Field::new("s", DataType::Utf8, true),
+                Field::new("n", DataType::UInt32, true),
+                Field::new("a", DataType::FixedSizeBinary(16), true),
+            ]));
+            let whole = RecordBatch::try_new(
+                schema,
+                vec![
+                    Arc::new(StringArray::from(values)),
+                    Arc::new(numbers),
+                    Arc::new(addresses),
+                ],
+            )
+            .unwrap();
             // Also a slice, whose offsets start past 0.
             let cut = rows / 3;
             for (b, m) in [
@@ -475,8 +621,51 @@ mod filter_tests {
                 let ours = filter(&b, &m).unwrap();
                 let arrows = arrow_select::filter::filter_record_batch(&b, &m).unwrap();
                 assert_eq!(ours, arrows, "round {round}");
-                ours.column(0).to_data().validate_full().unwrap();
+                for c in ours.columns() {
+                    c.to_data().validate_full().unwrap();
+                }
             }
+        }
+    }
+
+    #[test]
+    fn selected_bits_come_out_packed_in_order() {
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        for round in 0..300 {
+            let len = (next(&mut seed) % 300) as usize;
+            let bits: Vec<bool> = (0..len).map(|_| next(&mut seed) % 3 != 0).collect();
+            // Dense, sparse and empty selections.
+            let every = 1 + round % 4;
+            let chosen: Vec<bool> = (0..len).map(|_| next(&mut seed) % every == 0).collect();
+            let start = if len > 0 {
+                round as usize % len.min(70)
+            } else {
+                0
+            };
+            let whole_bits = BooleanBuffer::from(bits.clone());
+            let whole_chosen = BooleanBuffer::from(chosen.clone());
+            let (b, c) = (
+                whole_bits.slice(start, len - start),
+                whole_chosen.slice(start, len - start),
+            );
+            let expected: Vec<bool> = (start..len)
+                .filter(|&i| chosen[i])
+                .map(|i| bits[i])
+                .collect();
+            let got = select_bits(&b, &c);
+            assert_eq!(got.iter().collect::<Vec<_>>(), expected, "round {round}");
+            // The portable path gives the same words as the CPU's.
+            let words = b.inner().bit_chunks(b.offset(), b.len());
+            let picks = c.inner().bit_chunks(c.offset(), c.len());
+            let mut soft = BitPacker::with_capacity(expected.len());
+            for (w, s) in words.iter().zip(picks.iter()) {
+                soft.push(pick(w, s), s.count_ones());
+            }
+            soft.push(
+                pick(words.remainder_bits(), picks.remainder_bits()),
+                picks.remainder_bits().count_ones(),
+            );
+            assert_eq!(soft.finish(), got, "round {round}");
         }
     }
 
