@@ -126,8 +126,10 @@ impl Decimal for u64 {
 pub fn push_u64_padded(out: &mut Vec<u8>, mut n: u64, width: usize) {
     // u64::MAX has 20 digits; the buffer starts as zeros, so padding is just
     // starting further left.
-    let mut buf = [b'0'; 20];
-    let mut i = buf.len();
+    // Digits end at index 20; the 20 bytes after them let the text go out
+    // as a fixed-size copy from its first digit, cut back after.
+    let mut buf = [b'0'; 40];
+    let mut i = 20;
     while n >= 100 {
         i -= 2;
         buf[i..i + 2].copy_from_slice(&two_digits(n));
@@ -140,10 +142,13 @@ pub fn push_u64_padded(out: &mut Vec<u8>, mut n: u64, width: usize) {
         i -= 1;
         buf[i] = b'0' + n as u8;
     }
-    for _ in buf.len()..width {
+    for _ in 20..width {
         out.push(b'0');
     }
-    out.extend_from_slice(&buf[i.min(buf.len().saturating_sub(width))..]);
+    let start = i.min(20usize.saturating_sub(width));
+    let end = out.len() + 20 - start;
+    out.extend_from_slice(&buf[start..start + 20]);
+    out.truncate(end);
 }
 
 /// Appends a MAC as `00:1b:21:3a:4f:5e`.
@@ -404,13 +409,24 @@ fn needs_csv_quotes(bytes: &[u8]) -> bool {
             return true;
         }
     }
-    // The last few bytes padded to a whole chunk: the same compares
-    // instead of a byte loop.
     let rest = chunks.remainder();
-    let mut last = [0u8; 16];
-    last[..rest.len()].copy_from_slice(rest);
+    if rest.is_empty() {
+        return false;
+    }
+    // The last sixteen bytes again (overlapping checked ones) rather than
+    // a copy of the rest into a padded chunk, which cost a call to memcpy.
+    let last: &[u8] = match bytes.len().checked_sub(16) {
+        Some(start) => &bytes[start..],
+        None => {
+            let mut found = false;
+            for &b in rest {
+                found |= special(b);
+            }
+            return found;
+        }
+    };
     let mut found = false;
-    for b in last {
+    for &b in last {
         found |= special(b);
     }
     found
@@ -422,12 +438,14 @@ pub fn push_csv_str(out: &mut Vec<u8>, s: &str) {
         out.extend_from_slice(s.as_bytes());
         return;
     }
+    // Copied in runs between quotes, not a push per byte: the ALPN list
+    // ("h2,http/1.1") of nearly every TLS flow is quoted.
     out.push(b'"');
-    for b in s.bytes() {
-        if b == b'"' {
-            out.push(b'"');
+    for (i, part) in s.as_bytes().split(|&b| b == b'"').enumerate() {
+        if i > 0 {
+            out.extend_from_slice(b"\"\"");
         }
-        out.push(b);
+        out.extend_from_slice(part);
     }
     out.push(b'"');
 }

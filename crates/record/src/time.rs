@@ -126,7 +126,10 @@ fn fill_datetime(
 pub fn push_datetime(out: &mut Vec<u8>, dates: &mut DateCache, ts_ns: u64, style: DateStyle) {
     let mut text = [0; MAX_LEN];
     let len = fill_datetime(&mut text, dates, ts_ns, style);
-    out.extend_from_slice(&text[..len]);
+    // The whole buffer cut back: a fixed-size copy, not a call to memcpy.
+    let end = out.len() + len;
+    out.extend_from_slice(&text);
+    out.truncate(end);
 }
 
 /// Appends `ts_ns` (ns since the epoch, UTC) to `out` in the given style.
