@@ -8,7 +8,7 @@
 //! missing names and counts the stream's records as dropped.
 
 use std::fs::File;
-use std::io::{self, Read, Write};
+use std::io::{self, BufReader, Read, Write};
 use std::net::{Shutdown, TcpStream};
 use std::os::unix::net::UnixStream;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -166,7 +166,7 @@ impl Worker {
             Transport::File { path, .. } => {
                 match File::open(path) {
                     Ok(f) => {
-                        self.read_stream(f);
+                        self.read_stream(BufReader::with_capacity(1 << 20, f));
                     }
                     Err(e) => {
                         log(&format!("{}: {}: {e}", self.spec, path.display()));
@@ -176,7 +176,7 @@ impl Worker {
                 let _ = self.events.send(Event::End { input: i });
             }
             Transport::Stdio => {
-                self.read_stream(io::stdin().lock());
+                self.read_stream(BufReader::with_capacity(1 << 20, io::stdin().lock()));
                 let _ = self.events.send(Event::End { input: i });
             }
             Transport::Unix(_) | Transport::Tcp { .. } => self.run_socket(),
@@ -198,7 +198,7 @@ impl Worker {
                     if self.options.stop.load(Ordering::Relaxed) {
                         self.request_stop_now();
                     }
-                    let ended = self.read_stream(reader);
+                    let ended = self.read_stream(BufReader::with_capacity(1 << 20, reader));
                     *self.conn.lock().unwrap_or_else(|p| p.into_inner()) = None;
                     self.stats.clients.store(0, Ordering::Relaxed);
                     ended

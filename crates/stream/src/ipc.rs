@@ -12,7 +12,7 @@
 //! connect mid-stream.
 
 use std::collections::HashMap;
-use std::io::{self, BufRead, BufReader, IoSlice, Read, Write};
+use std::io::{self, IoSlice, Read, Write};
 use std::sync::Arc;
 
 use arrow_array::{ArrayRef, RecordBatch};
@@ -67,14 +67,9 @@ fn invalid(why: impl Into<String>) -> ReadError {
     ReadError::Invalid(why.into())
 }
 
-/// Buffer for message headers (and whatever follows them in one read).
-const HEADER_BUFFER: usize = 64 << 10;
-
-/// Reads the messages of one or more consecutive IPC streams from an
-/// unbuffered source (a socket, a file): headers through a small buffer of
-/// its own, bodies straight into their own memory.
+/// Reads the messages of one or more consecutive IPC streams.
 pub struct MessageReader<R> {
-    inner: BufReader<R>,
+    inner: R,
     schema: Option<SchemaRef>,
     dictionaries: HashMap<i64, ArrayRef>,
     /// Bytes consumed, for error messages.
@@ -84,11 +79,15 @@ pub struct MessageReader<R> {
 impl<R: Read> MessageReader<R> {
     pub fn new(inner: R) -> Self {
         MessageReader {
-            inner: BufReader::with_capacity(HEADER_BUFFER, inner),
+            inner,
             schema: None,
             dictionaries: HashMap::new(),
             offset: 0,
         }
+    }
+
+    pub fn get_mut(&mut self) -> &mut R {
+        &mut self.inner
     }
 
     /// The schema of the stream being read.
@@ -151,7 +150,12 @@ impl<R: Read> MessageReader<R> {
             .ok()
             .filter(|n| *n <= MAX_BODY)
             .ok_or_else(|| invalid(format!("body length {} too large", message.bodyLength())))?;
-        let body = self.read_body(body_len)?;
+        // Read into fresh capacity: zeroing megabytes per batch first was
+        // a memset of every byte the stream carries.
+        let mut body = Vec::with_capacity(body_len);
+        (&mut self.inner)
+            .take(body_len as u64)
+            .read_to_end(&mut body)?;
         if body.len() < body_len {
             return Err(self.truncated());
         }
@@ -224,28 +228,6 @@ impl<R: Read> MessageReader<R> {
             }
             other => Err(invalid(format!("unexpected message type {other:?}"))),
         }
-    }
-
-    /// The next `len` bytes (fewer at the end of the input), in fresh
-    /// capacity: zeroing megabytes per batch first was a memset of every
-    /// byte the stream carries. What the buffer holds is taken from it, the
-    /// rest read from the source directly: through a buffer, every byte
-    /// was copied twice (a megabyte buffer passed the body on in pieces of
-    /// a few kilobytes).
-    fn read_body(&mut self, len: usize) -> io::Result<Vec<u8>> {
-        let mut body = Vec::with_capacity(len);
-        let buffered = self.inner.buffer();
-        let taken = buffered.len().min(len);
-        body.extend_from_slice(&buffered[..taken]);
-        self.inner.consume(taken);
-        if taken < len {
-            // The buffer is empty now, so reading past it loses nothing.
-            self.inner
-                .get_mut()
-                .take((len - taken) as u64)
-                .read_to_end(&mut body)?;
-        }
-        Ok(body)
     }
 
     fn truncated(&self) -> ReadError {
