@@ -14,6 +14,38 @@ const PAIRS: &[u8; 200] = b"0001020304050607080910111213141516171819\
 
 const HEX: &[u8; 16] = b"0123456789abcdef";
 
+/// Where the text helpers write: a `Vec<u8>`, or a writer of its own that
+/// keeps its length in a register (see `schema::text`).
+pub trait TextOut {
+    /// Appends `bytes`.
+    fn put(&mut self, bytes: &[u8]);
+    /// Appends one byte.
+    fn put_byte(&mut self, b: u8);
+    /// Appends the first `len` bytes of `bytes` by copying all of them and
+    /// keeping `len`: one fixed-size copy when `bytes` has a constant length,
+    /// instead of a call to `memcpy`.
+    fn put_cut(&mut self, bytes: &[u8], len: usize);
+}
+
+impl TextOut for Vec<u8> {
+    #[inline(always)]
+    fn put(&mut self, bytes: &[u8]) {
+        self.extend_from_slice(bytes);
+    }
+
+    #[inline(always)]
+    fn put_byte(&mut self, b: u8) {
+        self.push(b);
+    }
+
+    #[inline(always)]
+    fn put_cut(&mut self, bytes: &[u8], len: usize) {
+        let end = self.len() + len.min(bytes.len());
+        self.extend_from_slice(bytes);
+        self.truncate(end);
+    }
+}
+
 /// The two ASCII digits of `n % 100`.
 pub fn two_digits(n: u64) -> [u8; 2] {
     let i = (n % 100) as usize * 2;
@@ -21,14 +53,14 @@ pub fn two_digits(n: u64) -> [u8; 2] {
 }
 
 /// Appends `n` in decimal, as `Display` does.
-#[inline]
-pub fn push_u64(out: &mut Vec<u8>, n: u64) {
+#[inline(always)]
+pub fn push_u64(out: &mut impl TextOut, n: u64) {
     // Counters are often below 100: fixed-size pushes the compiler
     // inlines, without the call and the digit loop.
     if n < 10 {
-        out.push(b'0' + n as u8);
+        out.put_byte(b'0' + n as u8);
     } else if n < 100 {
-        out.extend_from_slice(&two_digits(n));
+        out.put(&two_digits(n));
     } else {
         push_u64_padded(out, n, 1);
     }
@@ -60,38 +92,38 @@ pub fn prefetch_range(p: *const u8, len: usize) {
 
 /// Appends a byte in decimal: address octets and the one-byte fields, where
 /// three digits are common and the general loop is not needed.
-#[inline]
-pub fn push_u8(out: &mut Vec<u8>, n: u8) {
+#[inline(always)]
+pub fn push_u8(out: &mut impl TextOut, n: u8) {
     let [tens, ones] = two_digits(n.into());
     if n >= 100 {
-        out.extend_from_slice(&[b'0' + n / 100, tens, ones]);
+        out.put(&[b'0' + n / 100, tens, ones]);
     } else if n >= 10 {
-        out.extend_from_slice(&[tens, ones]);
+        out.put(&[tens, ones]);
     } else {
-        out.push(ones);
+        out.put_byte(ones);
     }
 }
 
 /// Appends a port or VLAN in decimal with fixed-size pushes per length.
-#[inline]
-pub fn push_u16(out: &mut Vec<u8>, n: u16) {
+#[inline(always)]
+pub fn push_u16(out: &mut impl TextOut, n: u16) {
     let n = u64::from(n);
     let [c, d] = two_digits(n);
     if n < 100 {
         if n < 10 {
-            out.push(d);
+            out.put_byte(d);
         } else {
-            out.extend_from_slice(&[c, d]);
+            out.put(&[c, d]);
         }
         return;
     }
     let [a, b] = two_digits(n / 100);
     if n < 1000 {
-        out.extend_from_slice(&[b, c, d]);
+        out.put(&[b, c, d]);
     } else if n < 10_000 {
-        out.extend_from_slice(&[a, b, c, d]);
+        out.put(&[a, b, c, d]);
     } else {
-        out.extend_from_slice(&[b'0' + (n / 10_000) as u8, a, b, c, d]);
+        out.put(&[b'0' + (n / 10_000) as u8, a, b, c, d]);
     }
 }
 
@@ -123,7 +155,8 @@ impl Decimal for u64 {
 
 /// Appends `n` in decimal with leading zeros up to `width` digits, as
 /// `{:0width$}` does (wider numbers are not cut).
-pub fn push_u64_padded(out: &mut Vec<u8>, mut n: u64, width: usize) {
+#[inline(always)]
+pub fn push_u64_padded(out: &mut impl TextOut, mut n: u64, width: usize) {
     // u64::MAX has 20 digits; the buffer starts as zeros, so padding is just
     // starting further left.
     // Digits end at index 20; the 20 bytes after them let the text go out
@@ -143,34 +176,35 @@ pub fn push_u64_padded(out: &mut Vec<u8>, mut n: u64, width: usize) {
         buf[i] = b'0' + n as u8;
     }
     for _ in 20..width {
-        out.push(b'0');
+        out.put_byte(b'0');
     }
     let start = i.min(20usize.saturating_sub(width));
-    let end = out.len() + 20 - start;
-    out.extend_from_slice(&buf[start..start + 20]);
-    out.truncate(end);
+    out.put_cut(&buf[start..start + 20], 20 - start);
 }
 
 /// Appends a MAC as `00:1b:21:3a:4f:5e`.
-pub fn push_mac(out: &mut Vec<u8>, mac: &[u8; 6]) {
+#[inline(always)]
+pub fn push_mac(out: &mut impl TextOut, mac: &[u8; 6]) {
     let mut text = [b':'; 17];
     for (i, b) in mac.iter().enumerate() {
         text[3 * i] = HEX[usize::from(b >> 4)];
         text[3 * i + 1] = HEX[usize::from(b & 0xf)];
     }
-    out.extend_from_slice(&text);
+    out.put(&text);
 }
 
 /// Appends a record address as `Display` shows [`crate::unmap`] of it:
 /// IPv4-mapped addresses as dotted IPv4, the rest as RFC 5952 IPv6.
-pub fn push_ip(out: &mut Vec<u8>, addr: Ipv6Addr) {
+#[inline(always)]
+pub fn push_ip(out: &mut impl TextOut, addr: Ipv6Addr) {
     match addr.to_ipv4_mapped() {
         Some(v4) => push_ipv4(out, v4),
         None => push_ipv6(out, addr),
     }
 }
 
-fn push_ipv4(out: &mut Vec<u8>, addr: Ipv4Addr) {
+#[inline(always)]
+fn push_ipv4(out: &mut impl TextOut, addr: Ipv4Addr) {
     // Each octet's digits and a dot go into a 16-byte buffer with one
     // 4-byte store; the buffer goes out whole (a fixed-size copy) and the
     // vector is cut back to the text's length: no per-octet pushes, no
@@ -182,9 +216,7 @@ fn push_ipv4(out: &mut Vec<u8>, addr: Ipv4Addr) {
         buf[at..at + 4].copy_from_slice(&text);
         at += len + 1;
     }
-    let end = out.len() + at - 1;
-    out.extend_from_slice(&buf);
-    out.truncate(end);
+    out.put_cut(&buf, at - 1);
 }
 
 /// Per byte value: its decimal digits followed by a dot, and how many digits.
@@ -210,12 +242,13 @@ const fn octet_text() -> [([u8; 4], usize); 256] {
 /// RFC 5952 text of a non-mapped address, exactly as `std` prints it: the
 /// longest run of two or more zero groups (the first of equal runs) becomes
 /// `::`, groups are lowercase hex without leading zeros.
-fn push_ipv6(out: &mut Vec<u8>, addr: Ipv6Addr) {
+#[inline(always)]
+fn push_ipv6(out: &mut impl TextOut, addr: Ipv6Addr) {
     let groups = addr.segments();
     let (start, len) = longest_zero_run(&groups);
     if len > 1 {
         push_groups(out, &groups[..start]);
-        out.extend_from_slice(b"::");
+        out.put(b"::");
         push_groups(out, &groups[start + len..]);
     } else {
         push_groups(out, &groups);
@@ -240,20 +273,22 @@ fn longest_zero_run(groups: &[u16; 8]) -> (usize, usize) {
     best
 }
 
-fn push_groups(out: &mut Vec<u8>, groups: &[u16]) {
+#[inline(always)]
+fn push_groups(out: &mut impl TextOut, groups: &[u16]) {
     for (i, &group) in groups.iter().enumerate() {
         if i > 0 {
-            out.push(b':');
+            out.put_byte(b':');
         }
         push_hex16(out, group);
     }
 }
 
 /// Lowercase hex without leading zeros, as `{:x}`.
-fn push_hex16(out: &mut Vec<u8>, value: u16) {
+#[inline(always)]
+fn push_hex16(out: &mut impl TextOut, value: u16) {
     let digits = (16 - value.leading_zeros()).div_ceil(4).max(1);
     for shift in (0..digits).rev() {
-        out.push(HEX[usize::from(value >> (4 * shift) & 0xf)]);
+        out.put_byte(HEX[usize::from(value >> (4 * shift) & 0xf)]);
     }
 }
 
@@ -394,6 +429,7 @@ mod tests {
 /// Whether a CSV field holds a comma, quote or line break. Sixteen bytes
 /// at a time without branches inside, which the compiler turns into SIMD
 /// compares: L7 fields (URLs, user agents, fingerprints) are tens of bytes.
+#[inline(always)]
 fn needs_csv_quotes(bytes: &[u8]) -> bool {
     #[inline(always)]
     fn special(b: u8) -> bool {
@@ -433,43 +469,44 @@ fn needs_csv_quotes(bytes: &[u8]) -> bool {
 }
 
 /// Appends a CSV field, quoted (RFC 4180) when it holds a comma, quote or line break.
-pub fn push_csv_str(out: &mut Vec<u8>, s: &str) {
+#[inline(always)]
+pub fn push_csv_str(out: &mut impl TextOut, s: &str) {
     if !needs_csv_quotes(s.as_bytes()) {
-        out.extend_from_slice(s.as_bytes());
+        out.put(s.as_bytes());
         return;
     }
     // Copied in runs between quotes, not a push per byte: the ALPN list
     // ("h2,http/1.1") of nearly every TLS flow is quoted.
-    out.push(b'"');
+    out.put_byte(b'"');
     for (i, part) in s.as_bytes().split(|&b| b == b'"').enumerate() {
         if i > 0 {
-            out.extend_from_slice(b"\"\"");
+            out.put(b"\"\"");
         }
-        out.extend_from_slice(part);
+        out.put(part);
     }
-    out.push(b'"');
+    out.put_byte(b'"');
 }
 
 /// Appends a JSON string literal (with its quotes), escaping what JSON requires.
-pub fn push_json_str(out: &mut Vec<u8>, s: &str) {
+pub fn push_json_str(out: &mut impl TextOut, s: &str) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
-    out.push(b'"');
+    out.put_byte(b'"');
     for b in s.bytes() {
         match b {
-            b'"' => out.extend_from_slice(b"\\\""),
-            b'\\' => out.extend_from_slice(b"\\\\"),
-            b'\n' => out.extend_from_slice(b"\\n"),
-            b'\r' => out.extend_from_slice(b"\\r"),
-            b'\t' => out.extend_from_slice(b"\\t"),
+            b'"' => out.put(b"\\\""),
+            b'\\' => out.put(b"\\\\"),
+            b'\n' => out.put(b"\\n"),
+            b'\r' => out.put(b"\\r"),
+            b'\t' => out.put(b"\\t"),
             0..=0x1f => {
-                out.extend_from_slice(b"\\u00");
-                out.push(HEX[usize::from(b >> 4)]);
-                out.push(HEX[usize::from(b & 0xf)]);
+                out.put(b"\\u00");
+                out.put_byte(HEX[usize::from(b >> 4)]);
+                out.put_byte(HEX[usize::from(b & 0xf)]);
             }
-            _ => out.push(b),
+            _ => out.put_byte(b),
         }
     }
-    out.push(b'"');
+    out.put_byte(b'"');
 }
 
 #[cfg(test)]

@@ -1,7 +1,7 @@
 //! UTC date formatting without a date crate: the meter prints millions of
 //! timestamps, so this writes digits into a fixed buffer.
 
-use crate::text::two_digits;
+use crate::text::{two_digits, TextOut};
 
 /// How a timestamp is printed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -83,6 +83,7 @@ const MAX_LEN: usize = 27;
 
 /// Writes the text of `ts_ns` in `style` to the start of `text` and
 /// returns its length.
+#[inline(always)]
 fn fill_datetime(
     text: &mut [u8; MAX_LEN],
     dates: &mut DateCache,
@@ -123,13 +124,12 @@ fn fill_datetime(
 
 /// Appends `ts_ns` (ns since the epoch, UTC) to `out` in the given style,
 /// reusing the date of the previous call when the day is the same.
-pub fn push_datetime(out: &mut Vec<u8>, dates: &mut DateCache, ts_ns: u64, style: DateStyle) {
+#[inline(always)]
+pub fn push_datetime(out: &mut impl TextOut, dates: &mut DateCache, ts_ns: u64, style: DateStyle) {
     let mut text = [0; MAX_LEN];
     let len = fill_datetime(&mut text, dates, ts_ns, style);
     // The whole buffer cut back: a fixed-size copy, not a call to memcpy.
-    let end = out.len() + len;
-    out.extend_from_slice(&text);
-    out.truncate(end);
+    out.put_cut(&text, len);
 }
 
 /// Appends `ts_ns` (ns since the epoch, UTC) to `out` in the given style.

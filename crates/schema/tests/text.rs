@@ -88,12 +88,14 @@ fn protocol_columns() -> Vec<std::ops::Range<usize>> {
 }
 
 /// L7 text with what CSV and JSON must escape; never empty (an empty CSV
-/// cell is an absent value).
+/// cell is an absent value). Now and then longer than the CSV writer's row
+/// buffer (4 KiB), so rows and values spill from it.
 fn l7_text() -> impl Strategy<Value = String> {
     prop_oneof![
-        "[a-z0-9./-]{1,20}",
-        "[a-zA-Z ,\"\r\n\t\\\\é€;=]{1,30}",
-        Just("Mozilla/5.0 (X11, Linux) \"q\"".to_string()),
+        10 => "[a-z0-9./-]{1,20}",
+        10 => "[a-zA-Z ,\"\r\n\t\\\\é€;=]{1,30}",
+        10 => Just("Mozilla/5.0 (X11, Linux) \"q\"".to_string()),
+        1 => (600usize..1800).prop_map(|n| "ab,\"c".repeat(n)),
     ]
 }
 

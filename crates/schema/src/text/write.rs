@@ -19,7 +19,9 @@ use arrow_array::{
 };
 use arrow_buffer::NullBuffer;
 use arrow_schema::{ArrowError, DataType, Schema, TimeUnit};
-use record::text::{push_csv_str, push_ip, push_json_str, push_mac, push_u16, push_u64, push_u8};
+use record::text::{
+    push_csv_str, push_ip, push_json_str, push_mac, push_u16, push_u64, push_u8, TextOut,
+};
 use record::{civil_from_days, push_datetime, DateCache, DateStyle, EndReason};
 
 /// Rows rendered before the text goes to a `Write` (bounds the buffer).
@@ -283,41 +285,42 @@ fn plan<'a>(batch: &'a RecordBatch, names: &[String], keys: &'a [Vec<u8>]) -> Ve
 const COMMAS: [u8; 64] = [b','; 64];
 const HEX: &[u8; 16] = b"0123456789abcdef";
 
-fn push_hex(out: &mut Vec<u8>, bytes: &[u8]) {
+fn push_hex(out: &mut impl TextOut, bytes: &[u8]) {
     for b in bytes {
-        out.extend_from_slice(&[HEX[usize::from(b >> 4)], HEX[usize::from(b & 0xf)]]);
+        out.put(&[HEX[usize::from(b >> 4)], HEX[usize::from(b & 0xf)]]);
     }
 }
 
 #[inline]
-fn push_i64(out: &mut Vec<u8>, n: i64) {
+fn push_i64(out: &mut impl TextOut, n: i64) {
     if n < 0 {
-        out.push(b'-');
+        out.put_byte(b'-');
     }
     push_u64(out, n.unsigned_abs());
 }
 
-fn push_date(out: &mut Vec<u8>, days: i64) {
+fn push_date(out: &mut impl TextOut, days: i64) {
     let (year, month, day) = civil_from_days(days);
     if !(0..=9999).contains(&year) {
         push_i64(out, year);
-        out.push(b'-');
+        out.put_byte(b'-');
     } else {
         let y = year as u64;
-        out.extend_from_slice(&record::text::two_digits(y / 100));
-        out.extend_from_slice(&record::text::two_digits(y));
-        out.push(b'-');
+        out.put(&record::text::two_digits(y / 100));
+        out.put(&record::text::two_digits(y));
+        out.put_byte(b'-');
     }
-    out.extend_from_slice(&record::text::two_digits(month.into()));
-    out.push(b'-');
-    out.extend_from_slice(&record::text::two_digits(day.into()));
+    out.put(&record::text::two_digits(month.into()));
+    out.put_byte(b'-');
+    out.put(&record::text::two_digits(day.into()));
 }
 
-fn push_float(out: &mut Vec<u8>, v: f64, json: bool) {
+fn push_float(out: &mut impl TextOut, v: f64, json: bool) {
     if json && !v.is_finite() {
-        out.extend_from_slice(b"null");
+        out.put(b"null");
     } else {
-        let _ = write!(out, "{v}");
+        // No flow column is a float: the allocation is off the flow path.
+        out.put(v.to_string().as_bytes());
     }
 }
 
@@ -337,7 +340,7 @@ fn end_reason_name(v: u8) -> Option<&'static str> {
 
 /// A string value: CSV-quoted when needed, or a JSON string.
 #[inline(always)]
-fn push_str<const JSON: bool>(out: &mut Vec<u8>, s: &str) {
+fn push_str<const JSON: bool>(out: &mut impl TextOut, s: &str) {
     if JSON {
         push_json_str(out, s);
     } else {
@@ -347,11 +350,11 @@ fn push_str<const JSON: bool>(out: &mut Vec<u8>, s: &str) {
 
 /// Text that JSON needs in quotes (times, addresses, names, hex).
 #[inline(always)]
-fn quoted<const JSON: bool>(out: &mut Vec<u8>, write: impl FnOnce(&mut Vec<u8>)) {
+fn quoted<const JSON: bool, O: TextOut>(out: &mut O, write: impl FnOnce(&mut O)) {
     if JSON {
-        out.push(b'"');
+        out.put_byte(b'"');
         write(out);
-        out.push(b'"');
+        out.put_byte(b'"');
     } else {
         write(out);
     }
@@ -359,30 +362,30 @@ fn quoted<const JSON: bool>(out: &mut Vec<u8>, write: impl FnOnce(&mut Vec<u8>))
 
 /// Writes row `i` of a column (known not null).
 #[inline(always)]
-fn push_value<const JSON: bool>(
+fn push_value<const JSON: bool, O: TextOut>(
     kind: &Kind<'_>,
     i: usize,
-    out: &mut Vec<u8>,
+    out: &mut O,
     dates: &mut DateCache,
 ) {
     match kind {
         Kind::Nulls(_) => {}
         Kind::Time(values, mul) => {
             let ns = u64::try_from(values[i]).unwrap_or(0).saturating_mul(*mul);
-            quoted::<JSON>(out, |o| {
+            quoted::<JSON, _>(out, |o| {
                 push_datetime(o, dates, ns, DateStyle::Rfc3339Micros)
             });
         }
         Kind::Ip(a) => {
             let bytes: [u8; 16] = a.value(i).try_into().unwrap_or([0; 16]);
-            quoted::<JSON>(out, |o| push_ip(o, Ipv6Addr::from(bytes)));
+            quoted::<JSON, _>(out, |o| push_ip(o, Ipv6Addr::from(bytes)));
         }
         Kind::Mac(a) => {
             let bytes: [u8; 6] = a.value(i).try_into().unwrap_or([0; 6]);
-            quoted::<JSON>(out, |o| push_mac(o, &bytes));
+            quoted::<JSON, _>(out, |o| push_mac(o, &bytes));
         }
         Kind::EndReason(values) => match end_reason_name(values[i]) {
-            Some(name) => quoted::<JSON>(out, |o| o.extend_from_slice(name.as_bytes())),
+            Some(name) => quoted::<JSON, _>(out, |o| o.put(name.as_bytes())),
             None => push_u8(out, values[i]),
         },
         Kind::U8(v) => push_u8(out, v[i]),
@@ -395,16 +398,16 @@ fn push_value<const JSON: bool>(
         Kind::I64(v) => push_i64(out, v[i]),
         Kind::F32(v) => push_float(out, f64::from(v[i]), JSON),
         Kind::F64(v) => push_float(out, v[i], JSON),
-        Kind::Bool(a) => out.extend_from_slice(if a.value(i) { b"true" } else { b"false" }),
+        Kind::Bool(a) => out.put(if a.value(i) { b"true" } else { b"false" }),
         Kind::Str(a) => push_str::<JSON>(out, a.value(i)),
         Kind::LargeStr(a) => push_str::<JSON>(out, a.value(i)),
         Kind::StrView(a) => push_str::<JSON>(out, a.value(i)),
-        Kind::Date32(v) => quoted::<JSON>(out, |o| push_date(o, i64::from(v[i]))),
-        Kind::Date64(v) => quoted::<JSON>(out, |o| push_date(o, v[i].div_euclid(86_400_000))),
-        Kind::Hex(a) => quoted::<JSON>(out, |o| push_hex(o, a.value(i))),
-        Kind::Binary(a) => quoted::<JSON>(out, |o| push_hex(o, a.value(i))),
-        Kind::LargeBinary(a) => quoted::<JSON>(out, |o| push_hex(o, a.value(i))),
-        Kind::BinaryView(a) => quoted::<JSON>(out, |o| push_hex(o, a.value(i))),
+        Kind::Date32(v) => quoted::<JSON, _>(out, |o| push_date(o, i64::from(v[i]))),
+        Kind::Date64(v) => quoted::<JSON, _>(out, |o| push_date(o, v[i].div_euclid(86_400_000))),
+        Kind::Hex(a) => quoted::<JSON, _>(out, |o| push_hex(o, a.value(i))),
+        Kind::Binary(a) => quoted::<JSON, _>(out, |o| push_hex(o, a.value(i))),
+        Kind::LargeBinary(a) => quoted::<JSON, _>(out, |o| push_hex(o, a.value(i))),
+        Kind::BinaryView(a) => quoted::<JSON, _>(out, |o| push_hex(o, a.value(i))),
     }
 }
 
@@ -479,24 +482,101 @@ fn csv_rows(cols: &[Col<'_>], rows: Range<usize>, out: &mut Vec<u8>, dates: &mut
 }
 
 fn csv_rows_warm(cols: &[Col<'_>], rows: Range<usize>, out: &mut Vec<u8>, dates: &mut DateCache) {
+    let mut text = RowText::new(out);
     for row in rows {
         for c in cols {
             if let Kind::Nulls(n) = c.kind {
                 // A fixed-size copy cut back: no call for a copy of
                 // variable length.
-                let end = out.len() + n;
-                out.extend_from_slice(&COMMAS);
-                out.truncate(end);
+                text.put_cut(&COMMAS, n);
                 continue;
             }
             if c.sep {
-                out.push(b',');
+                text.put_byte(b',');
             }
             if !c.is_null(row) {
-                push_value::<false>(&c.kind, row, out, dates);
+                push_value::<false, _>(&c.kind, row, &mut text, dates);
             }
         }
-        out.push(b'\n');
+        text.put_byte(b'\n');
+    }
+    text.flush();
+}
+
+/// Rows' text on its way to the output, gathered in a few kilobytes that
+/// stay in the cache. Its length is a local, which the compiler keeps in
+/// a register between values; writing to the `Vec` directly, every value
+/// and separator stored the vector's length and loaded it back.
+struct RowText<'a> {
+    out: &'a mut Vec<u8>,
+    buf: [u8; ROW_TEXT],
+    len: usize,
+}
+
+const ROW_TEXT: usize = 4096;
+
+impl<'a> RowText<'a> {
+    fn new(out: &'a mut Vec<u8>) -> RowText<'a> {
+        RowText {
+            out,
+            buf: [0; ROW_TEXT],
+            len: 0,
+        }
+    }
+
+    /// Hands the text gathered so far to the output.
+    fn flush(&mut self) {
+        self.out.extend_from_slice(&self.buf[..self.len]);
+        self.len = 0;
+    }
+
+    /// `put` when `bytes` does not fit: what is gathered goes out first.
+    #[cold]
+    fn spill(&mut self, bytes: &[u8]) {
+        self.flush();
+        match self.buf.get_mut(..bytes.len()) {
+            Some(room) => {
+                room.copy_from_slice(bytes);
+                self.len = bytes.len();
+            }
+            None => self.out.extend_from_slice(bytes),
+        }
+    }
+}
+
+impl TextOut for RowText<'_> {
+    #[inline(always)]
+    fn put(&mut self, bytes: &[u8]) {
+        match self.buf.get_mut(self.len..self.len + bytes.len()) {
+            Some(room) => {
+                room.copy_from_slice(bytes);
+                self.len += bytes.len();
+            }
+            None => self.spill(bytes),
+        }
+    }
+
+    #[inline(always)]
+    fn put_byte(&mut self, b: u8) {
+        match self.buf.get_mut(self.len) {
+            Some(slot) => {
+                *slot = b;
+                self.len += 1;
+            }
+            None => self.spill(&[b]),
+        }
+    }
+
+    #[inline(always)]
+    fn put_cut(&mut self, bytes: &[u8], len: usize) {
+        let len = len.min(bytes.len());
+        match self.buf.get_mut(self.len..self.len + bytes.len()) {
+            Some(room) => {
+                room.copy_from_slice(bytes);
+                self.len += len;
+            }
+            None => self.spill(&bytes[..len]),
+        }
     }
 }
 
@@ -514,7 +594,7 @@ fn json_rows_warm(cols: &[Col<'_>], rows: Range<usize>, out: &mut Vec<u8>, dates
                 continue;
             }
             out.extend_from_slice(c.key);
-            push_value::<true>(&c.kind, row, out, dates);
+            push_value::<true, _>(&c.kind, row, out, dates);
         }
         if out.len() == start {
             out.push(b'{');
