@@ -9,10 +9,7 @@ use std::sync::Arc;
 use arrow_array::{
     make_array, new_null_array, Array, ArrayRef, BooleanArray, RecordBatch, StringArray,
 };
-use arrow_buffer::{
-    BooleanBuffer, BooleanBufferBuilder, Buffer, MutableBuffer, NullBuffer, OffsetBuffer,
-    ScalarBuffer,
-};
+use arrow_buffer::{BooleanBuffer, Buffer, MutableBuffer, NullBuffer, OffsetBuffer, ScalarBuffer};
 use arrow_data::transform::MutableArrayData;
 use arrow_data::ArrayData;
 use arrow_schema::{ArrowError, DataType, SchemaRef};
@@ -194,11 +191,49 @@ impl BitPacker {
         }
     }
 
+    /// Appends `n` bits of `bytes` (a bitmap, least significant bit first)
+    /// from bit `start`: whole words, not a bit or a byte at a time.
+    fn push_range(&mut self, bytes: &[u8], start: usize, n: usize) {
+        let (mut at, end) = (start, start + n);
+        while at < end {
+            // A word read from the byte holding `at` has at least 56 of
+            // its bits from `at` on.
+            let take = (end - at).min(56);
+            let word = read_word(bytes, at / 8) >> (at % 8);
+            self.push(word & (u64::MAX >> (64 - take)), take as u32);
+            at += take;
+        }
+    }
+
+    /// Appends `n` set bits.
+    fn push_ones(&mut self, mut n: usize) {
+        while n > 0 {
+            let take = n.min(64);
+            self.push(u64::MAX >> (64 - take), take as u32);
+            n -= take;
+        }
+    }
+
     fn finish(mut self) -> BooleanBuffer {
         if self.fill > 0 {
             self.words.push(self.pending);
         }
         BooleanBuffer::new(Buffer::from_vec(self.words), 0, self.len)
+    }
+}
+
+/// The eight bytes of `bytes` from `at` as a little-endian word, zeros
+/// past the end.
+#[inline(always)]
+fn read_word(bytes: &[u8], at: usize) -> u64 {
+    match bytes.get(at..at + 8) {
+        Some(b) => u64::from_le_bytes(b.try_into().unwrap_or([0; 8])),
+        None => {
+            let mut b = [0u8; 8];
+            let rest = bytes.get(at..).unwrap_or(&[]);
+            b[..rest.len()].copy_from_slice(rest);
+            u64::from_le_bytes(b)
+        }
     }
 }
 
@@ -395,18 +430,19 @@ fn take_bytes(
 }
 
 /// The validity of the segments' rows; None when no source has nulls.
+/// A segment's bits are copied a word at a time: with segments of a few
+/// rows, arrow's bitmap builder (made for long runs) cost more than the
+/// copy.
 fn take_nulls(arrays: &[&dyn Array], segments: &[Segment], rows: usize) -> Option<NullBuffer> {
-    if arrays.iter().all(|a| a.null_count() == 0) {
+    let nulls: Vec<Option<&NullBuffer>> = arrays.iter().map(|a| a.nulls()).collect();
+    if nulls.iter().all(|n| n.is_none_or(|n| n.null_count() == 0)) {
         return None;
     }
-    let mut out = BooleanBufferBuilder::new(rows);
+    let mut out = BitPacker::with_capacity(rows);
     for &(b, pos, n) in segments {
-        match arrays[b].nulls() {
-            Some(nulls) => {
-                let start = nulls.offset() + pos;
-                out.append_packed_range(start..start + n, nulls.validity());
-            }
-            None => out.append_n(n, true),
+        match nulls[b] {
+            Some(v) => out.push_range(v.validity(), v.offset() + pos, n),
+            None => out.push_ones(n),
         }
     }
     Some(NullBuffer::new(out.finish()))
@@ -509,9 +545,28 @@ mod take_tests {
 
     #[test]
     fn segments_come_out_as_arrow_concatenates_their_slices() {
-        // Three batches, the middle one a slice (its data starts at an
-        // offset); segments of every length in a pseudo-random order.
-        let batches = vec![batch(0, 50), batch(100, 80).slice(13, 60), batch(300, 40)];
+        // Four batches, the second a slice (its data starts at an offset),
+        // the last without nulls in its nullable columns but the unused
+        // one; segments of every length in a pseudo-random order.
+        let dense = {
+            let b = batch(500, 70);
+            let columns: Vec<ArrayRef> = (0..b.num_columns())
+                .map(|c| match c {
+                    2..=4 => {
+                        let data = b.column(c).to_data().into_builder().nulls(None);
+                        make_array(data.build().unwrap())
+                    }
+                    _ => b.column(c).clone(),
+                })
+                .collect();
+            RecordBatch::try_new(b.schema(), columns).unwrap()
+        };
+        let batches = vec![
+            batch(0, 50),
+            batch(100, 80).slice(13, 60),
+            batch(300, 40),
+            dense,
+        ];
         let mut x = 11u64;
         let mut next = |m: usize| {
             x = x
@@ -519,9 +574,10 @@ mod take_tests {
                 .wrapping_add(1442695040888963407);
             (x >> 33) as usize % m
         };
-        let mut segments = Vec::new();
-        for _ in 0..200 {
-            let b = next(3);
+        // Long ones too: a segment's bits are copied 56 at a time.
+        let mut segments = vec![(3, 1, 69), (0, 5, 45), (1, 0, 60), (3, 0, 57)];
+        for _ in 0..300 {
+            let b = next(batches.len());
             let rows = batches[b].num_rows();
             let pos = next(rows);
             let n = next(rows - pos + 1);
