@@ -390,33 +390,13 @@ fn take_fixed(
     rows: usize,
     width: usize,
 ) -> Result<Buffer, ArrowError> {
-    let mut out = MutableBuffer::with_capacity(rows * width + SHORT_COPY);
+    let mut out = MutableBuffer::with_capacity(rows * width);
     for &(b, pos, n) in segments {
         let d = data[b].as_ref().ok_or_else(unprepared)?;
         let start = (d.offset() + pos) * width;
-        copy_bytes(&mut out, d.buffers()[0].as_slice(), start, n * width);
+        out.extend_from_slice(&d.buffers()[0].as_slice()[start..start + n * width]);
     }
     Ok(out.into())
-}
-
-/// Bytes a short copy moves at once before cutting back: a fixed-size
-/// copy the compiler inlines. A segment is 16 rows on average, and a call
-/// to `memmove` for its hundred-odd bytes cost more than moving them.
-const SHORT_COPY: usize = 128;
-
-/// Appends `len` bytes of `source` from `start` to `out` (whose capacity
-/// callers keep [`SHORT_COPY`] bytes ahead, so the longer copy does not
-/// make it grow).
-#[inline(always)]
-fn copy_bytes(out: &mut MutableBuffer, source: &[u8], start: usize, len: usize) {
-    match source.get(start..start + SHORT_COPY) {
-        Some(chunk) if len <= SHORT_COPY => {
-            let end = out.len() + len;
-            out.extend_from_slice(chunk);
-            out.truncate(end);
-        }
-        _ => out.extend_from_slice(&source[start..start + len]),
-    }
 }
 
 fn unprepared() -> ArrowError {
@@ -431,7 +411,7 @@ fn take_bytes(
 ) -> Result<Vec<Buffer>, ArrowError> {
     let mut offsets: Vec<i32> = Vec::with_capacity(rows + 1);
     offsets.push(0);
-    let mut values = MutableBuffer::new(SHORT_COPY);
+    let mut values = MutableBuffer::new(0);
     for &(b, pos, n) in segments {
         let d = data[b].as_ref().ok_or_else(unprepared)?;
         let source: &[i32] = d.buffers()[0].typed_data();
@@ -442,9 +422,8 @@ fn take_bytes(
             .and_then(|at| at.checked_sub(first))
             .ok_or(ArrowError::OffsetOverflowError(values.len()))?;
         offsets.extend(source[1..].iter().map(|&o| o + shift));
-        let (first, last) = (first as usize, last as usize);
-        values.reserve(last - first + SHORT_COPY);
-        copy_bytes(&mut values, d.buffers()[1].as_slice(), first, last - first);
+        let bytes = d.buffers()[1].as_slice();
+        values.extend_from_slice(&bytes[first as usize..last as usize]);
     }
     i32::try_from(values.len()).map_err(|_| ArrowError::OffsetOverflowError(values.len()))?;
     Ok(vec![Buffer::from_vec(offsets), values.into()])
