@@ -117,11 +117,11 @@ fn select_bits(bits: &BooleanBuffer, selection: &BooleanBuffer) -> BooleanBuffer
 }
 
 /// [`pick`]s every (bits, selection) word pair into `out`, with the CPU's
-/// bit-extract instruction where it has one.
+/// bit-extract instruction where it has a fast one.
 fn pick_all(pairs: impl Iterator<Item = (u64, u64)>, out: &mut BitPacker) {
     #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("bmi2") {
-        // SAFETY: the CPU has BMI2, checked just above.
+    if fast_pext() {
+        // SAFETY: `fast_pext` is true only on a CPU with BMI2.
         unsafe { pick_all_bmi2(pairs, out) };
         return;
     }
@@ -138,6 +138,39 @@ unsafe fn pick_all_bmi2(pairs: impl Iterator<Item = (u64, u64)>, out: &mut BitPa
             std::arch::x86_64::_pext_u64(word, selected),
             selected.count_ones(),
         );
+    }
+}
+
+/// Whether the CPU has BMI2's bit extract (`pext`) and it is fast: on AMD
+/// and Hygon CPUs before Zen 3 (family 19h) it is microcoded, tens to
+/// hundreds of cycles by the number of bits selected, slower than the
+/// portable loop. Asked once (CPUID traps to the hypervisor in a VM).
+#[cfg(target_arch = "x86_64")]
+fn fast_pext() -> bool {
+    static FAST: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *FAST.get_or_init(|| {
+        if !std::arch::is_x86_feature_detected!("bmi2") {
+            return false;
+        }
+        // SAFETY: CPUID exists on every x86-64 CPU; leaves 0 and 1 always.
+        #[allow(unused_unsafe)]
+        let (vendor, signature) =
+            unsafe { (std::arch::x86_64::__cpuid(0), std::arch::x86_64::__cpuid(1)) };
+        let name = [vendor.ebx, vendor.edx, vendor.ecx];
+        let amd = name == [0x6874_7541, 0x6974_6e65, 0x444d_4163]; // AuthenticAMD
+        let hygon = name == [0x6f67_7948, 0x6e65_476e, 0x656e_6975]; // HygonGenuine
+        !(amd || hygon) || cpu_family(signature.eax) >= 0x19
+    })
+}
+
+/// The family in CPUID leaf 1's EAX: the base family, plus the extended
+/// family when the base is 0xF.
+#[cfg(any(target_arch = "x86_64", test))]
+fn cpu_family(eax: u32) -> u32 {
+    let base = (eax >> 8) & 0xf;
+    match base {
+        0xf => base + ((eax >> 20) & 0xff),
+        _ => base,
     }
 }
 
@@ -723,6 +756,14 @@ mod filter_tests {
             );
             assert_eq!(soft.finish(), got, "round {round}");
         }
+    }
+
+    #[test]
+    fn cpu_families_from_their_signatures() {
+        assert_eq!(cpu_family(0x0083_0F10), 0x17); // AMD EPYC 7002 (Zen 2)
+        assert_eq!(cpu_family(0x00A0_0F11), 0x19); // AMD EPYC 7003 (Zen 3)
+        assert_eq!(cpu_family(0x00B0_0F21), 0x1A); // AMD Zen 5
+        assert_eq!(cpu_family(0x0009_06EA), 6); // Intel
     }
 
     #[test]
