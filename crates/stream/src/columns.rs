@@ -106,14 +106,22 @@ fn filter_flat(
 /// in order: a validity bitmap filtered by a mask.
 fn select_bits(bits: &BooleanBuffer, selection: &BooleanBuffer) -> BooleanBuffer {
     let mut out = BitPacker::with_capacity(selection.count_set_bits());
+    pick_all(word_pairs(bits, selection), &mut out);
+    out.finish()
+}
+
+/// The 64-bit words of `bits` and of `selection` side by side, the last
+/// ones partial (zeros past the end).
+fn word_pairs<'a>(
+    bits: &'a BooleanBuffer,
+    selection: &'a BooleanBuffer,
+) -> impl Iterator<Item = (u64, u64)> + 'a {
     let words = bits.inner().bit_chunks(bits.offset(), bits.len());
     let picks = selection
         .inner()
         .bit_chunks(selection.offset(), selection.len());
     let tail = (words.remainder_bits(), picks.remainder_bits());
-    let pairs = words.iter().zip(picks.iter()).chain(std::iter::once(tail));
-    pick_all(pairs, &mut out);
-    out.finish()
+    words.into_iter().zip(picks).chain(std::iter::once(tail))
 }
 
 /// [`pick`]s every (bits, selection) word pair into `out`, with the CPU's
@@ -125,6 +133,10 @@ fn pick_all(pairs: impl Iterator<Item = (u64, u64)>, out: &mut BitPacker) {
         unsafe { pick_all_bmi2(pairs, out) };
         return;
     }
+    pick_all_portable(pairs, out);
+}
+
+fn pick_all_portable(pairs: impl Iterator<Item = (u64, u64)>, out: &mut BitPacker) {
     for (word, selected) in pairs {
         out.push(pick(word, selected), selected.count_ones());
     }
@@ -744,16 +756,8 @@ mod filter_tests {
             let got = select_bits(&b, &c);
             assert_eq!(got.iter().collect::<Vec<_>>(), expected, "round {round}");
             // The portable path gives the same words as the CPU's.
-            let words = b.inner().bit_chunks(b.offset(), b.len());
-            let picks = c.inner().bit_chunks(c.offset(), c.len());
             let mut soft = BitPacker::with_capacity(expected.len());
-            for (w, s) in words.iter().zip(picks.iter()) {
-                soft.push(pick(w, s), s.count_ones());
-            }
-            soft.push(
-                pick(words.remainder_bits(), picks.remainder_bits()),
-                picks.remainder_bits().count_ones(),
-            );
+            pick_all_portable(word_pairs(&b, &c), &mut soft);
             assert_eq!(soft.finish(), got, "round {round}");
         }
     }

@@ -722,8 +722,9 @@ mod tests {
     }
 
     #[test]
-    fn bodies_larger_than_the_header_buffer_read_in_pieces() {
-        // Bodies from a few bytes to several header buffers long.
+    fn bodies_read_in_pieces() {
+        // Bodies from a few bytes to over a hundred kilobytes, read in
+        // pieces smaller and larger than a message.
         let batches: Vec<RecordBatch> = [1usize, 3, 20_000, 70_000, 2, 40_000]
             .iter()
             .map(|&n| batch(&(0..n).map(|i| i as u16).collect::<Vec<u16>>()))

@@ -319,8 +319,17 @@ fn push_float(out: &mut impl TextOut, v: f64, json: bool) {
     if json && !v.is_finite() {
         out.put(b"null");
     } else {
-        // No flow column is a float: the allocation is off the flow path.
-        out.put(v.to_string().as_bytes());
+        let _ = std::fmt::Write::write_fmt(&mut Formatted(out), format_args!("{v}"));
+    }
+}
+
+/// `core::fmt` output into a [`TextOut`], without a `String` in between.
+struct Formatted<'a, O>(&'a mut O);
+
+impl<O: TextOut> std::fmt::Write for Formatted<'_, O> {
+    fn write_str(&mut self, s: &str) -> std::fmt::Result {
+        self.0.put(s.as_bytes());
+        Ok(())
     }
 }
 
