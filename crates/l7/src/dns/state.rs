@@ -88,8 +88,15 @@ impl DnsState {
         }
     }
 
-    fn feed_datagram(&mut self, payload: &[u8]) -> bool {
-        let Some(message) = parser::parse_message(payload) else {
+    /// `parsed` is the payload already parsed (by [`Self::detect_framing`]
+    /// on a flow's first payload), so a datagram is parsed once.
+    fn feed_datagram<'p>(
+        &mut self,
+        payload: &'p [u8],
+        parsed: Option<Option<parser::Message<'p>>>,
+    ) -> bool {
+        let parsed = parsed.unwrap_or_else(|| parser::parse_message(payload));
+        let Some(message) = parsed else {
             // Shorter than a header: nothing to record.
             return false;
         };
@@ -155,9 +162,16 @@ impl DnsState {
     /// Decides the framing from the first payload (the parser is not told
     /// the transport): a length prefix over a plausible message means a
     /// stream, unless the payload is itself exactly one complete message.
-    fn detect_framing(payload: &[u8]) -> Framing {
-        let whole_datagram =
-            parser::parse_message(payload).is_some_and(|m| m.end == Some(payload.len()));
+    /// Also gives the payload parsed as one datagram, for a datagram flow.
+    fn detect_framing(payload: &[u8]) -> (Framing, Option<parser::Message<'_>>) {
+        let as_datagram = parser::parse_message(payload);
+        let whole_datagram = as_datagram
+            .as_ref()
+            .is_some_and(|m| m.end == Some(payload.len()));
+        (Self::framing_of(payload, whole_datagram), as_datagram)
+    }
+
+    fn framing_of(payload: &[u8], whole_datagram: bool) -> Framing {
         let Some((prefix, rest)) = payload.split_first_chunk::<TCP_PREFIX_LEN>() else {
             // Half a length prefix: a datagram this short is no message.
             return Framing::Stream;
@@ -192,13 +206,16 @@ impl Parser for DnsState {
         if payload.is_empty() {
             return Feed::More;
         }
+        let mut parsed = None;
         if self.framing == Framing::Unknown {
-            self.framing = Self::detect_framing(payload);
+            let (framing, as_datagram) = Self::detect_framing(payload);
+            self.framing = framing;
+            parsed = Some(as_datagram);
         }
         self.started_in_packet = false;
         let boundary = match self.framing {
             Framing::Stream => self.feed_stream(payload),
-            _ => self.feed_datagram(payload),
+            _ => self.feed_datagram(payload, parsed),
         };
         if boundary {
             Feed::Boundary

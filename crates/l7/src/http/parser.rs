@@ -294,16 +294,7 @@ impl<'a> Iterator for Headers<'a> {
 
     fn next(&mut self) -> Option<Header<'a>> {
         loop {
-            // One search finds the colon (if it comes before the line end)
-            // and the line end; only complete lines are read.
-            let first = memchr::memchr2(b':', b'\n', self.rest)?;
-            let (colon, lf) = if self.rest[first] == b'\n' {
-                (None, first)
-            } else {
-                let after = first + 1;
-                let lf = after + memchr::memchr(b'\n', self.rest.get(after..)?)?;
-                (Some(first), lf)
-            };
+            let lf = memchr::memchr(b'\n', self.rest)?;
             let full = &self.rest[..lf];
             self.rest = &self.rest[lf + 1..];
             let line = full.strip_suffix(b"\r").unwrap_or(full);
@@ -312,9 +303,10 @@ impl<'a> Iterator for Headers<'a> {
                 return None;
             }
             let folded = self.take_folded();
-            if let Some(colon) = colon {
-                // The colon is before the line end, so inside `line`.
-                let (name, value) = line.split_at(colon.min(line.len()));
+            // Names are short: a plain scan finds the colon sooner than a
+            // vectorised search would start.
+            if let Some(colon) = line.iter().position(|&b| b == b':') {
+                let (name, value) = line.split_at(colon);
                 return Some(Header {
                     name: trim(name),
                     value: trim(value.get(1..).unwrap_or_default()),
