@@ -55,6 +55,25 @@ pub enum L7Fields {
     Quic(Box<quic::QuicFields>),
 }
 
+impl L7Fields {
+    /// Where the boxed fields lie and how many bytes they span: what a
+    /// reader asks the CPU to fetch ahead (an HTTP record's fields span
+    /// three cache lines).
+    pub fn boxed_bytes(&self) -> (*const u8, usize) {
+        fn span<T>(fields: &T) -> (*const u8, usize) {
+            (std::ptr::from_ref(fields).cast(), std::mem::size_of::<T>())
+        }
+        match self {
+            L7Fields::Http(f) => span(&**f),
+            L7Fields::Dns(f) => span(&**f),
+            L7Fields::Tls(f) => span(&**f),
+            L7Fields::Smtp(f) => span(&**f),
+            L7Fields::Sip(f) => span(&**f),
+            L7Fields::Quic(f) => span(&**f),
+        }
+    }
+}
+
 macro_rules! l7_fields_from {
     ($($variant:ident($fields:ty)),*) => {$(
         impl From<$fields> for L7Fields {

@@ -8,10 +8,9 @@
 
 use std::io::{self, Write};
 
-use crate::text::prefetch;
 use crate::text::{
-    align_left, align_right, push_csv_str, push_ip, push_json_str, push_mac, push_u64,
-    push_u64_padded, Decimal,
+    align_left, align_right, prefetch, prefetch_range, push_csv_str, push_ip, push_json_str,
+    push_mac, push_u64, push_u64_padded, Decimal,
 };
 use crate::time::{push_datetime, DateCache};
 use crate::{proto_name, tcp_flags_string, DateStyle, FlowRecord, FlowSink};
@@ -253,10 +252,13 @@ impl<W: Write> TextSink<W> {
 /// each string), the larger part of what writing L7 columns cost.
 const PREFETCH_RECORDS: usize = 8;
 
-/// Asks the CPU to fetch a record's boxed L7 fields.
+/// Asks the CPU to fetch a record's boxed L7 fields, every cache line of
+/// them: fetching only the first left the visit of the strings' pointers
+/// (in [`prefetch_l7_strings`]) waiting for the others.
 fn prefetch_l7_fields(r: &FlowRecord) {
     if let Some(fields) = &r.l7 {
-        prefetch(std::ptr::from_ref::<l7::L7Fields>(fields).cast());
+        let (start, len) = fields.boxed_bytes();
+        prefetch_range(start, len);
     }
 }
 
