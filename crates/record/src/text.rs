@@ -489,7 +489,6 @@ pub fn push_csv_str(out: &mut impl TextOut, s: &str) {
 
 /// Appends a JSON string literal (with its quotes), escaping what JSON requires.
 pub fn push_json_str(out: &mut impl TextOut, s: &str) {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
     out.put_byte(b'"');
     for b in s.bytes() {
         match b {

@@ -86,10 +86,6 @@ impl<R: Read> MessageReader<R> {
         }
     }
 
-    pub fn get_mut(&mut self) -> &mut R {
-        &mut self.inner
-    }
-
     /// The schema of the stream being read.
     pub fn schema(&self) -> Option<&SchemaRef> {
         self.schema.as_ref()
