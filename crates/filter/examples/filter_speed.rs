@@ -5,7 +5,7 @@ use std::hint::black_box;
 use std::net::Ipv4Addr;
 use std::time::Instant;
 
-use l7::L7Fields;
+use l7::{FieldStr, L7Fields};
 use record::FlowRecord;
 
 /// A small deterministic generator (xorshift64*), so runs are comparable.
@@ -58,17 +58,17 @@ fn records(n: usize) -> Vec<FlowRecord> {
             let packets = 1 + rng.below(1000);
             let l7 = match (proto, dst_port, rng.below(3)) {
                 (6, 80, 0) => Some(L7Fields::from(l7::http::HttpFields {
-                    host: Some(HOSTS[rng.below(5) as usize].to_string()),
+                    host: Some(FieldStr::new(HOSTS[rng.below(5) as usize])),
                     status: Some([200, 301, 404, 500][rng.below(4) as usize]),
                     ..Default::default()
                 })),
                 (17, 53, _) => Some(L7Fields::from(l7::dns::DnsFields {
-                    qname: HOSTS[rng.below(5) as usize].to_string(),
+                    qname: FieldStr::new(HOSTS[rng.below(5) as usize]),
                     qtype: 1,
                     ..Default::default()
                 })),
                 (6, 443, 0) => Some(L7Fields::from(l7::tls::TlsFields {
-                    sni: Some(HOSTS[rng.below(5) as usize].to_string()),
+                    sni: Some(FieldStr::new(HOSTS[rng.below(5) as usize])),
                     ..Default::default()
                 })),
                 _ => None,

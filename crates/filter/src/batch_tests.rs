@@ -33,11 +33,11 @@ impl Rng {
     fn pick<T: Copy>(&mut self, v: &[T]) -> T {
         v[self.below(v.len() as u64) as usize]
     }
-    fn text(&mut self) -> Option<String> {
+    fn text(&mut self) -> Option<l7::FieldStr> {
         if self.below(4) == 0 {
             None
         } else {
-            Some(self.pick(TEXTS).to_string())
+            Some(self.pick(TEXTS).into())
         }
     }
 }

@@ -249,7 +249,7 @@ fn l7_fields() {
 #[test]
 fn l7_numeric_table_matches_visit() {
     use l7::*;
-    let s = || Some("x".to_string());
+    let s = || Some(FieldStr::new("x"));
     let all = [
         L7Fields::from(http::HttpFields {
             method: s(),

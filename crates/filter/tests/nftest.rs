@@ -63,7 +63,7 @@ fn tls(r: &mut FlowRecord) -> &mut l7::tls::TlsFields {
 
 fn set(r: &mut FlowRecord, field: &str, v: &str) {
     let n = || -> u64 { v.parse().unwrap_or_else(|_| panic!("bad number {v}")) };
-    let opt = || (v != "none").then(|| v.to_string());
+    let opt = || (v != "none").then(|| v.into());
     match field {
         "src_ip" => r.src_ip = addr(v),
         "dst_ip" => r.dst_ip = addr(v),
@@ -111,7 +111,7 @@ fn set(r: &mut FlowRecord, field: &str, v: &str) {
         "http_method" => http(r).method = opt(),
         "http_user_agent" => http(r).user_agent = opt(),
         "http_status" => http(r).status = (v != "none").then(|| n() as u16),
-        "dns_qname" => dns(r).qname = v.to_string(),
+        "dns_qname" => dns(r).qname = v.into(),
         "dns_qtype" => dns(r).qtype = n() as u16,
         _ => panic!("unknown field {field}"),
     }

@@ -12,7 +12,7 @@ use l7::quic::QuicFields;
 use l7::sip::SipFields;
 use l7::smtp::SmtpFields;
 use l7::tls::TlsFields;
-use l7::L7Fields;
+use l7::{FieldStr, L7Fields};
 use proptest::prelude::*;
 use record::{EndReason, FlowRecord, FlowSink, Reverse};
 
@@ -39,7 +39,7 @@ fn on_the_wire(f: &FlowRecord, odid: u32) -> FlowRecord {
 /// message is a response when its rcode or answer count is not zero, QUIC
 /// goes out without L7 elements.
 fn wire_l7(l7: Option<&L7Fields>) -> Option<L7Fields> {
-    let text = |s: &Option<String>| s.clone().filter(|s| !s.is_empty());
+    let text = |s: &Option<FieldStr>| s.clone().filter(|s| !s.is_empty());
     let nonzero = |n: Option<u16>| n.filter(|&n| n != 0);
     Some(match l7? {
         L7Fields::Http(h) => L7Fields::from(HttpFields {
@@ -133,10 +133,11 @@ fn decode(messages: &[Vec<u8>]) -> (Vec<FlowRecord>, Vec<(u32, usize)>) {
 
 /// Strings with multi-byte characters and a NUL, sometimes empty, up to
 /// `max` characters.
-fn text(max: usize) -> impl Strategy<Value = Option<String>> {
+fn text(max: usize) -> impl Strategy<Value = Option<FieldStr>> {
     let chars = prop::sample::select(vec!['a', 'Z', '0', '.', '/', ' ', ':', 'é', '€', '\0']);
     proptest::option::of(
-        proptest::collection::vec(chars, 0..max).prop_map(|c| c.into_iter().collect()),
+        proptest::collection::vec(chars, 0..max)
+            .prop_map(|c| c.into_iter().collect::<String>().into()),
     )
 }
 
@@ -196,15 +197,17 @@ fn dns() -> impl Strategy<Value = L7Fields> {
         )
 }
 
-fn ja3() -> impl Strategy<Value = Option<String>> {
+fn ja3() -> impl Strategy<Value = Option<FieldStr>> {
     prop_oneof![
-        proptest::option::of(
-            any::<[u8; 16]>()
-                .prop_map(|b| { b.iter().map(|x| format!("{x:02x}")).collect::<String>() })
-        ),
-        Just(Some("0".repeat(32))),
-        Just(Some("not a hash".to_string())),
-        Just(Some("B288289AF2999820648EB3CA4D8304C5".to_string())),
+        proptest::option::of(any::<[u8; 16]>().prop_map(|b| {
+            b.iter()
+                .map(|x| format!("{x:02x}"))
+                .collect::<String>()
+                .into()
+        })),
+        Just(Some("0".repeat(32).into())),
+        Just(Some("not a hash".into())),
+        Just(Some("B288289AF2999820648EB3CA4D8304C5".into())),
     ]
 }
 
@@ -462,7 +465,7 @@ fn sample(n: usize) -> Vec<FlowRecord> {
                 }),
                 l7: match i % 7 {
                     1 => Some(L7Fields::from(TlsFields {
-                        sni: Some(format!("host{i}.example.com")),
+                        sni: Some(format!("host{i}.example.com").into()),
                         version: Some(0x0303),
                         ja3: Some("b288289af2999820648eb3ca4d8304c5".into()),
                         ..TlsFields::default()
@@ -470,14 +473,14 @@ fn sample(n: usize) -> Vec<FlowRecord> {
                     2 => Some(L7Fields::from(HttpFields {
                         method: Some("GET".into()),
                         host: Some("example.com".into()),
-                        url: Some(format!("/{}", "x".repeat(i * 5))),
+                        url: Some(format!("/{}", "x".repeat(i * 5)).into()),
                         status: None,
                         ..HttpFields::default()
                     })),
                     3 => Some(L7Fields::from(DnsFields {
                         id: i as u16,
                         is_response: true,
-                        qname: format!("q{i}.example.org"),
+                        qname: format!("q{i}.example.org").into(),
                         qtype: 28,
                         qclass: 1,
                         rcode: 3,
@@ -489,7 +492,7 @@ fn sample(n: usize) -> Vec<FlowRecord> {
                     4 => Some(L7Fields::from(SmtpFields {
                         commands: 0x41,
                         sender: Some("<a@example.com>".into()),
-                        recipient: Some(format!("<r{i}@example.net>")),
+                        recipient: Some(format!("<r{i}@example.net>").into()),
                         domain: Some("mail.example.com".into()),
                         status_2xx: 3,
                         status_5xx: 1,
@@ -499,7 +502,7 @@ fn sample(n: usize) -> Vec<FlowRecord> {
                         msg_type: 1,
                         method: Some("INVITE".into()),
                         status: Some(180),
-                        call_id: Some(format!("call-{i}@example.com")),
+                        call_id: Some(format!("call-{i}@example.com").into()),
                         from: Some("<sip:alice@example.com>;tag=1".into()),
                         to: Some("<sip:bob@example.com>".into()),
                         via: Some("SIP/2.0/UDP 192.0.2.1:5060".into()),
@@ -597,8 +600,8 @@ fn l7_fields_travel_in_cesnet_and_flowmon_elements() {
 fn l7_fields_too_long_for_a_datagram_are_dropped_and_counted() {
     let mut flow = sample(1).remove(0);
     flow.l7 = Some(L7Fields::from(HttpFields {
-        url: Some("u".repeat(1000)),
-        user_agent: Some("a".repeat(1000)),
+        url: Some("u".repeat(1000).into()),
+        user_agent: Some("a".repeat(1000).into()),
         ..HttpFields::default()
     }));
     let mut enc = Encoder::new(EncoderConfig::udp(1));

@@ -2,7 +2,7 @@
 //! filter language use (`../shared/DESIGN.md` section 3), and a visitor that
 //! hands a record's values to an output without knowing the protocol.
 
-use crate::L7Fields;
+use crate::{FieldStr, L7Fields};
 
 /// One column value.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -190,10 +190,10 @@ impl L7Fields {
     }
 }
 
-fn owned_text(value: Value<'_>) -> String {
+fn owned_text(value: Value<'_>) -> FieldStr {
     match value {
-        Value::Str(s) => s.to_string(),
-        Value::Num(n) => n.to_string(),
+        Value::Str(s) => FieldStr::new(s),
+        Value::Num(n) => FieldStr::from(n.to_string()),
     }
 }
 
@@ -206,12 +206,12 @@ fn number<T: TryFrom<u64>>(value: Value<'_>) -> Option<T> {
     T::try_from(n).ok()
 }
 
-fn put_text(dst: &mut Option<String>, value: Value<'_>) -> bool {
+fn put_text(dst: &mut Option<FieldStr>, value: Value<'_>) -> bool {
     *dst = Some(owned_text(value));
     true
 }
 
-fn put_string(dst: &mut String, value: Value<'_>) -> bool {
+fn put_string(dst: &mut FieldStr, value: Value<'_>) -> bool {
     *dst = owned_text(value);
     true
 }
@@ -309,7 +309,7 @@ fn set_sip(m: &mut crate::sip::SipFields, column: usize, value: Value<'_>) -> bo
 fn text<'a, F: FnMut(usize, Value<'a>) + ?Sized>(
     f: &mut F,
     column: usize,
-    value: &'a Option<String>,
+    value: &'a Option<FieldStr>,
 ) {
     if let Some(v) = value {
         f(column, Value::Str(v));

@@ -109,9 +109,9 @@ fn records(n: usize) -> Vec<FlowRecord> {
             match rng.below(4) {
                 0 => {
                     let h = l7::http::HttpFields {
-                        method: Some(rng.pick(&["GET", "POST"]).to_string()),
-                        host: Some(rng.pick(HOSTS).to_string()),
-                        url: Some(rng.pick(URLS).to_string()),
+                        method: Some((*rng.pick(&["GET", "POST"])).into()),
+                        host: Some((*rng.pick(HOSTS)).into()),
+                        url: Some((*rng.pick(URLS)).into()),
                         status: if rng.below(2) == 0 {
                             Some(*rng.pick(&[200, 404, 500]))
                         } else {
@@ -123,7 +123,7 @@ fn records(n: usize) -> Vec<FlowRecord> {
                 }
                 1 => {
                     let t = l7::tls::TlsFields {
-                        sni: Some(rng.pick(HOSTS).to_string()),
+                        sni: Some((*rng.pick(HOSTS)).into()),
                         version: Some(*rng.pick(&[0x0303, 0x0304])),
                         alpn: if rng.below(2) == 0 {
                             Some("h2,http/1.1".into())

@@ -29,7 +29,7 @@ mod state;
 #[cfg(test)]
 mod tests;
 
-use crate::{Parser, Transport};
+use crate::{FieldStr, Parser, Transport};
 use parser::Message;
 
 /// Ports DNS, mDNS and LLMNR use; a flow on them is DNS if its first
@@ -50,7 +50,7 @@ pub struct DnsFields {
     /// Whether the message is a response (the QR flag).
     pub is_response: bool,
     /// dns_qname (8057/2): first question's name, "" for the root.
-    pub qname: String,
+    pub qname: FieldStr,
     /// dns_qtype (8057/3): first question's type.
     pub qtype: u16,
     /// dns_class (8057/4): first question's class.
@@ -65,7 +65,7 @@ pub struct DnsFields {
     /// dns_rr_ttl (8057/5): TTL of the first answer record.
     pub answer_ttl: u32,
     /// dns_rdata (8057/7): first answer's data as text (see the module doc).
-    pub answer_data: String,
+    pub answer_data: FieldStr,
     /// dns_psize (8057/8): EDNS UDP payload size (0 without an OPT record).
     pub edns_udp_size: u16,
     /// dns_do (8057/9): the EDNS DNSSEC OK bit.

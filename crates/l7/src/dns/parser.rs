@@ -5,6 +5,10 @@
 use std::fmt::Write as _;
 use std::net::Ipv6Addr;
 
+use compact_str::ToCompactString;
+
+use crate::FieldStr;
+
 /// Size of the fixed DNS header.
 pub const HEADER_LEN: usize = 12;
 /// Longest name on the wire, length bytes included (RFC 1035 2.3.4).
@@ -129,10 +133,20 @@ impl<'a> Name<'a> {
     }
 
     /// Dotted text without the trailing dot; the root is "".
-    pub fn to_text(self) -> String {
-        let mut text = Vec::with_capacity(64);
-        self.append_text(&mut text);
-        crate::field_string_from_vec(text)
+    pub fn to_text(self) -> FieldStr {
+        // A name's wire form is capped at 255 bytes, so its text fits.
+        let mut text = [0u8; 256];
+        let mut len = 0;
+        for (i, label) in self.labels().enumerate() {
+            let dot = usize::from(i > 0);
+            let Some(room) = text.get_mut(len..len + dot + label.len()) else {
+                break;
+            };
+            room[..dot].fill(b'.');
+            room[dot..].copy_from_slice(label);
+            len += dot + label.len();
+        }
+        crate::field_string(&text[..len])
     }
 
     fn append_text(&self, out: &mut Vec<u8>) {
@@ -373,7 +387,7 @@ impl<'a> Record<'a> {
     /// retry expire minimum" for SOA (the forms FlowTest and ipfixprobe
     /// show); lowercase hex of the first bytes for other types; "" when the
     /// rdata is malformed.
-    pub fn rdata_text(&self) -> String {
+    pub fn rdata_text(&self) -> FieldStr {
         let text = match self.rtype {
             TYPE_A => self.ipv4_text(),
             TYPE_AAAA => self.ipv6_text(),
@@ -396,17 +410,17 @@ impl<'a> Record<'a> {
         (end_in_rdata <= self.rdata.len()).then_some((name, end_in_rdata))
     }
 
-    fn ipv4_text(&self) -> Option<String> {
+    fn ipv4_text(&self) -> Option<FieldStr> {
         let octets: [u8; 4] = self.rdata.try_into().ok()?;
         Some(ipv4_string(octets))
     }
 
-    fn ipv6_text(&self) -> Option<String> {
+    fn ipv6_text(&self) -> Option<FieldStr> {
         let octets: [u8; 16] = self.rdata.try_into().ok()?;
-        Some(Ipv6Addr::from(octets).to_string())
+        Some(Ipv6Addr::from(octets).to_compact_string())
     }
 
-    fn mx_text(&self) -> Option<String> {
+    fn mx_text(&self) -> Option<FieldStr> {
         let preference = u16_at(self.rdata, 0)?;
         let (exchange, _) = self.name_at(2)?;
         Some(crate::field_string(
@@ -414,7 +428,7 @@ impl<'a> Record<'a> {
         ))
     }
 
-    fn srv_text(&self) -> Option<String> {
+    fn srv_text(&self) -> Option<FieldStr> {
         let priority = u16_at(self.rdata, 0)?;
         let weight = u16_at(self.rdata, 2)?;
         let port = u16_at(self.rdata, 4)?;
@@ -423,7 +437,7 @@ impl<'a> Record<'a> {
         Some(crate::field_string(text.as_bytes()))
     }
 
-    fn soa_text(&self) -> Option<String> {
+    fn soa_text(&self) -> Option<FieldStr> {
         let (mname, after_mname) = self.name_at(0)?;
         let (rname, after_rname) = self.name_at(after_mname)?;
         let mut text = Vec::with_capacity(128);
@@ -439,7 +453,7 @@ impl<'a> Record<'a> {
 
     /// TXT character-strings joined as they stand (long SPF or DKIM records
     /// are split into 255-byte strings meant to be concatenated).
-    fn txt_text(&self) -> String {
+    fn txt_text(&self) -> FieldStr {
         let mut text = Vec::with_capacity(self.rdata.len().min(crate::MAX_FIELD_LEN));
         let mut rest = self.rdata;
         while let Some((&len, tail)) = rest.split_first() {
@@ -454,13 +468,13 @@ impl<'a> Record<'a> {
         crate::field_string(&text)
     }
 
-    fn hex_text(&self) -> String {
+    fn hex_text(&self) -> FieldStr {
         let shown = self.rdata.get(..MAX_HEX_RDATA).unwrap_or(self.rdata);
         let mut text = String::with_capacity(shown.len() * 2);
         for byte in shown {
             let _ = write!(text, "{byte:02x}");
         }
-        text
+        FieldStr::from(text)
     }
 }
 
@@ -529,21 +543,26 @@ pub fn is_strict_message(msg: &[u8]) -> bool {
 
 /// Dotted decimal, by hand: `Ipv4Addr`'s `Display` goes through the
 /// formatter, several times slower for a field of every A answer.
-fn ipv4_string(octets: [u8; 4]) -> String {
-    let mut text = String::with_capacity(15);
+fn ipv4_string(octets: [u8; 4]) -> FieldStr {
+    let mut text = [0u8; 15];
+    let mut len = 0;
     for (i, octet) in octets.into_iter().enumerate() {
         if i > 0 {
-            text.push('.');
+            text[len] = b'.';
+            len += 1;
         }
         if octet >= 100 {
-            text.push(char::from(b'0' + octet / 100));
+            text[len] = b'0' + octet / 100;
+            len += 1;
         }
         if octet >= 10 {
-            text.push(char::from(b'0' + octet / 10 % 10));
+            text[len] = b'0' + octet / 10 % 10;
+            len += 1;
         }
-        text.push(char::from(b'0' + octet % 10));
+        text[len] = b'0' + octet % 10;
+        len += 1;
     }
-    text
+    FieldStr::from_utf8(&text[..len]).unwrap_or_default()
 }
 
 #[cfg(test)]

@@ -31,29 +31,29 @@ mod state;
 #[cfg(test)]
 mod tests;
 
-use crate::{Parser, Transport};
+use crate::{FieldStr, Parser, Transport};
 
 /// Fields of one HTTP transaction in one flow direction (request fields in
 /// the request direction, response fields in the response direction).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct HttpFields {
     /// http_method (8057/200): the request method token as sent.
-    pub method: Option<String>,
+    pub method: Option<FieldStr>,
     /// http_host (39499/1): the Host header.
-    pub host: Option<String>,
+    pub host: Option<FieldStr>,
     /// http_url (39499/2): the request target (path and query) as sent.
-    pub url: Option<String>,
+    pub url: Option<FieldStr>,
     /// http_user_agent (39499/20): the User-Agent header.
-    pub user_agent: Option<String>,
+    pub user_agent: Option<FieldStr>,
     /// http_referer (39499/3): the Referer header.
-    pub referer: Option<String>,
+    pub referer: Option<FieldStr>,
     /// http_status (39499/12): the response status code.
     pub status: Option<u16>,
     /// http_content_type (39499/10): the Content-Type header (of the
     /// response, or of the request in a request direction).
-    pub content_type: Option<String>,
+    pub content_type: Option<FieldStr>,
     /// http_server (8057/201): the response Server header.
-    pub server: Option<String>,
+    pub server: Option<FieldStr>,
 }
 
 /// Whether a TCP flow whose first payload is `payload` speaks HTTP/1.x: it

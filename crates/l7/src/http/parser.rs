@@ -3,7 +3,7 @@
 //! bytes.
 
 use super::HttpFields;
-use crate::field_string;
+use crate::{field_string, FieldStr};
 
 /// Longest method token accepted; real methods are short, and the cap keeps
 /// a probe over binary data cheap.
@@ -227,7 +227,7 @@ impl Header<'_> {
     }
 
     /// The value with continuation lines joined by single spaces, capped.
-    pub fn value_string(&self) -> String {
+    pub fn value_string(&self) -> FieldStr {
         if self.folded.is_empty() {
             return field_string(self.value);
         }
@@ -367,7 +367,7 @@ pub fn read_head(line: StartLine<'_>, headers: &[u8]) -> HeadInfo {
     head_info(line, fields, &body)
 }
 
-fn set_once(slot: &mut Option<String>, header: &Header<'_>) {
+fn set_once(slot: &mut Option<FieldStr>, header: &Header<'_>) {
     if slot.is_none() && !header.value.is_empty() {
         *slot = Some(header.value_string());
     }

@@ -24,7 +24,7 @@ mod state;
 #[cfg(test)]
 mod tests;
 
-use crate::{Parser, Transport};
+use crate::{FieldStr, Parser, Transport};
 use parser::{version_params, LongHeader, SAMPLE_LEN, SAMPLE_OFFSET};
 
 /// Fields of one direction of a QUIC connection's handshake start.
@@ -36,10 +36,10 @@ pub struct QuicFields {
     pub version: Option<u32>,
     /// quic_sni (ipfixprobe QUIC_SNI, PEN 8057): the server_name of the
     /// ClientHello inside the client's Initial packets.
-    pub sni: Option<String>,
+    pub sni: Option<FieldStr>,
     /// The ClientHello's offered ALPN protocols joined by `,` in order
     /// (like tls_alpn, 39499/337).
-    pub alpn: Option<String>,
+    pub alpn: Option<FieldStr>,
 }
 
 /// Whether the first payload of a UDP flow is a QUIC Initial packet of a

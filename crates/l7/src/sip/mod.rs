@@ -21,7 +21,7 @@ mod state;
 #[cfg(test)]
 mod tests;
 
-use crate::{Parser, Transport};
+use crate::{FieldStr, Parser, Transport};
 
 pub use parser::{MSG_TYPE_OTHER, MSG_TYPE_STATUS};
 
@@ -34,24 +34,24 @@ pub struct SipFields {
     pub msg_type: u16,
     /// sip_method (no IPFIX element of its own): the request method as
     /// written; `None` for a response.
-    pub method: Option<String>,
+    pub method: Option<FieldStr>,
     /// sip_status (8057/101): the status code of a response.
     pub status: Option<u16>,
     /// sip_call_id (8057/102).
-    pub call_id: Option<String>,
+    pub call_id: Option<FieldStr>,
     /// sip_from (8057/103): the From value as written (display name, URI,
     /// tag).
-    pub from: Option<String>,
+    pub from: Option<FieldStr>,
     /// sip_to (8057/104): the To value as written.
-    pub to: Option<String>,
+    pub to: Option<FieldStr>,
     /// sip_via (8057/105): the first entry of the first Via header.
-    pub via: Option<String>,
+    pub via: Option<FieldStr>,
     /// sip_user_agent (8057/106).
-    pub user_agent: Option<String>,
+    pub user_agent: Option<FieldStr>,
     /// sip_request_uri (8057/107): the Request-URI of a request.
-    pub request_uri: Option<String>,
+    pub request_uri: Option<FieldStr>,
     /// sip_cseq (8057/108): the CSeq value (`1 INVITE`).
-    pub cseq: Option<String>,
+    pub cseq: Option<FieldStr>,
 }
 
 /// Ports where SIP is usual; a hint for keep-alives and cut start lines.

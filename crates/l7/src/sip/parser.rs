@@ -60,6 +60,9 @@ pub fn message_type(start: &StartLine<'_>) -> u16 {
     }
 }
 
+/// The protocol version ending a request line.
+const SIP_VERSION: &[u8] = b"SIP/2.0";
+
 /// Parses a start line (without its line ending): `METHOD uri SIP/2.0` or
 /// `SIP/2.0 NNN reason`.
 pub fn parse_start_line(line: &[u8]) -> Option<StartLine<'_>> {
@@ -67,11 +70,18 @@ pub fn parse_start_line(line: &[u8]) -> Option<StartLine<'_>> {
     if let Some(rest) = strip_prefix_ignore_case(line, b"SIP/2.0 ") {
         return parse_status(rest).map(|status| StartLine::Response { status });
     }
+    // A request line ends with its version. Most lines probed are other
+    // protocols' (every HTTP flow's first line comes here), so this check
+    // comes before splitting the line.
+    let tail = line.get(line.len().saturating_sub(SIP_VERSION.len())..);
+    if !tail.is_some_and(|tail| tail.eq_ignore_ascii_case(SIP_VERSION)) {
+        return None;
+    }
     let mut parts = line.split(|&b| b == b' ').filter(|part| !part.is_empty());
     let (method, uri, version) = (parts.next()?, parts.next()?, parts.next()?);
     let is_method = method.len() <= MAX_METHOD_LEN && method.iter().all(|&b| is_token_byte(b));
     let is_uri = uri.contains(&b':');
-    if !is_method || !is_uri || !version.eq_ignore_ascii_case(b"SIP/2.0") || parts.next().is_some()
+    if !is_method || !is_uri || !version.eq_ignore_ascii_case(SIP_VERSION) || parts.next().is_some()
     {
         return None;
     }

@@ -4,7 +4,7 @@
 
 use super::parser::{self, Head, StartLine};
 use super::SipFields;
-use crate::{field_string, Feed, L7Fields, Parser, MAX_BUFFER};
+use crate::{field_string, Feed, FieldStr, L7Fields, Parser, MAX_BUFFER};
 
 /// Where the direction is in its byte stream.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -215,7 +215,7 @@ impl SipState {
     }
 }
 
-fn text(value: Option<&[u8]>) -> Option<String> {
+fn text(value: Option<&[u8]>) -> Option<FieldStr> {
     value.map(|v| field_string(&parser::unfold(v)))
 }
 

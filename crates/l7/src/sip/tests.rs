@@ -375,7 +375,7 @@ fn tshark_records(file: &str) -> Option<Vec<(DirectionKey, SipFields)>> {
                 a.to_string()
             }
         };
-        let opt = |s: &str| (!s.is_empty()).then(|| s.to_string());
+        let opt = |s: &str| (!s.is_empty()).then(|| FieldStr::new(s));
         let src: IpAddr = pick(c[0], c[1]).parse().unwrap();
         let dst: IpAddr = pick(c[2], c[3]).parse().unwrap();
         let proto = if c[4].is_empty() { 6 } else { 17 };
@@ -398,8 +398,7 @@ fn tshark_records(file: &str) -> Option<Vec<(DirectionKey, SipFields)>> {
             call_id: opt(c[10]),
             from: opt(c[11]),
             to: opt(c[12]),
-            via: opt(c[13])
-                .map(|v| String::from_utf8_lossy(parser::first_via(v.as_bytes())).into_owned()),
+            via: opt(c[13]).map(|v| FieldStr::from_utf8_lossy(parser::first_via(v.as_bytes()))),
             user_agent: opt(c[14]),
             request_uri: opt(c[15]),
             cseq: opt(c[16]),

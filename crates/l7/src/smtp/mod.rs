@@ -17,7 +17,7 @@ mod state;
 #[cfg(test)]
 mod tests;
 
-use crate::{Parser, Transport};
+use crate::{FieldStr, Parser, Transport};
 
 pub use parser::{command_flag, status_flag, Command};
 
@@ -34,12 +34,12 @@ pub struct SmtpFields {
     /// smtp_sender (8057/813): reverse-path of the first MAIL FROM as
     /// written, angle brackets included (`<a@b>`), ESMTP parameters dropped.
     /// ipfixprobe keeps the text after `FROM:` verbatim (a leading space too).
-    pub sender: Option<String>,
+    pub sender: Option<FieldStr>,
     /// smtp_recipient (8057/814): forward-path of the first RCPT TO, as
     /// [`SmtpFields::sender`].
-    pub recipient: Option<String>,
+    pub recipient: Option<FieldStr>,
     /// smtp_domain (8057/820): first word of the first EHLO/HELO argument.
-    pub domain: Option<String>,
+    pub domain: Option<FieldStr>,
     /// smtp_status_flags (8057/815): OR of [`status_flag`] of every reply.
     pub status_flags: u32,
     /// smtp_status_codes, 2xx part (8057/816): replies with a 2xx code

@@ -422,19 +422,23 @@ fn tshark_fields(file: &str, src_port: u16, dst_port: u16) -> Option<SmtpFields>
             fields.commands |= command_flag(parsed.command);
             match parsed.command {
                 Command::Ehlo | Command::Helo if !param.is_empty() => {
-                    fields.domain = Some(param.to_string())
+                    fields.domain = Some(FieldStr::new(param))
                 }
                 Command::Mail => {
                     fields.mail_count += 1;
-                    fields.sender.get_or_insert(
-                        String::from_utf8_lossy(parser::mail_path(param.as_bytes())).into_owned(),
-                    );
+                    fields
+                        .sender
+                        .get_or_insert(FieldStr::from_utf8_lossy(parser::mail_path(
+                            param.as_bytes(),
+                        )));
                 }
                 Command::Rcpt => {
                     fields.rcpt_count += 1;
-                    fields.recipient.get_or_insert(
-                        String::from_utf8_lossy(parser::mail_path(param.as_bytes())).into_owned(),
-                    );
+                    fields
+                        .recipient
+                        .get_or_insert(FieldStr::from_utf8_lossy(parser::mail_path(
+                            param.as_bytes(),
+                        )));
                 }
                 _ => {}
             }

@@ -13,6 +13,8 @@
 use md5::{Digest, Md5};
 use sha2::Sha256;
 
+use crate::FieldStr;
+
 use super::parser::{
     is_grease, ClientExtensions, ClientHello, Ssl2ClientHello, U16List, EXT_ALPN, EXT_SERVER_NAME,
 };
@@ -223,9 +225,11 @@ const DIGEST_MAX: usize = 32;
 /// each other, which costs only the hashing saved otherwise.
 const CACHE_SLOTS: usize = 512;
 
+#[derive(Default)]
 struct CacheEntry {
     hash: u64,
-    text: Box<[u8]>,
+    /// Empty in a slot never filled.
+    text: Vec<u8>,
     digest: [u8; DIGEST_MAX],
 }
 
@@ -234,7 +238,7 @@ struct CacheEntry {
 /// [`CACHE_SLOTS`] texts of at most [`MEMO_TEXT`] bytes.
 #[derive(Default)]
 struct DigestCache {
-    slots: Vec<Option<CacheEntry>>,
+    slots: Vec<CacheEntry>,
 }
 
 impl DigestCache {
@@ -245,21 +249,20 @@ impl DigestCache {
         compute: impl FnOnce(&[u8]) -> [u8; DIGEST_MAX],
     ) -> [u8; DIGEST_MAX] {
         if self.slots.is_empty() {
-            self.slots.resize_with(CACHE_SLOTS, || None);
+            self.slots.resize_with(CACHE_SLOTS, CacheEntry::default);
         }
         let hash = text_hash(text);
-        let slot = &mut self.slots[(hash as usize) % CACHE_SLOTS];
-        if let Some(entry) = slot {
-            if entry.hash == hash && *entry.text == *text {
-                return entry.digest;
-            }
+        let entry = &mut self.slots[(hash as usize) % CACHE_SLOTS];
+        if entry.hash == hash && !entry.text.is_empty() && entry.text == text {
+            return entry.digest;
         }
         let digest = compute(text);
-        *slot = Some(CacheEntry {
-            hash,
-            text: text.into(),
-            digest,
-        });
+        // The slot's buffer is reused: after the first texts, a miss
+        // allocates nothing.
+        entry.hash = hash;
+        entry.text.clear();
+        entry.text.extend_from_slice(text);
+        entry.digest = digest;
         digest
     }
 }
@@ -362,19 +365,19 @@ fn long_decimal(value: u32, out: &mut [u8]) -> usize {
     n
 }
 
-/// Lowercase hex of `bytes` in an exactly sized string.
-fn hex_string(bytes: &[u8]) -> String {
-    let mut out = Vec::with_capacity(bytes.len() * 2);
-    for &b in bytes {
+/// Lowercase hex of a digest (at most [`DIGEST_MAX`] bytes shown).
+fn hex_string(bytes: &[u8]) -> FieldStr {
+    let mut out = [0u8; 2 * DIGEST_MAX];
+    for (pair, &b) in out.chunks_exact_mut(2).zip(bytes) {
         let at = usize::from(b) * 2;
-        out.extend_from_slice(&HEX_PAIRS[at..at + 2]);
+        pair.copy_from_slice(&HEX_PAIRS[at..at + 2]);
     }
-    ascii_string(out)
+    ascii_string(&out[..2 * bytes.len().min(DIGEST_MAX)])
 }
 
 /// A string of bytes that are ASCII by construction.
-fn ascii_string(bytes: Vec<u8>) -> String {
-    String::from_utf8(bytes).unwrap_or_default()
+fn ascii_string(bytes: &[u8]) -> FieldStr {
+    FieldStr::from_utf8(bytes).unwrap_or_default()
 }
 
 /// Appends `values` in decimal joined by `-`.
@@ -430,14 +433,14 @@ pub fn write_ja3_ssl2<A: Absorb>(out: &mut Text<A>, hello: &Ssl2ClientHello) {
 }
 
 /// The JA3 fingerprint (lowercase hex MD5) of a TLS ClientHello.
-pub fn ja3(hello: &ClientHello, ext: &ClientExtensions) -> String {
+pub fn ja3(hello: &ClientHello, ext: &ClientExtensions) -> FieldStr {
     let mut text = Text::new(Memo::<Md5>::new());
     write_ja3(&mut text, hello, ext);
     hex_string(&text.cached_digest(CacheFor::Ja3)[..16])
 }
 
 /// The JA3 fingerprint of an SSLv2 CLIENT-HELLO.
-pub fn ja3_ssl2(hello: &Ssl2ClientHello) -> String {
+pub fn ja3_ssl2(hello: &Ssl2ClientHello) -> FieldStr {
     let mut text = Text::new(Md5::new());
     write_ja3_ssl2(&mut text, hello);
     hex_string(&text.digest())
@@ -445,7 +448,7 @@ pub fn ja3_ssl2(hello: &Ssl2ClientHello) -> String {
 
 /// Lowercase hex MD5 of a JA3 string.
 #[cfg(test)]
-pub fn ja3_hash(ja3: &str) -> String {
+pub fn ja3_hash(ja3: &str) -> FieldStr {
     hex_string(&Md5::digest(ja3.as_bytes()))
 }
 
@@ -574,30 +577,22 @@ fn truncated_sha256(
 /// `_`, truncated SHA-256 of the sorted ciphers, `_`, truncated SHA-256 of
 /// the sorted extensions without SNI and ALPN, then `_` and the signature
 /// algorithms in wire order (left out when there are none).
-pub fn ja4_of(hello: &ClientHello, ext: &ClientExtensions) -> String {
+pub fn ja4_of(hello: &ClientHello, ext: &ClientExtensions) -> FieldStr {
     let mut ciphers = Text::new(Memo::<Sha256>::new());
     let mut extensions = Text::new(Memo::<Sha256>::new());
     let head = write_ja4(hello, ext, &mut ciphers, &mut extensions);
-    let mut out = Vec::with_capacity(36);
-    out.extend_from_slice(&head.part_a);
-    out.push(b'_');
-    out.extend_from_slice(&truncated_sha256(
-        &mut ciphers,
-        head.no_ciphers,
-        CacheFor::Ja4Ciphers,
-    ));
-    out.push(b'_');
-    out.extend_from_slice(&truncated_sha256(
-        &mut extensions,
-        head.no_extensions,
-        CacheFor::Ja4Extensions,
-    ));
-    ascii_string(out)
+    let ciphers = truncated_sha256(&mut ciphers, head.no_ciphers, CacheFor::Ja4Ciphers);
+    let extensions = truncated_sha256(&mut extensions, head.no_extensions, CacheFor::Ja4Extensions);
+    let mut out = [b'_'; 36];
+    out[..10].copy_from_slice(&head.part_a);
+    out[11..23].copy_from_slice(&ciphers);
+    out[24..].copy_from_slice(&extensions);
+    ascii_string(&out)
 }
 
 /// [`ja4_of`] a ClientHello not scanned yet.
 #[cfg(test)]
-pub fn ja4(hello: &ClientHello) -> String {
+pub fn ja4(hello: &ClientHello) -> FieldStr {
     ja4_of(hello, &hello.scan())
 }
 

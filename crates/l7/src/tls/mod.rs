@@ -22,7 +22,7 @@ mod state;
 #[cfg(test)]
 mod tests;
 
-use crate::{Parser, Transport};
+use crate::{FieldStr, Parser, Transport};
 use parser::{
     ssl2_record_len, RecordHeader, CLIENT_HELLO, CONTENT_ALERT, CONTENT_HANDSHAKE,
     RECORD_HEADER_LEN, SERVER_HELLO, SSL2_SERVER_HELLO, SSL2_VERSION,
@@ -32,7 +32,7 @@ use parser::{
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct TlsFields {
     /// tls_sni (8057/808): the ClientHello's server_name (host_name entry).
-    pub sni: Option<String>,
+    pub sni: Option<FieldStr>,
     /// tls_version (39499/333): client direction, the version offered (first
     /// non-GREASE supported_versions entry, else the legacy version); server
     /// direction, the negotiated version (supported_versions when present,
@@ -43,14 +43,14 @@ pub struct TlsFields {
     pub legacy_version: Option<u16>,
     /// tls_alpn (39499/337): client direction, the offered protocols joined
     /// by `,` in order; server direction, the selected protocol.
-    pub alpn: Option<String>,
+    pub alpn: Option<FieldStr>,
     /// The cipher suite the server chose (FlowTest `tls_cipher_suite`); an
     /// SSLv2 server's first 24-bit cipher spec.
     pub cipher_suite: Option<u32>,
     /// tls_ja3 (39499/357): JA3 client fingerprint, lowercase hex MD5.
-    pub ja3: Option<String>,
+    pub ja3: Option<FieldStr>,
     /// tls_ja4 (8057/809): JA4 client fingerprint (`t13d1516h2_..._...`).
-    pub ja4: Option<String>,
+    pub ja4: Option<FieldStr>,
 }
 
 /// Whether the first payload of a TCP flow starts a TLS hello (or an alert

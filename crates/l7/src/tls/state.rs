@@ -11,7 +11,7 @@ use super::parser::{
     RECORD_HEADER_LEN, SERVER_HELLO, SSL2_HEADER_LEN, SSL2_SERVER_HELLO,
 };
 use super::TlsFields;
-use crate::{field_string, Feed, L7Fields, Parser, MAX_BUFFER, MAX_FIELD_LEN};
+use crate::{field_string, Feed, FieldStr, L7Fields, Parser, MAX_BUFFER, MAX_FIELD_LEN};
 
 /// Longest hello body kept for reassembly: the whole buffer minus the
 /// handshake header. Real hellos are a few hundred bytes (post-quantum key
@@ -244,24 +244,24 @@ impl TlsState {
 }
 
 /// Joins ALPN names with `,`, stopping before [`MAX_FIELD_LEN`] bytes so a
-/// hostile list of thousands of names costs no more than one field.
-fn join_capped<'a>(names: impl Iterator<Item = &'a [u8]>) -> String {
-    let mut joined = Vec::with_capacity(32);
+/// hostile list of thousands of names costs no more than one field. On the
+/// stack: the join stops once past the cap, and a name is at most 255 bytes.
+fn join_capped<'a>(names: impl Iterator<Item = &'a [u8]>) -> FieldStr {
+    let mut joined = [0u8; 2 * MAX_FIELD_LEN + 2];
+    let mut len = 0;
     for name in names {
-        if !joined.is_empty() {
-            joined.push(b',');
-        }
-        joined.extend_from_slice(name);
-        if joined.len() >= MAX_FIELD_LEN {
+        let sep = usize::from(len > 0);
+        let Some(room) = joined.get_mut(len..len + sep + name.len()) else {
+            break;
+        };
+        room[..sep].fill(b',');
+        room[sep..].copy_from_slice(name);
+        len += sep + name.len();
+        if len >= MAX_FIELD_LEN {
             break;
         }
     }
-    // Keeps the buffer as the string when it already is a valid field.
-    match String::from_utf8(joined) {
-        Ok(text) if text.len() <= MAX_FIELD_LEN => text,
-        Ok(text) => field_string(text.as_bytes()),
-        Err(err) => field_string(err.as_bytes()),
-    }
+    field_string(&joined[..len])
 }
 
 impl Default for TlsState {
