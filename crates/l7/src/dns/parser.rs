@@ -134,19 +134,7 @@ impl<'a> Name<'a> {
 
     /// Dotted text without the trailing dot; the root is "".
     pub fn to_text(self) -> FieldStr {
-        // A name's wire form is capped at 255 bytes, so its text fits.
-        let mut text = [0u8; 256];
-        let mut len = 0;
-        for (i, label) in self.labels().enumerate() {
-            let dot = usize::from(i > 0);
-            let Some(room) = text.get_mut(len..len + dot + label.len()) else {
-                break;
-            };
-            room[..dot].fill(b'.');
-            room[dot..].copy_from_slice(label);
-            len += dot + label.len();
-        }
-        crate::field_string(&text[..len])
+        crate::joined_field(self.labels(), b'.')
     }
 
     fn append_text(&self, out: &mut Vec<u8>) {

@@ -11,7 +11,7 @@ use super::parser::{
     RECORD_HEADER_LEN, SERVER_HELLO, SSL2_HEADER_LEN, SSL2_SERVER_HELLO,
 };
 use super::TlsFields;
-use crate::{field_string, Feed, FieldStr, L7Fields, Parser, MAX_BUFFER, MAX_FIELD_LEN};
+use crate::{field_string, joined_field, Feed, L7Fields, Parser, MAX_BUFFER};
 
 /// Longest hello body kept for reassembly: the whole buffer minus the
 /// handshake header. Real hellos are a few hundred bytes (post-quantum key
@@ -204,7 +204,10 @@ impl TlsState {
         fields.legacy_version = Some(hello.legacy_version);
         fields.version = Some(ext.offered_version());
         fields.sni = ext.server_name().map(field_string);
-        fields.alpn = ext.alpn().map(join_capped).filter(|s| !s.is_empty());
+        fields.alpn = ext
+            .alpn()
+            .map(|names| joined_field(names, b','))
+            .filter(|s| !s.is_empty());
         fields.ja3 = Some(ja3(&hello, &ext));
         fields.ja4 = Some(ja4_of(&hello, &ext));
     }
@@ -241,27 +244,6 @@ impl TlsState {
             _ => {}
         }
     }
-}
-
-/// Joins ALPN names with `,`, stopping before [`MAX_FIELD_LEN`] bytes so a
-/// hostile list of thousands of names costs no more than one field. On the
-/// stack: the join stops once past the cap, and a name is at most 255 bytes.
-fn join_capped<'a>(names: impl Iterator<Item = &'a [u8]>) -> FieldStr {
-    let mut joined = [0u8; 2 * MAX_FIELD_LEN + 2];
-    let mut len = 0;
-    for name in names {
-        let sep = usize::from(len > 0);
-        let Some(room) = joined.get_mut(len..len + sep + name.len()) else {
-            break;
-        };
-        room[..sep].fill(b',');
-        room[sep..].copy_from_slice(name);
-        len += sep + name.len();
-        if len >= MAX_FIELD_LEN {
-            break;
-        }
-    }
-    field_string(&joined[..len])
 }
 
 impl Default for TlsState {
