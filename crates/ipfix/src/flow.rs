@@ -21,6 +21,7 @@
 use std::net::{Ipv4Addr, Ipv6Addr};
 
 use l7::{col, L7Fields, Value};
+use record::text::HEX_DIGITS;
 use record::{EndReason, FlowRecord};
 
 use crate::decode::Context;
@@ -158,8 +159,8 @@ fn apply_l7(l7: &mut Option<L7Fields>, f: Field<'_, '_>) {
         if v.iter().any(|&b| b != 0) {
             let mut hex = [0u8; 32];
             for (i, b) in v.iter().enumerate() {
-                hex[2 * i] = HEX[usize::from(b >> 4)];
-                hex[2 * i + 1] = HEX[usize::from(b & 15)];
+                hex[2 * i] = HEX_DIGITS[usize::from(b >> 4)];
+                hex[2 * i + 1] = HEX_DIGITS[usize::from(b & 15)];
             }
             if let Ok(s) = std::str::from_utf8(&hex) {
                 fields.set(column, Value::Str(s));
@@ -183,8 +184,6 @@ fn apply_l7(l7: &mut Option<L7Fields>, f: Field<'_, '_>) {
         }
     }
 }
-
-const HEX: &[u8; 16] = b"0123456789abcdef";
 
 fn set_v4(dst: &mut Ipv6Addr, v: &[u8]) {
     if let Ok(b) = <[u8; 4]>::try_from(v) {

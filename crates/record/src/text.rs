@@ -12,7 +12,8 @@ const PAIRS: &[u8; 200] = b"0001020304050607080910111213141516171819\
                             6061626364656667686970717273747576777879\
                             8081828384858687888990919293949596979899";
 
-const HEX: &[u8; 16] = b"0123456789abcdef";
+/// Lowercase hex digits by value.
+pub const HEX_DIGITS: &[u8; 16] = b"0123456789abcdef";
 
 /// Where the text helpers write: a `Vec<u8>`, or a writer of its own that
 /// keeps its length in a register (see `schema::text`).
@@ -182,13 +183,23 @@ pub fn push_u64_padded(out: &mut impl TextOut, mut n: u64, width: usize) {
     out.put_cut(&buf[start..start + 20], 20 - start);
 }
 
+/// `bytes` as lowercase hex, two digits a byte.
+pub fn push_hex(out: &mut impl TextOut, bytes: &[u8]) {
+    for b in bytes {
+        out.put(&[
+            HEX_DIGITS[usize::from(b >> 4)],
+            HEX_DIGITS[usize::from(b & 0xf)],
+        ]);
+    }
+}
+
 /// Appends a MAC as `00:1b:21:3a:4f:5e`.
 #[inline(always)]
 pub fn push_mac(out: &mut impl TextOut, mac: &[u8; 6]) {
     let mut text = [b':'; 17];
     for (i, b) in mac.iter().enumerate() {
-        text[3 * i] = HEX[usize::from(b >> 4)];
-        text[3 * i + 1] = HEX[usize::from(b & 0xf)];
+        text[3 * i] = HEX_DIGITS[usize::from(b >> 4)];
+        text[3 * i + 1] = HEX_DIGITS[usize::from(b & 0xf)];
     }
     out.put(&text);
 }
@@ -288,7 +299,7 @@ fn push_groups(out: &mut impl TextOut, groups: &[u16]) {
 fn push_hex16(out: &mut impl TextOut, value: u16) {
     let digits = (16 - value.leading_zeros()).div_ceil(4).max(1);
     for shift in (0..digits).rev() {
-        out.put_byte(HEX[usize::from(value >> (4 * shift) & 0xf)]);
+        out.put_byte(HEX_DIGITS[usize::from(value >> (4 * shift) & 0xf)]);
     }
 }
 
@@ -499,8 +510,8 @@ pub fn push_json_str(out: &mut impl TextOut, s: &str) {
             b'\t' => out.put(b"\\t"),
             0..=0x1f => {
                 out.put(b"\\u00");
-                out.put_byte(HEX[usize::from(b >> 4)]);
-                out.put_byte(HEX[usize::from(b & 0xf)]);
+                out.put_byte(HEX_DIGITS[usize::from(b >> 4)]);
+                out.put_byte(HEX_DIGITS[usize::from(b & 0xf)]);
             }
             _ => out.put_byte(b),
         }

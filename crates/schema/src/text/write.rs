@@ -20,7 +20,7 @@ use arrow_array::{
 use arrow_buffer::NullBuffer;
 use arrow_schema::{ArrowError, DataType, Schema, TimeUnit};
 use record::text::{
-    push_csv_str, push_ip, push_json_str, push_mac, push_u16, push_u64, push_u8, TextOut,
+    push_csv_str, push_hex, push_ip, push_json_str, push_mac, push_u16, push_u64, push_u8, TextOut,
 };
 use record::{civil_from_days, push_datetime, DateCache, DateStyle, EndReason};
 
@@ -283,13 +283,6 @@ fn plan<'a>(batch: &'a RecordBatch, names: &[String], keys: &'a [Vec<u8>]) -> Ve
 }
 
 const COMMAS: [u8; 64] = [b','; 64];
-const HEX: &[u8; 16] = b"0123456789abcdef";
-
-fn push_hex(out: &mut impl TextOut, bytes: &[u8]) {
-    for b in bytes {
-        out.put(&[HEX[usize::from(b >> 4)], HEX[usize::from(b & 0xf)]]);
-    }
-}
 
 #[inline]
 fn push_i64(out: &mut impl TextOut, n: i64) {
