@@ -2,6 +2,8 @@
 //! filter language use (`../shared/DESIGN.md` section 3), and a visitor that
 //! hands a record's values to an output without knowing the protocol.
 
+use compact_str::ToCompactString;
+
 use crate::{FieldStr, L7Fields};
 
 /// One column value.
@@ -193,7 +195,7 @@ impl L7Fields {
 fn owned_text(value: Value<'_>) -> FieldStr {
     match value {
         Value::Str(s) => FieldStr::new(s),
-        Value::Num(n) => FieldStr::from(n.to_string()),
+        Value::Num(n) => n.to_compact_string(),
     }
 }
 

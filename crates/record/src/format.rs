@@ -263,7 +263,8 @@ fn prefetch_l7_fields(r: &FlowRecord) {
 }
 
 /// Asks the CPU to fetch the strings of a record's L7 fields (whose box
-/// [`prefetch_l7_fields`] asked for a few records earlier).
+/// [`prefetch_l7_fields`] asked for a few records earlier). A short string
+/// lives inline in that box, so its fetch is already a hit.
 fn prefetch_l7_strings(r: &FlowRecord) {
     if let Some(fields) = &r.l7 {
         fields.for_each_value(&mut |_, v| {
