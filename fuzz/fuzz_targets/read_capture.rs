@@ -14,9 +14,12 @@ fuzz_target!(|data: &[u8]| {
     let mut frames = 0u64;
     let mut bytes = 0u64;
     let _ = source.run(&mut |event| {
-        if let capture::Event::Frame(frame) = event {
-            frames += 1;
-            bytes += frame.data.len() as u64;
+        if let capture::Event::Frames(batch) = event {
+            assert!((1..=capture::MAX_BATCH).contains(&batch.len()));
+            for frame in batch {
+                frames += 1;
+                bytes += frame.data.len() as u64;
+            }
         }
     });
     let stats = source.stats();

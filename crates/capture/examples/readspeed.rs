@@ -19,9 +19,11 @@ fn main() -> Result<(), Box<dyn Error>> {
         let mut source = open_file(&path)?;
         let (mut frames, mut bytes) = (0u64, 0u64);
         source.run(&mut |event| {
-            if let Event::Frame(frame) = event {
-                frames += 1;
-                bytes += frame.data.len() as u64;
+            if let Event::Frames(batch) = event {
+                for frame in batch {
+                    frames += 1;
+                    bytes += frame.data.len() as u64;
+                }
             }
         })?;
         let secs = start.elapsed().as_secs_f64();

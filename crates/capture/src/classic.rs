@@ -15,7 +15,7 @@ use packet::LinkType;
 
 use crate::bpf::Filter;
 use crate::input::{u16_at, u32_at, Be, Input, Le, Order};
-use crate::{CaptureError, Event, Frame, PacketSource, SourceStats};
+use crate::{CaptureError, Event, Frame, PacketSource, SourceStats, MAX_BATCH};
 
 /// Size of the file header.
 const FILE_HEADER_LEN: usize = 24;
@@ -85,10 +85,9 @@ impl PcapSource {
         &mut self,
         on_event: &mut dyn FnMut(Event<'_>),
     ) -> Result<(), CaptureError> {
-        let input = &mut self.input;
-        let stats = &mut self.stats;
-        let filter = self.filter.as_ref();
         loop {
+            let input = &mut self.input;
+            let stats = &mut self.stats;
             if input.avail() < RECORD_HEADER_LEN && !input.fill(RECORD_HEADER_LEN)? {
                 if input.avail() > 0 {
                     stats.truncated_records += 1;
@@ -98,10 +97,7 @@ impl PcapSource {
             let Some(header) = input.window().first_chunk::<RECORD_HEADER_LEN>() else {
                 return Ok(());
             };
-            let ts_sec = u32_at::<O>(header, 0);
-            let ts_frac = u32_at::<O>(header, 4);
             let caplen = u32_at::<O>(header, 8);
-            let orig_len = u32_at::<O>(header, 12);
             if caplen > MAX_RECORD {
                 return Err(input.error_at(
                     8,
@@ -115,32 +111,64 @@ impl PcapSource {
                 stats.truncated_records += 1;
                 return Ok(());
             }
-            if let Some(link) = self.link {
-                let data = input
-                    .window()
-                    .get(RECORD_HEADER_LEN..record_len)
-                    .unwrap_or_default();
-                let rejected = match filter {
-                    Some((filter, idx)) => !filter.matches(*idx, data),
-                    None => false,
-                };
-                if rejected {
-                    stats.filtered += 1;
-                } else {
-                    stats.frames += 1;
-                    on_event(Event::Frame(Frame {
-                        ts_ns: u64::from(ts_sec) * 1_000_000_000
-                            + u64::from(ts_frac) * self.frac_ns,
-                        orig_len,
-                        link,
-                        data,
-                    }));
-                }
-            } else {
-                stats.unsupported_link += 1;
-            }
-            input.consume(record_len);
+            // At least that record is whole in the buffer: it goes out with
+            // those after it that are whole too.
+            let used = self.deliver_whole_records::<O>(on_event);
+            self.input.consume(used);
         }
+    }
+
+    /// Hands the records at the start of the read buffer that lie whole in
+    /// it (at most [`MAX_BATCH`]) to `on_event` as one batch, and returns
+    /// the bytes they take. A record cut by the buffer's end, or with a bad
+    /// length, is left for `run_order`, which reads on or reports it.
+    fn deliver_whole_records<O: Order>(&mut self, on_event: &mut dyn FnMut(Event<'_>)) -> usize {
+        let window = self.input.window();
+        let stats = &mut self.stats;
+        let mut frames = [Frame::EMPTY; MAX_BATCH];
+        let mut batched = 0;
+        let mut used = 0;
+        for _ in 0..MAX_BATCH {
+            let Some(header) = window
+                .get(used..)
+                .and_then(|rest| rest.first_chunk::<RECORD_HEADER_LEN>())
+            else {
+                break;
+            };
+            let caplen = u32_at::<O>(header, 8);
+            if caplen > MAX_RECORD {
+                break;
+            }
+            let record_len = RECORD_HEADER_LEN + caplen as usize;
+            let Some(data) = window.get(used + RECORD_HEADER_LEN..used + record_len) else {
+                break;
+            };
+            used += record_len;
+            let Some(link) = self.link else {
+                stats.unsupported_link += 1;
+                continue;
+            };
+            if let Some((filter, idx)) = &self.filter {
+                if !filter.matches(*idx, data) {
+                    stats.filtered += 1;
+                    continue;
+                }
+            }
+            let ts_sec = u32_at::<O>(header, 0);
+            let ts_frac = u32_at::<O>(header, 4);
+            frames[batched] = Frame {
+                ts_ns: u64::from(ts_sec) * 1_000_000_000 + u64::from(ts_frac) * self.frac_ns,
+                orig_len: u32_at::<O>(header, 12),
+                link,
+                data,
+            };
+            batched += 1;
+        }
+        stats.frames += batched as u64;
+        if batched > 0 {
+            on_event(Event::Frames(&frames[..batched]));
+        }
+        used
     }
 }
 

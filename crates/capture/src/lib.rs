@@ -46,10 +46,28 @@ pub struct Frame<'a> {
     pub data: &'a [u8],
 }
 
+impl Frame<'_> {
+    /// A frame of no bytes, to fill arrays with.
+    pub const EMPTY: Frame<'static> = Frame {
+        ts_ns: 0,
+        orig_len: 0,
+        link: LinkType::Ethernet,
+        data: &[],
+    };
+}
+
+/// Most frames in one [`Event::Frames`].
+pub const MAX_BATCH: usize = 32;
+
 /// What a source hands to its callback.
 #[derive(Clone, Copy, Debug)]
 pub enum Event<'a> {
-    Frame(Frame<'a>),
+    /// Frames in capture order, at least one and at most [`MAX_BATCH`]. A
+    /// file source hands over the records that lie whole in its read
+    /// buffer together, so that the consumer can ask for the memory of the
+    /// packets ahead while it works on the current one; a live source hands
+    /// over one frame at a time.
+    Frames(&'a [Frame<'a>]),
     /// Wall-clock time (ns since epoch); live sources send one at least every second.
     Tick(u64),
 }

@@ -145,14 +145,15 @@ impl PacketSource for LiveSource {
                     let secs = u64::try_from(ts.tv_sec).unwrap_or(0);
                     let usecs = u64::try_from(ts.tv_usec).unwrap_or(0);
                     *frames += 1;
-                    on_event(Event::Frame(Frame {
+                    let frame = Frame {
                         ts_ns: secs
                             .saturating_mul(1_000_000_000)
                             .saturating_add(usecs.saturating_mul(1000)),
                         orig_len: packet.header.len,
                         link,
                         data: packet.data,
-                    }));
+                    };
+                    on_event(Event::Frames(std::slice::from_ref(&frame)));
                 })
                 .map_err(|e| CaptureError::Live {
                     iface: self.iface.clone(),

@@ -349,12 +349,13 @@ fn deliver(
         }
     }
     stats.frames += 1;
-    on_event(Event::Frame(Frame {
+    let frame = Frame {
         ts_ns,
         orig_len,
         link,
         data,
-    }));
+    };
+    on_event(Event::Frames(std::slice::from_ref(&frame)));
 }
 
 /// Errors of block parsers: offset in the block and message.

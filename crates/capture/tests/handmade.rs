@@ -176,12 +176,16 @@ fn read_with(
     let mut src = open_reader(reader, "test.cap", filter)?;
     let mut got = Vec::new();
     src.run(&mut |ev| match ev {
-        Event::Frame(f) => got.push(Got {
-            ts_ns: f.ts_ns,
-            orig_len: f.orig_len,
-            link: f.link,
-            data: f.data.to_vec(),
-        }),
+        Event::Frames(frames) => {
+            for f in frames {
+                got.push(Got {
+                    ts_ns: f.ts_ns,
+                    orig_len: f.orig_len,
+                    link: f.link,
+                    data: f.data.to_vec(),
+                });
+            }
+        }
         Event::Tick(_) => panic!("a file source sent a tick"),
     })?;
     Ok((got, src.stats()))
@@ -689,6 +693,41 @@ fn small_reads_give_the_same_frames() {
         assert_eq!(whole, piecemeal);
         assert_eq!(whole.1.frames, 200);
     }
+}
+
+/// A pcap file's records come in batches of those whole in the read
+/// buffer, at most `MAX_BATCH`, never empty.
+#[test]
+fn pcap_records_come_in_batches() {
+    let mut p = Pcap::new(false, false, 1);
+    for i in 0..200u32 {
+        p.record(i, 0, &[i as u8; 60], 60);
+    }
+    let batch_sizes = |reader: Box<dyn Read + Send>| {
+        let mut src = open_reader(reader, "test.cap", None).unwrap_or_else(|e| panic!("{e}"));
+        let mut sizes = Vec::new();
+        src.run(&mut |ev| {
+            if let Event::Frames(frames) = ev {
+                sizes.push(frames.len());
+            }
+        })
+        .unwrap_or_else(|e| panic!("{e}"));
+        sizes
+    };
+    let whole = batch_sizes(Box::new(Cursor::new(p.bytes.clone())));
+    assert_eq!(whole, [32, 32, 32, 32, 32, 32, 8]);
+    assert_eq!(capture::MAX_BATCH, 32);
+    let trickle = Trickle {
+        bytes: p.bytes.clone(),
+        pos: 0,
+        chunk: 1,
+    };
+    let piecemeal = batch_sizes(Box::new(trickle));
+    assert!(
+        piecemeal.iter().all(|&n| (1..=32).contains(&n)),
+        "{piecemeal:?}"
+    );
+    assert_eq!(piecemeal.iter().sum::<usize>(), 200);
 }
 
 #[test]

@@ -68,9 +68,11 @@ fn loopback_capture_sees_our_datagrams_and_ticks() {
     let mut ours = 0;
     let mut ticks = Vec::new();
     src.run(&mut |ev| match ev {
-        Event::Frame(f) => {
-            if f.data.ends_with(marker) {
-                ours += 1;
+        Event::Frames(frames) => {
+            for f in frames {
+                if f.data.ends_with(marker) {
+                    ours += 1;
+                }
             }
         }
         Event::Tick(t) => ticks.push((t, Instant::now())),

@@ -147,11 +147,13 @@ struct Summary {
 fn read_source(src: &mut dyn capture::PacketSource) -> (Summary, Result<(), CaptureError>) {
     let mut s = Summary::default();
     let result = src.run(&mut |ev| {
-        if let Event::Frame(f) = ev {
-            s.frames += 1;
-            s.wire_bytes += u64::from(f.orig_len);
-            s.first_ts.get_or_insert(f.ts_ns);
-            s.last_ts = Some(f.ts_ns);
+        if let Event::Frames(frames) = ev {
+            for f in frames {
+                s.frames += 1;
+                s.wire_bytes += u64::from(f.orig_len);
+                s.first_ts.get_or_insert(f.ts_ns);
+                s.last_ts = Some(f.ts_ns);
+            }
         }
     });
     s.stats = src.stats();

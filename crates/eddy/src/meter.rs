@@ -7,7 +7,7 @@ use capture::{Event, PacketSource};
 use clap::Args;
 use flow::{CacheConfig, CacheStats, FlowCache};
 use ipfix::{EncoderConfig, IpfixSink};
-use packet::DropReason;
+use packet::{DropReason, Packet};
 use record::format::{Format, TextSink};
 use record::{FlowRecord, FlowSink};
 
@@ -333,14 +333,23 @@ pub(crate) fn meter(
             return;
         }
         let tick = match event {
-            Event::Frame(frame) => {
-                stats.frames += 1;
-                match packet::decode(frame.link, frame.data) {
-                    Ok(pkt) => {
-                        stats.decoded += 1;
-                        cache.observe(frame.ts_ns, &pkt, &mut finished);
+            Event::Frames(frames) => {
+                stats.frames += frames.len() as u64;
+                // Decoded together, so that the cache can look ahead.
+                for frames in frames.chunks(capture::MAX_BATCH) {
+                    let mut packets = [(0, Packet::default()); capture::MAX_BATCH];
+                    let mut decoded = 0;
+                    for frame in frames {
+                        match packet::decode(frame.link, frame.data) {
+                            Ok(pkt) => {
+                                packets[decoded] = (frame.ts_ns, pkt);
+                                decoded += 1;
+                            }
+                            Err(err) => stats.dropped[err.reason as usize] += 1,
+                        }
                     }
-                    Err(err) => stats.dropped[err.reason as usize] += 1,
+                    stats.decoded += decoded as u64;
+                    cache.observe_batch(&packets[..decoded], &mut finished);
                 }
                 false
             }

@@ -23,17 +23,19 @@ fn run(path: &str, stage: Stage) -> (u64, f64) {
     let started = Instant::now();
     source
         .run(&mut |event| {
-            if let capture::Event::Frame(frame) = event {
-                frames += 1;
-                if stage == Stage::Read {
-                    sink += frame.data.len() as u64;
-                    return;
-                }
-                if let Ok(pkt) = packet::decode(frame.link, frame.data) {
-                    sink += u64::from(pkt.dst_port);
-                    if stage == Stage::Cache {
-                        cache.observe(frame.ts_ns, &pkt, &mut out);
-                        out.clear();
+            if let capture::Event::Frames(batch) = event {
+                for frame in batch {
+                    frames += 1;
+                    if stage == Stage::Read {
+                        sink += frame.data.len() as u64;
+                        continue;
+                    }
+                    if let Ok(pkt) = packet::decode(frame.link, frame.data) {
+                        sink += u64::from(pkt.dst_port);
+                        if stage == Stage::Cache {
+                            cache.observe(frame.ts_ns, &pkt, &mut out);
+                            out.clear();
+                        }
                     }
                 }
             }

@@ -9,6 +9,7 @@ use record::text::prefetch_range;
 use record::{EndReason, FlowRecord, Reverse};
 
 use crate::fragments::FragmentTable;
+use crate::index::FlowIndex;
 use crate::list::{Links, List, NIL};
 
 const TCP: u8 = 6;
@@ -143,11 +144,19 @@ const TICK_NS: u64 = 1_000_000_000;
 /// How many flows ahead of the one being expired its memory is asked for.
 const PREFETCH_FLOWS: usize = 8;
 
+/// Most packets whose memory [`FlowCache::observe_batch`] asks for at once.
+const LOOKAHEAD: usize = 32;
+
+/// How many packets before its turn a packet's parser state is asked for.
+/// Its slot, which says where the state is, was asked for at the start of
+/// the batch.
+const PARSERS_AHEAD: usize = 4;
+
 pub struct FlowCache {
     config: CacheConfig,
     /// Slot numbers by key hash; the keys themselves live in the slots, so
-    /// the index stays small enough for the CPU cache (4 bytes a flow).
-    index: hashbrown::HashTable<u32>,
+    /// the index stays small (16 bytes a flow at most).
+    index: FlowIndex,
     hasher: foldhash::fast::RandomState,
     slots: Vec<Slot>,
     /// The cold part of each slot's record.
@@ -179,7 +188,7 @@ impl FlowCache {
         // A flow is due at most one inactive timeout after the clock.
         let wheel_len = (config.inactive_timeout_ns / TICK_NS + 2).min(MAX_BUCKETS) as usize;
         FlowCache {
-            index: hashbrown::HashTable::with_capacity(capacity),
+            index: FlowIndex::with_capacity(capacity),
             hasher: foldhash::fast::RandomState::default(),
             slots: Vec::with_capacity(capacity),
             records: Vec::with_capacity(capacity),
@@ -229,7 +238,7 @@ impl FlowCache {
             assert_eq!(list.tail, prev, "tail");
         }
         let mut in_index = 0;
-        for &i in self.index.iter() {
+        for i in self.index.slots() {
             assert_eq!(
                 seen[i as usize], 1,
                 "slot {i} in index filed {} times",
@@ -258,6 +267,62 @@ impl FlowCache {
     /// Accounts one packet seen at `ts_ns`; flows that end because of it (or
     /// whose timeouts passed by then) are appended to `out`.
     pub fn observe(&mut self, ts_ns: u64, pkt: &Packet<'_>, out: &mut Vec<FlowRecord>) {
+        self.observe_batch(std::slice::from_ref(&(ts_ns, *pkt)), out);
+    }
+
+    /// Accounts packets in order, exactly as [`Self::observe`] one at a time
+    /// would, but looks ahead. Most of a packet's time in the cache is spent
+    /// waiting for memory: its index bucket, then its flow's slot, then its
+    /// parser's state, each a miss once the cache holds more flows than the
+    /// CPU cache. So the buckets of every packet in the batch are asked for
+    /// first, then the slots they point at, and each packet's parser state a
+    /// few packets before its turn: the misses overlap instead of following
+    /// one another.
+    pub fn observe_batch(&mut self, packets: &[(u64, Packet<'_>)], out: &mut Vec<FlowRecord>) {
+        for batch in packets.chunks(LOOKAHEAD) {
+            let mut hashes = [None; LOOKAHEAD];
+            for (hash, (_, pkt)) in hashes.iter_mut().zip(batch) {
+                *hash = self.lookup_hash(pkt);
+                if let Some(hash) = *hash {
+                    self.index.prefetch(hash);
+                }
+            }
+            let mut flows = [NIL; LOOKAHEAD];
+            for (flow, hash) in flows.iter_mut().zip(&hashes[..batch.len()]) {
+                if let Some(idx) = hash.and_then(|hash| self.index.candidate(hash)) {
+                    *flow = idx;
+                    self.prefetch_slot(idx);
+                }
+            }
+            for (i, (ts_ns, pkt)) in batch.iter().enumerate() {
+                if let Some(&ahead) = flows.get(i + PARSERS_AHEAD) {
+                    self.prefetch_parser(ahead);
+                }
+                self.observe_one(*ts_ns, pkt, hashes[i], out);
+            }
+        }
+    }
+
+    /// The hash under which `pkt`'s flow is indexed, when the packet alone
+    /// tells it: not for a per-packet flow (never indexed) nor for a later
+    /// fragment (its ports come from the fragment table).
+    fn lookup_hash(&self, pkt: &Packet<'_>) -> Option<u64> {
+        if pkt.frag.is_later() || self.is_per_packet(pkt.proto, pkt.src_port, pkt.dst_port) {
+            return None;
+        }
+        let (key, _) = self.key_of(pkt, pkt.src_port, pkt.dst_port);
+        Some(self.hasher.hash_one(key))
+    }
+
+    /// [`Self::observe`] of one packet; `known_hash` is its
+    /// [`Self::lookup_hash`], when that has one.
+    fn observe_one(
+        &mut self,
+        ts_ns: u64,
+        pkt: &Packet<'_>,
+        known_hash: Option<u64>,
+        out: &mut Vec<FlowRecord>,
+    ) {
         self.stats.packets += 1;
         self.advance(ts_ns, out);
 
@@ -274,12 +339,9 @@ impl FlowCache {
 
         let (key, from_a) = self.key_of(pkt, src_port, dst_port);
         let flags = if pkt.proto == TCP { pkt.tcp_flags } else { 0 };
-        let hash = self.hasher.hash_one(key);
+        let hash = known_hash.unwrap_or_else(|| self.hasher.hash_one(key));
         let slots = &self.slots;
-        let found = self
-            .index
-            .find(hash, |&i| slots[i as usize].key == key)
-            .copied();
+        let found = self.index.find(hash, |i| slots[i as usize].key == key);
         let ports = (src_port, dst_port);
         let idx = match found {
             Some(idx) => match self.ends_before(idx, ts_ns, flags) {
@@ -568,6 +630,13 @@ impl FlowCache {
         self.due = due;
     }
 
+    /// Asks the CPU for flow `idx`'s slot: what a packet of the flow reads.
+    fn prefetch_slot(&self, idx: u32) {
+        if let Some(slot) = self.slots.get(idx as usize) {
+            prefetch_range(std::ptr::from_ref(slot).cast(), std::mem::size_of::<Slot>());
+        }
+    }
+
     /// Asks the CPU for flow `idx`'s slot (with its L7 state) and record.
     fn prefetch_flow(&self, idx: u32) {
         let i = idx as usize;
@@ -696,10 +765,7 @@ impl FlowCache {
                 (self.slots.len() - 1) as u32
             }
         };
-        let (slots, hasher) = (&self.slots, &self.hasher);
-        let hash = hasher.hash_one(key);
-        self.index
-            .insert_unique(hash, idx, |&i| hasher.hash_one(slots[i as usize].key));
+        self.index.insert(self.hasher.hash_one(key), idx);
         self.schedule(idx);
         self.stats.flows_created += 1;
         idx
@@ -774,9 +840,7 @@ impl FlowCache {
     /// Exports a flow that is not (or no longer) filed in the wheel.
     fn export_unfiled(&mut self, idx: u32, reason: EndReason, out: &mut Vec<FlowRecord>) {
         let hash = self.hasher.hash_one(self.slots[idx as usize].key);
-        if let Ok(entry) = self.index.find_entry(hash, |&i| i == idx) {
-            entry.remove();
-        }
+        self.index.remove(hash, idx);
         let slot = &mut self.slots[idx as usize];
         slot.finished = false;
         let mut record = std::mem::take(&mut self.records[idx as usize]);

@@ -24,6 +24,7 @@
 
 mod cache;
 mod fragments;
+mod index;
 mod list;
 
 pub use cache::{CacheConfig, CacheStats, FlowCache};

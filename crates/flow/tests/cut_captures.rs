@@ -39,10 +39,12 @@ fn run_pipeline(bytes: Vec<u8>, config: CacheConfig) -> (u64, u64) {
     let mut out = Vec::new();
     let mut decoded = 0;
     let _ = source.run(&mut |event| match event {
-        capture::Event::Frame(frame) => {
-            if let Ok(pkt) = packet::decode(frame.link, frame.data) {
-                decoded += 1;
-                cache.observe(frame.ts_ns, &pkt, &mut out);
+        capture::Event::Frames(frames) => {
+            for frame in frames {
+                if let Ok(pkt) = packet::decode(frame.link, frame.data) {
+                    decoded += 1;
+                    cache.observe(frame.ts_ns, &pkt, &mut out);
+                }
             }
         }
         capture::Event::Tick(now) => cache.expire(now, &mut out),

@@ -50,18 +50,20 @@ pub fn payloads(rel: &str) -> Vec<Payload> {
     let mut out = Vec::new();
     source
         .run(&mut |event| {
-            if let capture::Event::Frame(frame) = event {
-                if let Ok(pkt) = packet::decode(frame.link, frame.data) {
-                    if pkt.has_l4 && (pkt.proto == 6 || pkt.proto == 17) {
-                        out.push(Payload {
-                            src: unmap(pkt.src_ip),
-                            dst: unmap(pkt.dst_ip),
-                            src_port: pkt.src_port,
-                            dst_port: pkt.dst_port,
-                            proto: pkt.proto,
-                            ts_ns: frame.ts_ns,
-                            data: pkt.payload.to_vec(),
-                        });
+            if let capture::Event::Frames(frames) = event {
+                for frame in frames {
+                    if let Ok(pkt) = packet::decode(frame.link, frame.data) {
+                        if pkt.has_l4 && (pkt.proto == 6 || pkt.proto == 17) {
+                            out.push(Payload {
+                                src: unmap(pkt.src_ip),
+                                dst: unmap(pkt.dst_ip),
+                                src_port: pkt.src_port,
+                                dst_port: pkt.dst_port,
+                                proto: pkt.proto,
+                                ts_ns: frame.ts_ns,
+                                data: pkt.payload.to_vec(),
+                            });
+                        }
                     }
                 }
             }

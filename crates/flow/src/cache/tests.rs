@@ -400,3 +400,74 @@ fn the_hot_slot_stays_small() {
     // flow reads or writes nothing else.
     assert_eq!(std::mem::size_of::<Slot>(), 104);
 }
+
+/// `observe_batch` gives the same flows as `observe` one packet at a time,
+/// whatever the batch sizes (more than the lookahead too), with flows that
+/// end and restart inside a batch, later fragments and per-packet flows.
+#[test]
+fn batches_give_the_same_flows_as_single_packets() {
+    for seed in 1..200u64 {
+        let mut rng = Rng(seed.wrapping_mul(0x9E3779B97F4A7C15) | 1);
+        let config = CacheConfig {
+            capacity: 1 + rng.below(8) as usize,
+            biflow: rng.below(2) == 0,
+            inactive_timeout_ns: [1, 5, 30][rng.below(3) as usize] * SEC,
+            l7_parsers: vec!["http", "dns", "tls", "sip", "smtp", "quic"],
+            ..CacheConfig::default()
+        };
+        let mut t = 0;
+        let packets: Vec<(u64, Packet<'static>)> = (0..300)
+            .map(|_| {
+                t += rng.below(SEC);
+                let (c, s) = (
+                    format!("10.0.0.{}", 1 + rng.below(3)),
+                    format!("10.0.1.{}", 1 + rng.below(2)),
+                );
+                let sport = [80, 53, 443, 6363][rng.below(4) as usize];
+                let mut p = if rng.below(3) == 0 {
+                    udp(&s, sport, &c, 1000)
+                } else {
+                    udp(&c, 1000, &s, sport)
+                };
+                p.proto = [TCP, UDP, ICMP][rng.below(3) as usize];
+                p.tcp_flags = if p.proto == TCP {
+                    [S, A, A | F, S | A][rng.below(4) as usize]
+                } else {
+                    0
+                };
+                p.payload = PAYLOADS[rng.below(PAYLOADS.len() as u64) as usize];
+                if rng.below(8) == 0 {
+                    p.frag = packet::Fragment {
+                        id: rng.below(2) as u32,
+                        offset: [0, 1480][rng.below(2) as usize],
+                        more: rng.below(2) == 0,
+                    };
+                    if p.frag.is_later() {
+                        (p.src_port, p.dst_port, p.has_l4) = (0, 0, false);
+                    }
+                }
+                (t, p)
+            })
+            .collect();
+
+        let mut single = FlowCache::new(config.clone());
+        let mut want = Vec::new();
+        for (ts, pkt) in &packets {
+            single.observe(*ts, pkt, &mut want);
+        }
+        single.flush(&mut want);
+
+        let mut batched = FlowCache::new(config);
+        let mut got = Vec::new();
+        let mut rest = &packets[..];
+        while !rest.is_empty() {
+            let n = (1 + rng.below(2 * LOOKAHEAD as u64) as usize).min(rest.len());
+            batched.observe_batch(&rest[..n], &mut got);
+            batched.check_invariants();
+            rest = &rest[n..];
+        }
+        batched.flush(&mut got);
+        assert_eq!(got, want, "seed {seed}");
+        assert_eq!(batched.stats(), single.stats(), "seed {seed}");
+    }
+}

@@ -28,16 +28,18 @@ pub fn udp_payloads(path: &std::path::Path) -> Vec<(u64, Vec<u8>)> {
     let mut src = capture::open_file(path.to_str().unwrap()).expect("open capture");
     let mut out = Vec::new();
     src.run(&mut |ev| {
-        if let capture::Event::Frame(f) = ev {
-            let Ok(pkt) = packet::decode(f.link, f.data) else {
-                return;
-            };
-            if pkt.proto != 17 || !pkt.has_l4 || pkt.frag.is_later() {
-                return;
+        if let capture::Event::Frames(frames) = ev {
+            for f in frames {
+                let Ok(pkt) = packet::decode(f.link, f.data) else {
+                    continue;
+                };
+                if pkt.proto != 17 || !pkt.has_l4 || pkt.frag.is_later() {
+                    continue;
+                }
+                let ip = u128::from_be_bytes(pkt.src_ip.octets());
+                let session = (ip as u64) ^ ((ip >> 64) as u64) ^ (u64::from(pkt.src_port) << 48);
+                out.push((session, pkt.payload.to_vec()));
             }
-            let ip = u128::from_be_bytes(pkt.src_ip.octets());
-            let session = (ip as u64) ^ ((ip >> 64) as u64) ^ (u64::from(pkt.src_port) << 48);
-            out.push((session, pkt.payload.to_vec()));
         }
     })
     .expect("read capture");
