@@ -613,14 +613,15 @@ impl FlowCache {
             idx = std::mem::take(&mut self.links[idx as usize]).next;
         }
         // The flows of a bucket are scattered over the slab and long out of
-        // the cache: each one's slot, record and parser are asked for a few
-        // flows ahead, so that their cache misses overlap.
+        // the cache: each one's slot, record, parser and index bucket are
+        // asked for a few flows ahead, so that their cache misses overlap.
         for (i, &idx) in due.iter().enumerate() {
             if let Some(&ahead) = due.get(i + PREFETCH_FLOWS) {
                 self.prefetch_flow(ahead);
             }
             if let Some(&ahead) = due.get(i + PREFETCH_FLOWS / 2) {
                 self.prefetch_parser(ahead);
+                self.prefetch_index_entry(ahead);
             }
             match self.timed_out(idx) {
                 Some(reason) => self.export_unfiled(idx, reason, out),
@@ -659,6 +660,14 @@ impl FlowCache {
         {
             let state: *const dyn Parser = &**parser;
             record::text::prefetch(state.cast());
+        }
+    }
+
+    /// Asks the CPU for the index bucket where flow `idx` is looked up (its
+    /// slot, asked for earlier, holds the key that says which).
+    fn prefetch_index_entry(&self, idx: u32) {
+        if let Some(slot) = self.slots.get(idx as usize) {
+            self.index.prefetch(self.hasher.hash_one(slot.key));
         }
     }
 
