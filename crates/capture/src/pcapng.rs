@@ -18,7 +18,7 @@ use packet::LinkType;
 
 use crate::bpf::Filter;
 use crate::input::{u16_at, u32_at, Be, Input, Le, Order};
-use crate::{CaptureError, Event, Frame, PacketSource, SourceStats};
+use crate::{CaptureError, Event, Frame, PacketSource, SourceStats, MAX_BATCH};
 
 const SECTION_HEADER: u32 = 0x0A0D_0D0A;
 const INTERFACE_DESCRIPTION: u32 = 1;
@@ -173,8 +173,16 @@ impl PcapngSource {
         &mut self,
         on_event: &mut dyn FnMut(Event<'_>),
     ) -> Result<Step, CaptureError> {
-        let input = &mut self.input;
         loop {
+            // Packet blocks that lie whole in the buffer go out in batches;
+            // any other block, and a packet block that does not (cut by the
+            // buffer's end, or bad), is read below.
+            let used = self.deliver_packet_blocks::<O>(on_event);
+            if used > 0 {
+                self.input.consume(used);
+                continue;
+            }
+            let input = &mut self.input;
             if input.avail() < MIN_BLOCK && !input.fill(MIN_BLOCK)? {
                 if input.avail() > 0 {
                     self.stats.truncated_records += 1;
@@ -220,84 +228,16 @@ impl PcapngSource {
                 ));
             }
             match block_type {
-                ENHANCED_PACKET | PACKET => {
-                    if len < MIN_PACKET {
-                        return Err(input.error_at(
-                            4,
-                            format!("packet block of {len} bytes is shorter than {MIN_PACKET}"),
-                        ));
+                ENHANCED_PACKET | PACKET | SIMPLE_PACKET => {
+                    let packet =
+                        packet_block::<O>(block_type, block, &self.interfaces, self.last_ts_ns)
+                            .map_err(|(offset, message)| input.error_at(offset, message))?;
+                    self.last_ts_ns = packet.ts_ns;
+                    if let Some(frame) =
+                        packet.frame(&self.interfaces, self.filter.as_ref(), &mut self.stats)
+                    {
+                        on_event(Event::Frames(std::slice::from_ref(&frame)));
                     }
-                    let iface_id = if block_type == ENHANCED_PACKET {
-                        u32_at::<O>(block, 8)
-                    } else {
-                        u32::from(u16_at::<O>(block, 8))
-                    };
-                    let ts =
-                        u64::from(u32_at::<O>(block, 12)) << 32 | u64::from(u32_at::<O>(block, 16));
-                    let caplen = u32_at::<O>(block, 20) as usize;
-                    let orig_len = u32_at::<O>(block, 24);
-                    if caplen > len - MIN_PACKET {
-                        return Err(input.error_at(
-                            20,
-                            format!("captured length {caplen} runs past the end of the {len}-byte block"),
-                        ));
-                    }
-                    let Some(iface) = self.interfaces.get(iface_id as usize) else {
-                        return Err(input.error_at(
-                            8,
-                            format!(
-                                "packet block names interface {iface_id} but the section describes {}",
-                                self.interfaces.len()
-                            ),
-                        ));
-                    };
-                    let ts_ns = iface.ts_ns(ts);
-                    self.last_ts_ns = ts_ns;
-                    let data = block
-                        .get(PACKET_DATA..PACKET_DATA + caplen)
-                        .unwrap_or_default();
-                    deliver(
-                        iface,
-                        self.filter.as_ref(),
-                        &mut self.stats,
-                        ts_ns,
-                        orig_len,
-                        data,
-                        on_event,
-                    );
-                }
-                SIMPLE_PACKET => {
-                    if len < MIN_SIMPLE_PACKET {
-                        return Err(input.error_at(
-                            4,
-                            format!("simple packet block of {len} bytes is shorter than {MIN_SIMPLE_PACKET}"),
-                        ));
-                    }
-                    let Some(iface) = self.interfaces.first() else {
-                        return Err(input.error_at(
-                            0,
-                            "simple packet block before any interface description".into(),
-                        ));
-                    };
-                    let orig_len = u32_at::<O>(block, 8);
-                    // The captured length is implied: the original length
-                    // limited by the snap length and by the block.
-                    let mut caplen = (orig_len as usize).min(len - MIN_SIMPLE_PACKET);
-                    if iface.snaplen != 0 {
-                        caplen = caplen.min(iface.snaplen as usize);
-                    }
-                    let data = block
-                        .get(SIMPLE_PACKET_DATA..SIMPLE_PACKET_DATA + caplen)
-                        .unwrap_or_default();
-                    deliver(
-                        iface,
-                        self.filter.as_ref(),
-                        &mut self.stats,
-                        self.last_ts_ns,
-                        orig_len,
-                        data,
-                        on_event,
-                    );
                 }
                 INTERFACE_DESCRIPTION => {
                     if self.interfaces.len() >= MAX_INTERFACES {
@@ -326,36 +266,173 @@ impl PcapngSource {
     }
 }
 
-/// Counts a frame and hands it out, unless its link type is unknown or the
-/// filter rejects it.
-#[inline]
-fn deliver(
-    iface: &Interface,
-    filter: Option<&Filter>,
-    stats: &mut SourceStats,
+/// What a packet block (enhanced, obsolete or simple) holds.
+struct PacketBlock<'a> {
+    /// Index into the section's interfaces.
+    iface: usize,
     ts_ns: u64,
     orig_len: u32,
-    data: &[u8],
-    on_event: &mut dyn FnMut(Event<'_>),
-) {
-    let Some(link) = iface.link else {
-        stats.unsupported_link += 1;
-        return;
-    };
-    if let (Some(filter), Some(idx)) = (filter, iface.program) {
-        if !filter.matches(idx, data) {
-            stats.filtered += 1;
-            return;
+    data: &'a [u8],
+}
+
+impl<'a> PacketBlock<'a> {
+    /// The block as a frame, counted, unless its link type is unknown or
+    /// the filter rejects it (counted too).
+    #[inline]
+    fn frame(
+        &self,
+        interfaces: &[Interface],
+        filter: Option<&Filter>,
+        stats: &mut SourceStats,
+    ) -> Option<Frame<'a>> {
+        let iface = interfaces.get(self.iface)?;
+        let Some(link) = iface.link else {
+            stats.unsupported_link += 1;
+            return None;
+        };
+        if let (Some(filter), Some(idx)) = (filter, iface.program) {
+            if !filter.matches(idx, self.data) {
+                stats.filtered += 1;
+                return None;
+            }
         }
+        stats.frames += 1;
+        Some(Frame {
+            ts_ns: self.ts_ns,
+            orig_len: self.orig_len,
+            link,
+            data: self.data,
+        })
     }
-    stats.frames += 1;
-    let frame = Frame {
-        ts_ns,
-        orig_len,
-        link,
-        data,
+}
+
+/// Reads a whole packet block of type `block_type` (its length and trailer
+/// checked). A simple packet block has no timestamp: it gets `last_ts_ns`.
+fn packet_block<'a, O: Order>(
+    block_type: u32,
+    block: &'a [u8],
+    interfaces: &[Interface],
+    last_ts_ns: u64,
+) -> Result<PacketBlock<'a>, BlockError> {
+    let len = block.len();
+    if block_type == SIMPLE_PACKET {
+        if len < MIN_SIMPLE_PACKET {
+            return Err((
+                4,
+                format!("simple packet block of {len} bytes is shorter than {MIN_SIMPLE_PACKET}"),
+            ));
+        }
+        let Some(iface) = interfaces.first() else {
+            return Err((
+                0,
+                "simple packet block before any interface description".into(),
+            ));
+        };
+        let orig_len = u32_at::<O>(block, 8);
+        // The captured length is implied: the original length limited by
+        // the snap length and by the block.
+        let mut caplen = (orig_len as usize).min(len - MIN_SIMPLE_PACKET);
+        if iface.snaplen != 0 {
+            caplen = caplen.min(iface.snaplen as usize);
+        }
+        let data = block
+            .get(SIMPLE_PACKET_DATA..SIMPLE_PACKET_DATA + caplen)
+            .unwrap_or_default();
+        return Ok(PacketBlock {
+            iface: 0,
+            ts_ns: last_ts_ns,
+            orig_len,
+            data,
+        });
+    }
+    if len < MIN_PACKET {
+        return Err((
+            4,
+            format!("packet block of {len} bytes is shorter than {MIN_PACKET}"),
+        ));
+    }
+    let iface_id = if block_type == ENHANCED_PACKET {
+        u32_at::<O>(block, 8)
+    } else {
+        u32::from(u16_at::<O>(block, 8))
     };
-    on_event(Event::Frames(std::slice::from_ref(&frame)));
+    let ts = u64::from(u32_at::<O>(block, 12)) << 32 | u64::from(u32_at::<O>(block, 16));
+    let caplen = u32_at::<O>(block, 20) as usize;
+    let orig_len = u32_at::<O>(block, 24);
+    if caplen > len - MIN_PACKET {
+        return Err((
+            20,
+            format!("captured length {caplen} runs past the end of the {len}-byte block"),
+        ));
+    }
+    let Some(iface) = interfaces.get(iface_id as usize) else {
+        return Err((
+            8,
+            format!(
+                "packet block names interface {iface_id} but the section describes {}",
+                interfaces.len()
+            ),
+        ));
+    };
+    let data = block
+        .get(PACKET_DATA..PACKET_DATA + caplen)
+        .unwrap_or_default();
+    Ok(PacketBlock {
+        iface: iface_id as usize,
+        ts_ns: iface.ts_ns(ts),
+        orig_len,
+        data,
+    })
+}
+
+impl PcapngSource {
+    /// Hands the packet blocks at the start of the read buffer that lie
+    /// whole and sound in it (at most [`MAX_BATCH`]) to `on_event` as one
+    /// batch, and returns the bytes they take. It stops at any other block
+    /// and at a packet block that is cut or bad: `run_section` reads on or
+    /// reports it.
+    fn deliver_packet_blocks<O: Order>(&mut self, on_event: &mut dyn FnMut(Event<'_>)) -> usize {
+        let window = self.input.window();
+        let mut frames = [Frame::EMPTY; MAX_BATCH];
+        let mut batched = 0;
+        let mut used = 0;
+        for _ in 0..MAX_BATCH {
+            let Some(head) = window.get(used..used + MIN_BLOCK) else {
+                break;
+            };
+            let block_type = u32_at::<O>(head, 0);
+            if !matches!(block_type, ENHANCED_PACKET | PACKET | SIMPLE_PACKET) {
+                break;
+            }
+            let len = u32_at::<O>(head, 4) as usize;
+            if len > MAX_BLOCK || len < MIN_BLOCK || len & 3 != 0 {
+                break;
+            }
+            let Some(block) = window.get(used..used + len) else {
+                break;
+            };
+            if u32_at::<O>(block, len - 4) as usize != len {
+                break;
+            }
+            let Ok(packet) =
+                packet_block::<O>(block_type, block, &self.interfaces, self.last_ts_ns)
+            else {
+                break;
+            };
+            used += len;
+            self.last_ts_ns = packet.ts_ns;
+            if let Some(frame) =
+                packet.frame(&self.interfaces, self.filter.as_ref(), &mut self.stats)
+            {
+                frames[batched] = frame;
+                batched += 1;
+            }
+        }
+        if batched > 0 {
+            on_event(Event::Frames(&frames[..batched]));
+        }
+        used
+    }
 }
 
 /// Errors of block parsers: offset in the block and message.

@@ -730,6 +730,45 @@ fn pcap_records_come_in_batches() {
     assert_eq!(piecemeal.iter().sum::<usize>(), 200);
 }
 
+/// A pcapng file's packet blocks come in batches too, split where another
+/// block comes between them, with the same frames as one at a time.
+#[test]
+fn pcapng_packet_blocks_come_in_batches() {
+    let mut ng = Ng::new(false);
+    ng.idb(1, 0, &[]);
+    for i in 0..40u32 {
+        ng.epb(0, u64::from(i), &[i as u8; 60], 60);
+    }
+    ng.idb(1, 0, &[]);
+    for i in 40..50u32 {
+        ng.pb(1, u64::from(i), &[i as u8; 60], 60);
+        ng.spb(&[i as u8; 60], 60);
+    }
+    let read_batches = |reader: Box<dyn Read + Send>| {
+        let mut src = open_reader(reader, "test.cap", None).unwrap_or_else(|e| panic!("{e}"));
+        let mut batches: Vec<Vec<(u64, Vec<u8>)>> = Vec::new();
+        src.run(&mut |ev| {
+            if let Event::Frames(frames) = ev {
+                batches.push(frames.iter().map(|f| (f.ts_ns, f.data.to_vec())).collect());
+            }
+        })
+        .unwrap_or_else(|e| panic!("{e}"));
+        batches
+    };
+    let whole = read_batches(Box::new(Cursor::new(ng.bytes.clone())));
+    let sizes: Vec<usize> = whole.iter().map(Vec::len).collect();
+    assert_eq!(sizes, [32, 8, 20]);
+    let trickle = Trickle {
+        bytes: ng.bytes.clone(),
+        pos: 0,
+        chunk: 1,
+    };
+    let piecemeal = read_batches(Box::new(trickle));
+    assert!(piecemeal.iter().all(|b| (1..=32).contains(&b.len())));
+    let flat = |b: Vec<Vec<(u64, Vec<u8>)>>| b.into_iter().flatten().collect::<Vec<_>>();
+    assert_eq!(flat(whole), flat(piecemeal));
+}
+
 #[test]
 fn a_second_run_reads_nothing() {
     let mut p = Pcap::new(false, false, 1);
