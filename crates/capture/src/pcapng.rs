@@ -405,7 +405,7 @@ impl PcapngSource {
                 break;
             }
             let len = u32_at::<O>(head, 4) as usize;
-            if len > MAX_BLOCK || len < MIN_BLOCK || len & 3 != 0 {
+            if !(MIN_BLOCK..=MAX_BLOCK).contains(&len) || len & 3 != 0 {
                 break;
             }
             let Some(block) = window.get(used..used + len) else {
