@@ -155,7 +155,8 @@ const PARSERS_AHEAD: usize = 4;
 pub struct FlowCache {
     config: CacheConfig,
     /// Slot numbers by key hash; the keys themselves live in the slots, so
-    /// the index stays small (16 bytes a flow at most).
+    /// the index stays small (16 to 32 bytes a flow of the capacity,
+    /// 8 MiB at the default).
     index: FlowIndex,
     hasher: foldhash::fast::RandomState,
     slots: Vec<Slot>,

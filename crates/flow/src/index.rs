@@ -82,7 +82,10 @@ impl FlowIndex {
     #[inline]
     pub fn find(&self, hash: u64, is_key: impl Fn(u32) -> bool) -> Option<u32> {
         let (mut b, tag) = split(hash, self.mask);
-        loop {
+        // At most once round: every bucket can have been passed at some
+        // time (each by an entry that is still there), and then no bucket
+        // ends the walk.
+        for _ in 0..self.buckets.len() {
             let bucket = &self.buckets[b];
             for (i, &t) in bucket.tags.iter().enumerate() {
                 if t == tag && is_key(bucket.slots[i]) {
@@ -94,6 +97,7 @@ impl FlowIndex {
             }
             b = (b + 1) & self.mask;
         }
+        None
     }
 
     /// Adds `slot` under `hash`; the caller keeps keys unique and the count
@@ -118,7 +122,8 @@ impl FlowIndex {
     pub fn remove(&mut self, hash: u64, slot: u32) -> bool {
         let (home, tag) = split(hash, self.mask);
         let mut b = home;
-        loop {
+        // At most once round, as in `find`.
+        for _ in 0..self.buckets.len() {
             let bucket = &mut self.buckets[b];
             if let Some(i) =
                 (0..ENTRIES).find(|&i| bucket.tags[i] == tag && bucket.slots[i] == slot)
@@ -137,6 +142,7 @@ impl FlowIndex {
             }
             b = (b + 1) & self.mask;
         }
+        false
     }
 
     /// Every slot in the index.
@@ -187,6 +193,30 @@ mod tests {
         }
         assert!(index.is_empty());
         assert!(index.buckets.iter().all(|b| b.passed == 0));
+    }
+
+    /// Every bucket passed by an entry still there: a lookup of a hash
+    /// that is not in the index still ends (it used to go round for ever).
+    #[test]
+    fn every_bucket_passed_still_ends_lookups() {
+        let mut index = FlowIndex::with_capacity(8);
+        assert_eq!(index.buckets.len(), 2);
+        let home = |bucket: u64, n: u64| (n + 1) << 32 | bucket;
+        for n in 0..8 {
+            index.insert(home(0, n), n as u32);
+        }
+        for n in 0..7 {
+            assert!(index.remove(home(0, n), n as u32));
+        }
+        for n in 0..7 {
+            index.insert(home(1, n), 100 + n as u32);
+        }
+        assert!(index.buckets.iter().all(|b| b.passed > 0));
+        assert_eq!(index.find(home(0, 50), |_| true), None);
+        assert_eq!(index.find(home(1, 50), |_| true), None);
+        assert!(!index.remove(home(1, 50), 7));
+        assert_eq!(index.find(home(0, 7), |s| s == 7), Some(7));
+        assert_eq!(index.find(home(1, 6), |s| s == 106), Some(106));
     }
 
     proptest! {
