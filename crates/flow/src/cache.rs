@@ -210,6 +210,17 @@ impl FlowCache {
         }
     }
 
+    /// A new cache whose hashes are seeded as this one's, so that the two
+    /// place flows and fragments alike (tests comparing two caches).
+    #[cfg(test)]
+    fn seeded_like(&self, config: CacheConfig) -> Self {
+        FlowCache {
+            hasher: self.hasher,
+            fragments: FragmentTable::seeded_like(&self.fragments),
+            ..FlowCache::new(config)
+        }
+    }
+
     /// Panics if the index, the slab, the free list and the wheel disagree
     /// (every indexed flow filed once, in a bucket not after its due tick).
     #[cfg(test)]

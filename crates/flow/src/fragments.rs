@@ -47,6 +47,16 @@ impl Default for FragmentTable {
 }
 
 impl FragmentTable {
+    /// An empty table that places datagrams as `other` does (tests that
+    /// compare two caches: collisions depend on the seed).
+    #[cfg(test)]
+    pub(crate) fn seeded_like(other: &FragmentTable) -> Self {
+        FragmentTable {
+            hasher: other.hasher,
+            ..FragmentTable::default()
+        }
+    }
+
     fn slot(&self, id: &DatagramId) -> usize {
         let mut h = self.hasher.build_hasher();
         id.hash(&mut h);
