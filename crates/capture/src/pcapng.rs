@@ -203,30 +203,14 @@ impl PcapngSource {
                 }
             }
             let len = u32_at::<O>(head, 4) as usize;
-            if len > MAX_BLOCK {
-                return Err(input.error_at(
-                    4,
-                    format!("block length {len} exceeds the cap of {MAX_BLOCK} bytes"),
-                ));
-            }
-            if len < MIN_BLOCK || len & 3 != 0 {
-                return Err(input.error_at(
-                    4,
-                    format!("block length {len} is not a multiple of 4 of at least {MIN_BLOCK}"),
-                ));
-            }
+            check_block_len(len).map_err(|(offset, message)| input.error_at(offset, message))?;
             if input.avail() < len && !input.fill(len)? {
                 self.stats.truncated_records += 1;
                 return Ok(Step::End);
             }
             let block = input.window().get(..len).unwrap_or_default();
-            let trailer = u32_at::<O>(block, len - 4) as usize;
-            if trailer != len {
-                return Err(input.error_at(
-                    len - 4,
-                    format!("block trailer says {trailer} bytes but its header says {len}"),
-                ));
-            }
+            check_trailer::<O>(block)
+                .map_err(|(offset, message)| input.error_at(offset, message))?;
             match block_type {
                 ENHANCED_PACKET | PACKET | SIMPLE_PACKET => {
                     let packet =
@@ -405,13 +389,13 @@ impl PcapngSource {
                 break;
             }
             let len = u32_at::<O>(head, 4) as usize;
-            if !(MIN_BLOCK..=MAX_BLOCK).contains(&len) || len & 3 != 0 {
+            if check_block_len(len).is_err() {
                 break;
             }
             let Some(block) = window.get(used..used + len) else {
                 break;
             };
-            if u32_at::<O>(block, len - 4) as usize != len {
+            if check_trailer::<O>(block).is_err() {
                 break;
             }
             let Ok(packet) =
@@ -437,6 +421,40 @@ impl PcapngSource {
 
 /// Errors of block parsers: offset in the block and message.
 type BlockError = (usize, String);
+
+/// Checks a block's length field (at offset 4) against the cap and the
+/// format's rules.
+#[inline]
+fn check_block_len(len: usize) -> Result<(), BlockError> {
+    if len > MAX_BLOCK {
+        return Err((
+            4,
+            format!("block length {len} exceeds the cap of {MAX_BLOCK} bytes"),
+        ));
+    }
+    if len < MIN_BLOCK || len & 3 != 0 {
+        return Err((
+            4,
+            format!("block length {len} is not a multiple of 4 of at least {MIN_BLOCK}"),
+        ));
+    }
+    Ok(())
+}
+
+/// Checks that a whole block (its length already checked) ends with its
+/// length again.
+#[inline]
+fn check_trailer<O: Order>(block: &[u8]) -> Result<(), BlockError> {
+    let len = block.len();
+    let trailer = u32_at::<O>(block, len - 4) as usize;
+    if trailer != len {
+        return Err((
+            len - 4,
+            format!("block trailer says {trailer} bytes but its header says {len}"),
+        ));
+    }
+    Ok(())
+}
 
 fn check_section_header<O: Order>(block: &[u8]) -> Result<(), BlockError> {
     let len = block.len();

@@ -652,9 +652,8 @@ impl FlowCache {
 
     /// Asks the CPU for flow `idx`'s slot (with its L7 state) and record.
     fn prefetch_flow(&self, idx: u32) {
-        let i = idx as usize;
-        if let (Some(slot), Some(record)) = (self.slots.get(i), self.records.get(i)) {
-            prefetch_range(std::ptr::from_ref(slot).cast(), std::mem::size_of::<Slot>());
+        self.prefetch_slot(idx);
+        if let Some(record) = self.records.get(idx as usize) {
             prefetch_range(
                 std::ptr::from_ref(record).cast(),
                 std::mem::size_of::<FlowRecord>(),
