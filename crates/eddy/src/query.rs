@@ -72,6 +72,10 @@ pub struct QueryArgs {
     /// Worker threads (default: every core).
     #[arg(long = "threads", value_name = "N", default_value_t = 0)]
     threads: usize,
+    /// Read the flows even where the store's window summaries would answer
+    /// a -s or -A query (the answers are the same; for comparisons).
+    #[arg(long = "no-summaries")]
+    no_summaries: bool,
     /// Memory for aggregation and sorting before spilling to disk, in MiB.
     #[arg(long = "memory", value_name = "MIB", default_value_t = 2048)]
     memory_mib: usize,
@@ -159,6 +163,7 @@ pub fn run(args: QueryArgs) -> Result<()> {
             plain: args.plain,
             long_addrs: args.long_addrs,
         },
+        summaries: !args.no_summaries,
     };
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::with_capacity(1 << 16, stdout.lock());

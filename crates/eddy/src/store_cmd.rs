@@ -1,7 +1,8 @@
 //! `eddy store expire -w DIR [--max-age AGE] [--max-size SIZE]`: remove old
 //! windows from the flow store as nfexpire does for nfcapd folders (the
 //! collector also applies its outputs' limits periodically), and `eddy
-//! store info` to see what a store holds.
+//! store info` to see what a store holds, `eddy store summarize` to add
+//! window summaries to windows stored before they existed.
 
 use std::path::PathBuf;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -32,6 +33,18 @@ enum StoreCommand {
         #[arg(long, value_name = "SIZE")]
         max_size: Option<String>,
         /// Window length of the store, in seconds.
+        #[arg(long, default_value_t = store::DEFAULT_WINDOW_SECS)]
+        window: u64,
+    },
+    /// Write the window summaries that `eddy query -s/-A` reads (the
+    /// collector writes them with each window; this adds them to windows
+    /// stored before, or rewrites them all with --force).
+    Summarize {
+        #[arg(short = 'w', long = "store", value_name = "DIR")]
+        store: PathBuf,
+        /// Rewrite summaries that exist.
+        #[arg(long)]
+        force: bool,
         #[arg(long, default_value_t = store::DEFAULT_WINDOW_SECS)]
         window: u64,
     },
@@ -68,6 +81,26 @@ pub fn run(args: StoreArgs) -> Result<()> {
                 "removed {} files ({} bytes); left {} files ({} bytes)",
                 e.files_removed, e.bytes_removed, e.files_left, e.bytes_left
             );
+        }
+        StoreCommand::Summarize {
+            store: root,
+            force,
+            window,
+        } => {
+            let files = store::list_files(&root, None, None, window)
+                .with_context(|| format!("listing {}", root.display()))?;
+            let (mut written, mut kept) = (0, 0);
+            for f in &files {
+                let exists = store::summary::summary_path(&f.path).is_some_and(|p| p.is_file());
+                if exists && !force {
+                    kept += 1;
+                    continue;
+                }
+                store::summary::summarize_file(&f.path)
+                    .with_context(|| format!("summarizing {}", f.path.display()))?;
+                written += 1;
+            }
+            println!("summaries written {written}, already there {kept}");
         }
         StoreCommand::Info {
             store: root,

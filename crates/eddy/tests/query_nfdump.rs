@@ -423,6 +423,7 @@ fn filters_select_the_flows_nfdump_selects(data: &Data) {
                 plain: true,
                 long_addrs: true,
             },
+            summaries: true,
         };
         let mut out = Vec::new();
         query::report::run(&engine, &req, &mut out).unwrap();

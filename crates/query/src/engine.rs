@@ -830,7 +830,14 @@ pub struct Groups {
 
 /// How good a group is for `order`: larger is better (times are reversed,
 /// earliest first).
-fn order_value(order: Order, flows: u64, packets: u64, bytes: u64, first: u64, last: u64) -> u64 {
+pub(crate) fn order_value(
+    order: Order,
+    flows: u64,
+    packets: u64,
+    bytes: u64,
+    first: u64,
+    last: u64,
+) -> u64 {
     let ms = (last / 1_000_000).saturating_sub(first / 1_000_000);
     let per = |x: u64, scale: u128| {
         if ms == 0 {
@@ -890,13 +897,13 @@ impl Ord for Cand {
 }
 
 /// A bounded top N (all, when unbounded).
-struct TopN {
+pub(crate) struct TopN {
     limit: Option<usize>,
     heap: std::collections::BinaryHeap<Cand>,
 }
 
 impl TopN {
-    fn new(_order: Order, limit: Option<usize>) -> TopN {
+    pub(crate) fn new(_order: Order, limit: Option<usize>) -> TopN {
         TopN {
             limit,
             heap: std::collections::BinaryHeap::new(),
@@ -904,7 +911,7 @@ impl TopN {
     }
 
     /// Whether a group of value `v` may enter (ties are decided by keys).
-    fn wants(&self, v: u64) -> bool {
+    pub(crate) fn wants(&self, v: u64) -> bool {
         match self.limit {
             None => true,
             Some(0) => false,
@@ -912,7 +919,7 @@ impl TopN {
         }
     }
 
-    fn push(&mut self, v: u64, g: Group) {
+    pub(crate) fn push(&mut self, v: u64, g: Group) {
         self.heap.push(Cand { v, g });
         if let Some(n) = self.limit {
             if self.heap.len() > n {
@@ -921,7 +928,7 @@ impl TopN {
         }
     }
 
-    fn into_sorted(self) -> Vec<Group> {
+    pub(crate) fn into_sorted(self) -> Vec<Group> {
         // Ascending in `Ord` is best first (the order is reversed).
         self.heap
             .into_sorted_vec()

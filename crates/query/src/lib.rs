@@ -7,6 +7,8 @@
 //! - [`engine`]: the DataFusion session (Parquet scan with statistics
 //!   pruning and projection, every core, spilling aggregation) and the
 //!   queries `eddy query` runs: totals, flow listings, groups for `-s`/`-A`;
+//! - [`rollup`]: `-s` and `-A` from the store's window summaries, when
+//!   their keys and filter fit a summary's columns;
 //! - [`output`]: nfdump's text (the `-s` table, `-A`/`fmt:` columns,
 //!   number scaling, summary lines).
 //!
@@ -16,6 +18,7 @@ pub mod engine;
 pub mod lower;
 pub mod output;
 pub mod report;
+pub mod rollup;
 pub mod select;
 
 pub use engine::{Config, Engine, Error, Group, Key, Order, Result, Totals};

@@ -11,6 +11,7 @@ use record::FlowRecord;
 
 use crate::engine::{scalar_u64, Engine, Error, Group, Key, Order, Result, Totals};
 use crate::output::{self, Fmt, Row, Style};
+use crate::rollup;
 
 /// How records are printed.
 #[derive(Clone, Debug)]
@@ -230,6 +231,9 @@ pub struct Request {
     pub format: Option<OutputFormat>,
     pub quiet: bool,
     pub style: Style,
+    /// Let `-s` and `-A` read the window summaries where they answer the
+    /// request ([`rollup`]); off, every query reads the flows.
+    pub summaries: bool,
 }
 
 /// Runs the request, printing to `out`.
@@ -252,7 +256,7 @@ pub fn run(engine: &Engine, req: &Request, out: &mut dyn Write) -> Result<()> {
         for s in &req.stats {
             let alts: Vec<Vec<Key>> = s.keys.iter().map(|k| vec![k.clone()]).collect();
             let n = req.top.unwrap_or(10);
-            let res = engine.groups(&req.files, &filter, &alts, s.order, Some(n), false)?;
+            let res = groups(engine, req, &filter, &alts, s.order, Some(n), false)?;
             if totals.flows == 0 && s.keys.iter().all(|k| !nullable_key(k)) {
                 totals = divided(res.sums, alts.len() as u64);
             }
@@ -317,8 +321,9 @@ pub fn run(engine: &Engine, req: &Request, out: &mut dyn Write) -> Result<()> {
         let keys: Vec<Key> = fields.iter().map(|f| f.key.clone()).collect();
         let order = req.order.unwrap_or(Order::Tstart);
         let exact = keys.iter().all(|k| !nullable_key(k));
-        let res = engine.groups(
-            &req.files,
+        let res = groups(
+            engine,
+            req,
             &filter,
             &[keys],
             order,
@@ -744,6 +749,39 @@ fn key_text(v: &ScalarValue, style: Style) -> String {
         | ScalarValue::Utf8View(Some(s)) => s.clone(),
         other => scalar_u64(other).map(|n| n.to_string()).unwrap_or_default(),
     }
+}
+
+/// [`Engine::groups`] of the request's files, from the window summaries
+/// when [`rollup::plan`] says they answer it (the same groups), else from
+/// the flows. A summary that cannot be read sends the query to the flows,
+/// with a warning.
+#[allow(clippy::too_many_arguments)]
+fn groups(
+    engine: &Engine,
+    req: &Request,
+    filter: &datafusion::logical_expr::Expr,
+    alternatives: &[Vec<Key>],
+    order: Order,
+    limit: Option<usize>,
+    flags: bool,
+) -> Result<crate::engine::Groups> {
+    if req.summaries {
+        if let Some(plan) = rollup::plan(&req.files, &req.filter, alternatives) {
+            match rollup::groups(
+                &plan,
+                &req.filter,
+                alternatives,
+                order,
+                limit,
+                flags,
+                engine.threads(),
+            ) {
+                Ok(g) => return Ok(g),
+                Err(e) => eprintln!("eddy query: {e}; reading the flows instead"),
+            }
+        }
+    }
+    engine.groups(&req.files, filter, alternatives, order, limit, flags)
 }
 
 /// Whether a grouping key may be null (L7 fields, countries).

@@ -270,7 +270,7 @@ fn input(path: PathBuf) -> Input {
 }
 
 /// Every Parquet file under `dir`, skipping hidden names (temporary files,
-/// the spool).
+/// the spool) and window summaries.
 fn walk(dir: &Path, out: &mut Vec<Input>) -> Result<()> {
     let entries = std::fs::read_dir(dir)
         .map_err(|e| Error(format!("cannot list '{}': {e}", dir.display())))?;
@@ -286,7 +286,7 @@ fn walk(dir: &Path, out: &mut Vec<Input>) -> Result<()> {
         let Ok(ft) = e.file_type() else { continue };
         if ft.is_dir() {
             walk(&p, out)?;
-        } else if name.ends_with(".parquet") {
+        } else if name.ends_with(".parquet") && !store::summary::is_summary_name(name) {
             out.push(input(p));
         }
     }

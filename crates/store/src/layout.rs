@@ -22,6 +22,7 @@ pub struct StoreFile {
     /// Extra part number (0 for the first file of a window).
     pub part: u32,
     pub path: PathBuf,
+    /// Bytes on disk: the flows file and its summary.
     pub bytes: u64,
 }
 
@@ -162,7 +163,8 @@ fn collect_source(
                     let path = day_dir.join(&name);
                     let bytes = std::fs::metadata(&path)
                         .map_err(|e| Error::io("reading metadata of", &path, e))?
-                        .len();
+                        .len()
+                        + summary_bytes(&path);
                     out.push(StoreFile {
                         source: source.to_string(),
                         window_start: start,
@@ -175,6 +177,13 @@ fn collect_source(
         }
     }
     Ok(())
+}
+
+/// The size of the summary of the flows file at `flows` (0 when it has none).
+pub(crate) fn summary_bytes(flows: &Path) -> u64 {
+    crate::summary::summary_path(flows)
+        .and_then(|p| std::fs::metadata(p).ok())
+        .map_or(0, |m| m.len())
 }
 
 /// Names in a folder; a missing folder or a plain file has none.

@@ -24,6 +24,7 @@ mod chunk;
 pub mod layout;
 mod recover;
 mod retention;
+pub mod summary;
 mod writer;
 
 use std::collections::HashMap;

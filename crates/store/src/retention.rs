@@ -46,6 +46,9 @@ pub fn expire(
         let too_old = cutoff.is_some_and(|c| ended <= c);
         let too_big = retention.max_bytes.is_some_and(|max| total > max);
         if too_old || too_big {
+            if let Some(summary) = crate::summary::summary_path(&f.path) {
+                remove(&summary)?;
+            }
             remove(&f.path)?;
             total -= f.bytes;
             report.files_removed += 1;

@@ -485,3 +485,125 @@ fn fast_columns_read_back_with_the_statistics_parquet_rs_writes() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A summary's rows: (address, proto, flags) to (flows, packets, bytes,
+/// first, last).
+type SummaryRows = std::collections::BTreeMap<(Vec<u8>, u8, u8), (u64, u64, u64, i64, i64)>;
+
+/// The rows of a summary's cut `cut`.
+fn summary_rows(path: &Path, cut: usize) -> SummaryRows {
+    use arrow_array::cast::AsArray;
+    use arrow_array::types::{TimestampNanosecondType, UInt64Type, UInt8Type};
+    use arrow_array::Array;
+    let batches = summary::read_summary(path).unwrap();
+    let mut out = std::collections::BTreeMap::new();
+    for b in batches {
+        // A batch may span both row groups: the other cut's rows have no
+        // address of this side.
+        let addr = b.column(cut).as_fixed_size_binary();
+        let u8s = |i: usize| b.column(i).as_primitive::<UInt8Type>().clone();
+        let u64s = |i: usize| b.column(i).as_primitive::<UInt64Type>().clone();
+        let ts = |i: usize| {
+            b.column(i)
+                .as_primitive::<TimestampNanosecondType>()
+                .clone()
+        };
+        let (proto, flags, flows, packets, bytes, first, last) =
+            (u8s(2), u8s(3), u64s(4), u64s(5), u64s(6), ts(7), ts(8));
+        for r in (0..b.num_rows()).filter(|&r| addr.is_valid(r)) {
+            let key = (addr.value(r).to_vec(), proto.value(r), flags.value(r));
+            let v = (
+                flows.value(r),
+                packets.value(r),
+                bytes.value(r),
+                first.value(r),
+                last.value(r),
+            );
+            assert!(out.insert(key, v).is_none(), "a key twice in one cut");
+        }
+    }
+    out
+}
+
+#[test]
+fn each_window_gets_a_summary_of_its_flows() {
+    let root = temp_root("summary");
+    let mut store = Store::open(config(&root)).unwrap();
+    let t0 = 1_764_289_500;
+    let mut recs = Vec::new();
+    for i in 0..700u64 {
+        let mut r = record(i % 97);
+        r.proto = [6, 17, 1][(i % 3) as usize];
+        r.tcp_flags = (i % 5) as u8;
+        r.packets = i + 1;
+        r.first_ns += i * 1_000;
+        recs.push(r);
+    }
+    for r in &recs {
+        store.push("r", t0 + 10, r).unwrap();
+    }
+    let files = store.close_all().unwrap();
+    assert_eq!(files.len(), 1);
+    let path = summary::summary_path(&files[0].path).unwrap();
+    let on_disk =
+        std::fs::metadata(&files[0].path).unwrap().len() + std::fs::metadata(&path).unwrap().len();
+    assert_eq!(
+        files[0].bytes, on_disk,
+        "a window's bytes count its summary"
+    );
+    assert_eq!(
+        list_files(&root, None, None, 300).unwrap()[0].bytes,
+        on_disk
+    );
+    type Side = fn(&FlowRecord) -> Ipv6Addr;
+    let sides: [(usize, Side); 2] = [(0, |r| r.src_ip), (1, |r| r.dst_ip)];
+    for (cut, addr_of) in sides {
+        let mut want = std::collections::BTreeMap::new();
+        for r in &recs {
+            let key = (addr_of(r).octets().to_vec(), r.proto, r.tcp_flags);
+            let e = want.entry(key).or_insert((0, 0, 0, i64::MAX, i64::MIN));
+            e.0 += 1;
+            e.1 += r.packets;
+            e.2 += r.bytes;
+            e.3 = e.3.min(r.first_ns as i64);
+            e.4 = e.4.max(r.last_ns as i64);
+        }
+        assert_eq!(summary_rows(&path, cut), want, "cut {cut}");
+    }
+    // Rewritten from the flows file, the summary is the same.
+    let before = summary_rows(&path, 0);
+    std::fs::remove_file(&path).unwrap();
+    assert_eq!(summary::summarize_file(&files[0].path).unwrap(), path);
+    assert_eq!(summary_rows(&path, 0), before);
+    // Retention removes a window's summary with its flows.
+    let r = expire(
+        &root,
+        300,
+        Retention {
+            max_age_secs: Some(1),
+            max_bytes: None,
+        },
+        t0 + 10_000,
+    )
+    .unwrap();
+    assert_eq!((r.files_removed, r.bytes_removed), (1, on_disk));
+    assert!(!path.exists() && !files[0].path.exists());
+    let _ = std::fs::remove_dir_all(&root);
+}
+
+#[test]
+fn recovery_writes_the_summary_too() {
+    let root = temp_root("recover-summary");
+    let t0 = 1_764_289_500;
+    let mut store = Store::open(spooling(&root)).unwrap();
+    for i in 0..95 {
+        store.push("r", t0, &record(i)).unwrap();
+    }
+    store.spool().unwrap();
+    std::mem::forget(store);
+    let report = recover(&root, &WriterConfig::default()).unwrap();
+    let path = summary::summary_path(&report.files[0].path).unwrap();
+    let flows: u64 = summary_rows(&path, 1).values().map(|v| v.0).sum();
+    assert_eq!(flows, 95);
+    let _ = std::fs::remove_dir_all(&root);
+}

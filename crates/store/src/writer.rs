@@ -2,7 +2,9 @@
 //! batch is appended to the window's spool (an Arrow IPC stream, when
 //! spooling is on) as soon as it is cut, and batches are gathered into row
 //! groups sorted by time, zstd-compressed with page statistics, in a hidden
-//! temporary file renamed (after fsync) when the window is finished.
+//! temporary file renamed (after fsync) when the window is finished. The
+//! encoder thread also adds the rows up into the window's summary
+//! ([`crate::summary`]), written just before the flows file is renamed.
 //!
 //! The spool is what makes accepted records survive a crash: a record is
 //! acknowledged once its batch is in the spool file (the kernel has it, so
@@ -34,6 +36,7 @@ use schema::{flow_schema, BatchBuilder};
 
 use crate::chunk;
 use crate::layout::{day_dir, file_name, source_dir_name, temp_name};
+use crate::summary::{summary_path, Summary};
 use crate::{Error, StoreFile};
 
 /// The folder under the store root that holds spools (hidden, so listings
@@ -338,7 +341,7 @@ impl WindowWriter {
         self.spool()?;
         self.write_row_group()?;
         let spool = self.spool.take();
-        let Some(writer) = self.encoder.finish()? else {
+        let Some((writer, summary)) = self.encoder.finish()? else {
             // No rows: no file.
             remove_spool(spool);
             return Ok(None);
@@ -353,6 +356,12 @@ impl WindowWriter {
             .map_err(|e| Error::io("reading metadata of", &self.temp, e))?
             .len();
         drop(file);
+        // The summary goes into place first: a flows file in place has its
+        // summary (a crash between the two leaves a summary whose flows
+        // the spool rebuilds).
+        if let Some(summary_path) = summary_path(&self.path) {
+            summary.write(&summary_path)?;
+        }
         std::fs::rename(&self.temp, &self.path)
             .map_err(|e| Error::io("renaming into place", &self.path, e))?;
         if let Some(dir) = self.path.parent() {
@@ -361,6 +370,7 @@ impl WindowWriter {
             let _ = File::open(dir).and_then(|d| d.sync_all());
         }
         remove_spool(spool);
+        let bytes = bytes + crate::layout::summary_bytes(&self.path);
         Ok(Some(StoreFile {
             source: source_dir_name(&self.source),
             window_start: self.window_start,
@@ -379,12 +389,15 @@ impl WindowWriter {
     }
 }
 
+/// A window's file, ready to close, and its summary.
+type Encoded = (FileEncoder, Summary);
+
 /// Encodes row groups on a thread of its own, so the collector's pipeline
 /// thread decodes the next messages while Parquet encodes and compresses
 /// (the larger part of a record's cost). At most two row groups wait.
 struct Encoder {
     tx: Option<std::sync::mpsc::SyncSender<Vec<RecordBatch>>>,
-    thread: Option<std::thread::JoinHandle<Result<Option<FileEncoder>, Error>>>,
+    thread: Option<std::thread::JoinHandle<Result<Option<Encoded>, Error>>>,
 }
 
 impl Encoder {
@@ -397,6 +410,7 @@ impl Encoder {
             .name("parquet".into())
             .spawn(move || {
                 let mut writer: Option<FileEncoder> = None;
+                let mut summary = Summary::new();
                 for batches in rx {
                     let w = match &mut writer {
                         Some(w) => w,
@@ -404,8 +418,13 @@ impl Encoder {
                     };
                     w.write_row_group_of(&batches)
                         .map_err(|e| Error::parquet("writing", &temp, e))?;
+                    for b in &batches {
+                        summary
+                            .add(b)
+                            .map_err(|e| Error::parquet("summing up", &temp, e))?;
+                    }
                 }
-                Ok(writer)
+                Ok(writer.map(|w| (w, summary)))
             })
             .map_err(|e| Error::io("starting the encoder thread for", Path::new(""), e))?;
         Ok(Encoder {
@@ -426,8 +445,8 @@ impl Encoder {
     }
 
     /// Waits for the queued row groups; the writer (None when no row group
-    /// came), ready to close.
-    fn finish(&mut self) -> Result<Option<FileEncoder>, Error> {
+    /// came), ready to close, and the window's summary.
+    fn finish(&mut self) -> Result<Option<Encoded>, Error> {
         self.tx = None;
         match self.thread.take().map(std::thread::JoinHandle::join) {
             Some(Ok(result)) => result,

@@ -1,0 +1,151 @@
+//! `-s` and `-A` from the store's window summaries must print what the
+//! same request prints from the flows: for statistics and aggregations
+//! over addresses and protocols, under filters the summaries can answer
+//! (addresses of the statistic's side, protocols, TCP flags) and filters
+//! they cannot (which read the flows either way), in every order.
+
+mod common;
+
+use common::*;
+use query::report::{parse_aggregation, Request};
+use query::{Order, OutputFormat, Stat};
+
+/// A filter over the columns a summary holds, from the grammar.
+fn summary_filter(rng: &mut Rng, side: &str, depth: u32) -> String {
+    if depth > 0 && rng.below(3) == 0 {
+        let a = summary_filter(rng, side, depth - 1);
+        let b = summary_filter(rng, side, depth - 1);
+        return match rng.below(3) {
+            0 => format!("({a}) and ({b})"),
+            1 => format!("({a}) or ({b})"),
+            _ => format!("not ({a})"),
+        };
+    }
+    match rng.below(5) {
+        0 => format!("{side} ip {}", rng.pick(ADDRS)),
+        1 => format!(
+            "{side} net {}",
+            rng.pick(&["10.0.0.0/24", "10.0/16", "192.168.1.0/25", "2001:db8::/32"])
+        ),
+        2 => format!("proto {}", rng.pick(&["tcp", "udp", "icmp", "50"])),
+        3 => format!(
+            "flags {}",
+            rng.pick(&["S", "SA", "F", "R", "AP", "S and not flags A"])
+        ),
+        _ => rng.pick(&["ipv4", "ipv6", "any"]).to_string(),
+    }
+}
+
+fn run(engine: &query::Engine, req: &Request) -> String {
+    let mut out = Vec::new();
+    query::report::run(engine, req, &mut out).unwrap();
+    String::from_utf8(out)
+        .unwrap()
+        .lines()
+        // The query's own time differs.
+        .filter(|l| !l.starts_with("Wall:") && !l.starts_with("Sys:"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[test]
+fn summaries_answer_as_the_flows_do() {
+    let root = std::env::temp_dir().join(format!("eddy-query-summaries-{}", std::process::id()));
+    let recs = records(2000);
+    let files = write_store(&root, &recs);
+    for f in &files {
+        assert!(store::summary::summary_path(f).unwrap().is_file());
+    }
+    let engine = query::Engine::new(&query::Config {
+        threads: 2,
+        ..Default::default()
+    })
+    .unwrap();
+    let stats = [
+        ("srcip", "src"),
+        ("dstip", "dst"),
+        ("ip", ""),
+        ("proto", "src"),
+    ];
+    let aggregations = [
+        ("srcip", "src"),
+        ("dstip", "dst"),
+        ("srcip4/24", "src"),
+        ("dstip6/64", "dst"),
+        ("proto,srcip", "src"),
+        ("dstip,proto", "dst"),
+    ];
+    let orders = [
+        "flows", "packets", "bytes", "pps", "bps", "bpp", "tstart", "tend",
+    ];
+    let mut rng = Rng(7);
+    let (mut planned, mut compared) = (0, 0);
+    for i in 0..240 {
+        // Mostly filters a summary answers, now and then one it does not.
+        let text = match (i % 6, i % 2 == 0) {
+            (5, _) => random_filter(&mut rng, 1),
+            (_, true) => {
+                let (_, side) = rng.pick(&stats);
+                summary_filter(&mut rng, if side.is_empty() { "src" } else { side }, 2)
+            }
+            _ => summary_filter(&mut rng, "src", 2),
+        };
+        let Ok(f) = filter::parse(&text) else {
+            continue;
+        };
+        let order: &&str = rng.pick(&orders);
+        let order = Order::parse(order).unwrap();
+        let mut req = Request {
+            files: files.clone(),
+            filter: f.expr,
+            stats: vec![],
+            aggregate: None,
+            bidir: false,
+            order: None,
+            top: Some(*rng.pick(&[1, 3, 10, 1000])),
+            limit: None,
+            format: None,
+            quiet: false,
+            style: query::output::Style::default(),
+            summaries: true,
+        };
+        let alternatives = if i % 3 == 0 {
+            let (a, _) = rng.pick(&aggregations);
+            let fields = parse_aggregation(a).unwrap();
+            req.order = Some(order);
+            let keys = fields.iter().map(|f| f.key.clone()).collect::<Vec<_>>();
+            req.aggregate = Some(fields);
+            if rng.below(2) == 0 {
+                req.format = Some(OutputFormat::parse("csv").unwrap());
+            }
+            vec![keys]
+        } else {
+            let (s, _) = rng.pick(&stats);
+            // `-s` orders by counters and rates only.
+            let order = rng.pick(&orders[..6]);
+            let stat = Stat::parse(&format!("{s}/{order}")).unwrap();
+            let alts = stat.keys.iter().map(|k| vec![k.clone()]).collect();
+            req.stats = vec![stat];
+            alts
+        };
+        if query::rollup::plan(&req.files, &req.filter, &alternatives).is_some() {
+            planned += 1;
+        }
+        let from_summaries = run(&engine, &req);
+        req.summaries = false;
+        let from_flows = run(&engine, &req);
+        assert_eq!(
+            from_summaries,
+            from_flows,
+            "`{text}` with {:?} {:?}",
+            req.stats.first().map(|s| &s.title),
+            req.aggregate
+                .as_ref()
+                .map(|a| a.iter().map(|f| &f.tag).collect::<Vec<_>>())
+        );
+        compared += 1;
+    }
+    let _ = std::fs::remove_dir_all(&root);
+    assert!(compared >= 200, "only {compared} requests ran");
+    assert!(planned >= 120, "only {planned} requests read the summaries");
+}
