@@ -11,9 +11,9 @@
 //! summary) reads the flows through the engine.
 //!
 //! The summaries are read with parquet-rs, filtered with the filter
-//! crate's batch evaluator and added up in a hash map per thread, not
-//! through DataFusion: a summary holds few rows per file, where the
-//! engine's per-query and per-file costs would dominate.
+//! crate's batch evaluator and added up as sorted runs merged in pairs
+//! (see [`groups`]), not through DataFusion, whose grouping hashes every
+//! row.
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -52,6 +52,10 @@ pub fn plan(files: &[PathBuf], filter: &filter::Expr, alternatives: &[Vec<Key>])
             return None;
         }
         let columns: Vec<&str> = alt.iter().map(Key::column).collect();
+        // A group key holds one address (`-A srcip,srcip4/24` reads flows).
+        if columns.iter().filter(|c| CUTS.contains(c)).count() > 1 {
+            return None;
+        }
         let key_addr = cut_of(&columns)?;
         let cut = match (key_addr, filter_addr) {
             (Some(a), Some(b)) if a != b => return None,

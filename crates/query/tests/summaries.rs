@@ -74,6 +74,7 @@ fn summaries_answer_as_the_flows_do() {
         ("dstip6/64", "dst"),
         ("proto,srcip", "src"),
         ("dstip,proto", "dst"),
+        ("srcip,srcip4/16", "src"),
     ];
     let orders = [
         "flows", "packets", "bytes", "pps", "bps", "bpp", "tstart", "tend",
@@ -148,4 +149,59 @@ fn summaries_answer_as_the_flows_do() {
     let _ = std::fs::remove_dir_all(&root);
     assert!(compared >= 200, "only {compared} requests ran");
     assert!(planned >= 120, "only {planned} requests read the summaries");
+}
+
+#[test]
+fn only_requests_a_summary_answers_read_it() {
+    let root = std::env::temp_dir().join(format!("eddy-query-plan-{}", std::process::id()));
+    let files = write_store(&root, &records(50));
+    let keys = |s: &str| -> Vec<Vec<query::Key>> {
+        Stat::parse(s)
+            .unwrap()
+            .keys
+            .iter()
+            .map(|k| vec![k.clone()])
+            .collect()
+    };
+    let agg = |s: &str| {
+        vec![parse_aggregation(s)
+            .unwrap()
+            .into_iter()
+            .map(|f| f.key)
+            .collect()]
+    };
+    let plans = |alts: &[Vec<query::Key>], f: &str| {
+        let f = filter::parse(f).unwrap().expr;
+        query::rollup::plan(&files, &f, alts).map(|p| p.cuts)
+    };
+    assert_eq!(plans(&keys("srcip"), "any"), Some(vec![0]));
+    assert_eq!(
+        plans(&keys("dstip/bytes"), "proto tcp and flags S"),
+        Some(vec![1])
+    );
+    assert_eq!(plans(&keys("ip"), "proto udp"), Some(vec![0, 1]));
+    assert_eq!(plans(&keys("proto"), "dst net 10.0.0.0/8"), Some(vec![1]));
+    assert_eq!(
+        plans(&agg("srcip4/24,proto"), "src ip 10.0.0.1"),
+        Some(vec![0])
+    );
+    // Both addresses, ports, times, counters, the other side: the flows.
+    assert_eq!(plans(&keys("srcip"), "host 10.0.0.1"), None);
+    assert_eq!(plans(&keys("srcip"), "dst net 10.0.0.0/8"), None);
+    assert_eq!(plans(&keys("ip"), "src net 10.0.0.0/8"), None);
+    assert_eq!(plans(&keys("srcip"), "port 53"), None);
+    assert_eq!(plans(&keys("dstport"), "any"), None);
+    assert_eq!(plans(&keys("srcip"), "bytes > 100"), None);
+    assert_eq!(plans(&keys("srcip"), "duration > 100"), None);
+    assert_eq!(plans(&agg("srcip,dstip"), "any"), None);
+    assert_eq!(plans(&agg("srcip,srcip4/16"), "any"), None);
+    let window = query::TimeWindow::parse("2026/01/01.00:00")
+        .unwrap()
+        .to_filter();
+    let f = filter::Expr::and(vec![filter::parse("proto tcp").unwrap().expr, window]);
+    assert_eq!(query::rollup::plan(&files, &f, &keys("srcip")), None);
+    // A window without its summary: the flows.
+    std::fs::remove_file(store::summary::summary_path(&files[0]).unwrap()).unwrap();
+    assert_eq!(plans(&keys("srcip"), "any"), None);
+    let _ = std::fs::remove_dir_all(&root);
 }
