@@ -26,12 +26,12 @@ use datafusion::common::ScalarValue;
 use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use datafusion::parquet::arrow::ProjectionMask;
 use filter::BatchFilter;
-use store::summary::{summary_path, summary_schema, CUTS, CUT_KEYS};
+use store::summary::{row_group, summary_path, summary_schema, CUTS, CUT_KEYS, ROW_GROUPS};
 
 use crate::engine::{mask_addr, Error, Group, Groups, Key, Order, Result, Totals};
 
-/// How a request is answered from summaries: each alternative's cut (an
-/// index into [`CUTS`]) and the summary files, one per flows file.
+/// How a request is answered from summaries: each alternative's cut (a
+/// row group, see [`row_group`]) and the summary files, one per flows file.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Plan {
     pub cuts: Vec<usize>,
@@ -57,12 +57,17 @@ pub fn plan(files: &[PathBuf], filter: &filter::Expr, alternatives: &[Vec<Key>])
             return None;
         }
         let key_addr = cut_of(&columns)?;
-        let cut = match (key_addr, filter_addr) {
+        let side = match (key_addr, filter_addr) {
             (Some(a), Some(b)) if a != b => return None,
             (Some(a), _) | (None, Some(a)) => a,
             (None, None) => 0,
         };
-        cuts.push(cut);
+        // The address-only cut when nothing asks for protocol or flags.
+        let by_proto_flags = columns
+            .iter()
+            .chain(&filter_columns)
+            .any(|c| CUT_KEYS.contains(c));
+        cuts.push(row_group(side, by_proto_flags));
     }
     let summaries = files
         .iter()
@@ -272,7 +277,7 @@ fn file_run(
     if builder.schema().fields() != summary_schema().fields() {
         return Err(err(&"not an eddy summary of this version"));
     }
-    if builder.metadata().num_row_groups() != CUTS.len() {
+    if builder.metadata().num_row_groups() != ROW_GROUPS {
         return Err(err(&"not one row group per cut"));
     }
     let mut wanted: Vec<&str> = keys.iter().map(Key::column).collect();

@@ -174,12 +174,17 @@ fn only_requests_a_summary_answers_read_it() {
         let f = filter::parse(f).unwrap().expr;
         query::rollup::plan(&files, &f, alts).map(|p| p.cuts)
     };
-    assert_eq!(plans(&keys("srcip"), "any"), Some(vec![0]));
+    assert_eq!(plans(&keys("srcip"), "any"), Some(vec![2]));
     assert_eq!(
         plans(&keys("dstip/bytes"), "proto tcp and flags S"),
         Some(vec![1])
     );
     assert_eq!(plans(&keys("ip"), "proto udp"), Some(vec![0, 1]));
+    assert_eq!(plans(&keys("ip/bytes"), "any"), Some(vec![2, 3]));
+    assert_eq!(
+        plans(&agg("dstip6/64"), "dst net 2001:db8::/32"),
+        Some(vec![3])
+    );
     assert_eq!(plans(&keys("proto"), "dst net 10.0.0.0/8"), Some(vec![1]));
     assert_eq!(
         plans(&agg("srcip4/24,proto"), "src ip 10.0.0.1"),

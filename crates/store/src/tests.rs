@@ -490,17 +490,25 @@ fn fast_columns_read_back_with_the_statistics_parquet_rs_writes() {
 /// first, last).
 type SummaryRows = std::collections::BTreeMap<(Vec<u8>, u8, u8), (u64, u64, u64, i64, i64)>;
 
-/// The rows of a summary's cut `cut`.
+/// The rows of a summary's row group `cut`.
 fn summary_rows(path: &Path, cut: usize) -> SummaryRows {
     use arrow_array::cast::AsArray;
     use arrow_array::types::{TimestampNanosecondType, UInt64Type, UInt8Type};
     use arrow_array::Array;
-    let batches = summary::read_summary(path).unwrap();
+    let batches: Vec<arrow_array::RecordBatch> =
+        ParquetRecordBatchReaderBuilder::try_new(File::open(path).unwrap())
+            .unwrap()
+            .with_row_groups(vec![cut])
+            .build()
+            .unwrap()
+            .map(|b| b.unwrap())
+            .collect();
+    let side = cut % summary::CUTS.len();
     let mut out = std::collections::BTreeMap::new();
     for b in batches {
         // A batch may span both row groups: the other cut's rows have no
         // address of this side.
-        let addr = b.column(cut).as_fixed_size_binary();
+        let addr = b.column(side).as_fixed_size_binary();
         let u8s = |i: usize| b.column(i).as_primitive::<UInt8Type>().clone();
         let u64s = |i: usize| b.column(i).as_primitive::<UInt64Type>().clone();
         let ts = |i: usize| {
@@ -569,6 +577,26 @@ fn each_window_gets_a_summary_of_its_flows() {
             e.4 = e.4.max(r.last_ns as i64);
         }
         assert_eq!(summary_rows(&path, cut), want, "cut {cut}");
+        // By address alone: proto 0, the flags ORed.
+        let mut by_addr =
+            std::collections::BTreeMap::<Vec<u8>, (u8, (u64, u64, u64, i64, i64))>::new();
+        for ((a, _, flags), v) in want {
+            let (f, e) = by_addr
+                .entry(a)
+                .or_insert((0, (0, 0, 0, i64::MAX, i64::MIN)));
+            *f |= flags;
+            e.0 += v.0;
+            e.1 += v.1;
+            e.2 += v.2;
+            e.3 = e.3.min(v.3);
+            e.4 = e.4.max(v.4);
+        }
+        let by_addr: SummaryRows = by_addr
+            .into_iter()
+            .map(|(a, (f, v))| ((a, 0, f), v))
+            .collect();
+        let got = summary_rows(&path, summary::row_group(cut, false));
+        assert_eq!(got, by_addr, "cut {cut} by address");
     }
     // Rewritten from the flows file, the summary is the same.
     let before = summary_rows(&path, 0);
