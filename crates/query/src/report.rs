@@ -777,7 +777,9 @@ fn groups(
                 engine.threads(),
             ) {
                 Ok(g) => return Ok(g),
-                Err(e) => eprintln!("eddy query: {e}; reading the flows instead"),
+                Err(e) => eprintln!(
+                    "eddy query: {e}; reading the flows instead (`eddy store summarize --force` rewrites summaries)"
+                ),
             }
         }
     }
