@@ -539,8 +539,7 @@ impl Engine {
         ));
         exprs.push(cast(column("tcp_flags"), DataType::UInt64));
         let df = df.select(exprs)?;
-        let mut top = TopN::new(order, limit);
-        let mut sums = Totals::default();
+        let mut sink = GroupSink::new(order, limit);
         self.run(df, |b| {
             let col = |i: usize| -> Result<&UInt64Array> {
                 b.column(i)
@@ -557,47 +556,24 @@ impl Engine {
                 col(nkeys + 5)?,
             );
             for row in 0..b.num_rows() {
-                let g = (
-                    fl.value(row),
-                    pk.value(row),
-                    by.value(row),
-                    fi.value(row),
-                    la.value(row),
-                );
-                if sums.flows == 0 || g.3 < sums.first_ns {
-                    sums.first_ns = g.3;
-                }
-                sums.last_ns = sums.last_ns.max(g.4);
-                sums.flows += g.0;
-                sums.packets = sums.packets.saturating_add(g.1);
-                sums.bytes = sums.bytes.saturating_add(g.2);
-                let v = order_value(order, g.0, g.1, g.2, g.3, g.4);
-                if !top.wants(v) {
-                    continue;
-                }
-                let mut keys = Vec::with_capacity(nkeys);
-                for k in 0..nkeys {
-                    keys.push(ScalarValue::try_from_array(b.column(k), row)?);
-                }
-                top.push(
-                    v,
-                    Group {
-                        keys,
-                        flows: g.0,
-                        packets: g.1,
-                        bytes: g.2,
-                        first_ns: g.3,
-                        last_ns: g.4,
-                        tcp_flags: (tf.value(row) & 0xff) as u8,
-                    },
-                );
+                let g = Group {
+                    keys: Vec::new(),
+                    flows: fl.value(row),
+                    packets: pk.value(row),
+                    bytes: by.value(row),
+                    first_ns: fi.value(row),
+                    last_ns: la.value(row),
+                    tcp_flags: (tf.value(row) & 0xff) as u8,
+                };
+                sink.offer(g, || {
+                    (0..nkeys)
+                        .map(|k| Ok(ScalarValue::try_from_array(b.column(k), row)?))
+                        .collect()
+                })?;
             }
             Ok(true)
         })?;
-        Ok(Groups {
-            groups: top.into_sorted(),
-            sums,
-        })
+        Ok(sink.finish())
     }
 }
 
@@ -710,8 +686,7 @@ impl Engine {
             cast(cast(column("last"), DataType::Int64), DataType::UInt64),
             cast(column("a_first"), DataType::UInt64),
         ])?;
-        let mut top = TopN::new(order, limit);
-        let mut sums = Totals::default();
+        let mut sink = GroupSink::new(order, limit);
         self.run(df, |b| {
             let col = |i: usize| -> Result<&UInt64Array> {
                 b.column(i)
@@ -737,52 +712,38 @@ impl Engine {
                 col(12)?,
             );
             for row in 0..b.num_rows() {
-                let packets = abp.value(row).saturating_add(bap.value(row));
-                let bytes = abb.value(row).saturating_add(bab.value(row));
-                let (f, first, last) = (fl.value(row), fi.value(row), la.value(row));
-                if sums.flows == 0 || first < sums.first_ns {
-                    sums.first_ns = first;
-                }
-                sums.last_ns = sums.last_ns.max(last);
-                sums.flows += f;
-                sums.packets = sums.packets.saturating_add(packets);
-                sums.bytes = sums.bytes.saturating_add(bytes);
-                let v = order_value(order, f, packets, bytes, first, last);
-                if !top.wants(v) {
-                    continue;
-                }
-                let ip = |a: &FixedSizeBinaryArray| -> ScalarValue {
-                    ScalarValue::FixedSizeBinary(16, Some(a.value(row).to_vec()))
+                let g = Group {
+                    keys: Vec::new(),
+                    flows: fl.value(row),
+                    packets: abp.value(row).saturating_add(bap.value(row)),
+                    bytes: abb.value(row).saturating_add(bab.value(row)),
+                    first_ns: fi.value(row),
+                    last_ns: la.value(row),
+                    tcp_flags: 0,
                 };
-                let n = |x: u64| ScalarValue::UInt64(Some(x));
-                top.push(
-                    v,
-                    Group {
-                        keys: vec![
-                            n(proto.value(row)),
-                            ip(a_ip),
-                            n(a_port.value(row)),
-                            ip(b_ip),
-                            n(b_port.value(row)),
-                            n(abp.value(row)),
-                            n(bap.value(row)),
-                            n(abb.value(row)),
-                            n(bab.value(row)),
-                            n(af.value(row)),
-                        ],
-                        flows: f,
-                        packets,
-                        bytes,
-                        first_ns: first,
-                        last_ns: last,
-                        tcp_flags: 0,
-                    },
-                );
+                sink.offer(g, || {
+                    let ip = |a: &FixedSizeBinaryArray| -> ScalarValue {
+                        ScalarValue::FixedSizeBinary(16, Some(a.value(row).to_vec()))
+                    };
+                    let n = |x: u64| ScalarValue::UInt64(Some(x));
+                    Ok(vec![
+                        n(proto.value(row)),
+                        ip(a_ip),
+                        n(a_port.value(row)),
+                        ip(b_ip),
+                        n(b_port.value(row)),
+                        n(abp.value(row)),
+                        n(bap.value(row)),
+                        n(abb.value(row)),
+                        n(bab.value(row)),
+                        n(af.value(row)),
+                    ])
+                })?;
             }
             Ok(true)
         })?;
-        let conversations = top
-            .into_sorted()
+        let Groups { groups, sums } = sink.finish();
+        let conversations = groups
             .into_iter()
             .map(|g| {
                 let k = |i: usize| scalar_u64(&g.keys[i]).unwrap_or(0);
@@ -830,14 +791,7 @@ pub struct Groups {
 
 /// How good a group is for `order`: larger is better (times are reversed,
 /// earliest first).
-pub(crate) fn order_value(
-    order: Order,
-    flows: u64,
-    packets: u64,
-    bytes: u64,
-    first: u64,
-    last: u64,
-) -> u64 {
+fn order_value(order: Order, flows: u64, packets: u64, bytes: u64, first: u64, last: u64) -> u64 {
     let ms = (last / 1_000_000).saturating_sub(first / 1_000_000);
     let per = |x: u64, scale: u128| {
         if ms == 0 {
@@ -856,6 +810,56 @@ pub(crate) fn order_value(
         Order::Tstart => u64::MAX - first,
         Order::Tend => u64::MAX - last,
         Order::Duration => ms,
+    }
+}
+
+/// Where every group of a result goes: the sums over all of them, and the
+/// top N (a group's keys are made only when it may enter).
+pub(crate) struct GroupSink {
+    order: Order,
+    top: TopN,
+    sums: Totals,
+}
+
+impl GroupSink {
+    pub(crate) fn new(order: Order, limit: Option<usize>) -> GroupSink {
+        GroupSink {
+            order,
+            top: TopN::new(order, limit),
+            sums: Totals::default(),
+        }
+    }
+
+    /// Counts `g` (its keys empty) and keeps it, with `keys()`, when it is
+    /// among the best so far.
+    pub(crate) fn offer(
+        &mut self,
+        mut g: Group,
+        keys: impl FnOnce() -> Result<Vec<ScalarValue>>,
+    ) -> Result<()> {
+        let sums = &mut self.sums;
+        if sums.flows == 0 || g.first_ns < sums.first_ns {
+            sums.first_ns = g.first_ns;
+        }
+        sums.last_ns = sums.last_ns.max(g.last_ns);
+        sums.flows += g.flows;
+        sums.packets = sums.packets.saturating_add(g.packets);
+        sums.bytes = sums.bytes.saturating_add(g.bytes);
+        let v = order_value(
+            self.order, g.flows, g.packets, g.bytes, g.first_ns, g.last_ns,
+        );
+        if self.top.wants(v) {
+            g.keys = keys()?;
+            self.top.push(v, g);
+        }
+        Ok(())
+    }
+
+    pub(crate) fn finish(self) -> Groups {
+        Groups {
+            groups: self.top.into_sorted(),
+            sums: self.sums,
+        }
     }
 }
 
@@ -897,13 +901,13 @@ impl Ord for Cand {
 }
 
 /// A bounded top N (all, when unbounded).
-pub(crate) struct TopN {
+struct TopN {
     limit: Option<usize>,
     heap: std::collections::BinaryHeap<Cand>,
 }
 
 impl TopN {
-    pub(crate) fn new(_order: Order, limit: Option<usize>) -> TopN {
+    fn new(_order: Order, limit: Option<usize>) -> TopN {
         TopN {
             limit,
             heap: std::collections::BinaryHeap::new(),
@@ -911,7 +915,7 @@ impl TopN {
     }
 
     /// Whether a group of value `v` may enter (ties are decided by keys).
-    pub(crate) fn wants(&self, v: u64) -> bool {
+    fn wants(&self, v: u64) -> bool {
         match self.limit {
             None => true,
             Some(0) => false,
@@ -919,7 +923,7 @@ impl TopN {
         }
     }
 
-    pub(crate) fn push(&mut self, v: u64, g: Group) {
+    fn push(&mut self, v: u64, g: Group) {
         self.heap.push(Cand { v, g });
         if let Some(n) = self.limit {
             if self.heap.len() > n {
@@ -928,7 +932,7 @@ impl TopN {
         }
     }
 
-    pub(crate) fn into_sorted(self) -> Vec<Group> {
+    fn into_sorted(self) -> Vec<Group> {
         // Ascending in `Ord` is best first (the order is reversed).
         self.heap
             .into_sorted_vec()

@@ -23,12 +23,14 @@ use arrow_array::cast::AsArray;
 use arrow_array::types::{TimestampNanosecondType, UInt64Type, UInt8Type};
 use arrow_array::{Array, RecordBatch, RecordBatchReader};
 use datafusion::common::ScalarValue;
-use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use datafusion::parquet::arrow::arrow_reader::{
+    ArrowReaderMetadata, ParquetRecordBatchReaderBuilder,
+};
 use datafusion::parquet::arrow::ProjectionMask;
 use filter::BatchFilter;
 use store::summary::{row_group, summary_path, summary_schema, CUTS, CUT_KEYS, ROW_GROUPS};
 
-use crate::engine::{mask_addr, Error, Group, Groups, Key, Order, Result, Totals};
+use crate::engine::{mask_addr, Error, Group, GroupSink, Groups, Key, Order, Result};
 
 /// How a request is answered from summaries: each alternative's cut (a
 /// row group, see [`row_group`]) and the summary files, one per flows file.
@@ -138,7 +140,7 @@ type Run = Vec<Entry>;
 /// pairs as a binary counter does, so every group moves O(log files)
 /// times, sequentially. A hash map over the groups was slower: with a
 /// window's hundred thousand groups it no longer fits the cache, and each
-/// row's lookup was a miss (110 ns a row).
+/// row's lookup was a miss (54 % of `-s srcip`'s time, BENCHMARKS.md).
 #[allow(clippy::too_many_arguments)]
 pub fn groups(
     plan: &Plan,
@@ -158,8 +160,9 @@ pub fn groups(
             let Some(path) = plan.summaries.get(i) else {
                 return Ok(runs.finish());
             };
+            let summary = Summary::open(path)?;
             for (alt, &cut) in alternatives.iter().zip(&plan.cuts) {
-                runs.push(file_run(path, cut, alt, predicate, flags)?);
+                runs.push(summary.run(cut, alt, predicate, flags)?);
             }
         }
     };
@@ -178,7 +181,7 @@ pub fn groups(
     for r in results {
         runs.push(r?);
     }
-    Ok(finish(runs.finish(), &alternatives[0], order, limit))
+    finish(runs.finish(), &alternatives[0], order, limit)
 }
 
 /// Sorted runs waiting to be merged: run `i` of the stack holds about
@@ -262,57 +265,85 @@ fn combine(run: &mut Run) {
     run.truncate(w);
 }
 
-/// The rows of `path`'s cut `cut` that pass `predicate`, keyed by
-/// `keys`, as a run.
-fn file_run(
-    path: &Path,
-    cut: usize,
-    keys: &[Key],
-    predicate: Option<&filter::Expr>,
-    flags: bool,
-) -> Result<Run> {
-    let err = |e: &dyn std::fmt::Display| Error(format!("summary {}: {e}", path.display()));
-    let file = File::open(path).map_err(|e| err(&e))?;
-    let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| err(&e))?;
-    if builder.schema().fields() != summary_schema().fields() {
-        return Err(err(&"not an eddy summary of this version"));
+fn summary_error(path: &Path, e: &dyn std::fmt::Display) -> Error {
+    Error(format!("summary {}: {e}", path.display()))
+}
+
+/// A summary file, its footer read once for every alternative.
+struct Summary<'a> {
+    path: &'a Path,
+    file: File,
+    metadata: ArrowReaderMetadata,
+}
+
+impl<'a> Summary<'a> {
+    fn open(path: &'a Path) -> Result<Summary<'a>> {
+        let err = |e: &dyn std::fmt::Display| summary_error(path, e);
+        let file = File::open(path).map_err(|e| err(&e))?;
+        let metadata = ArrowReaderMetadata::load(&file, Default::default()).map_err(|e| err(&e))?;
+        if metadata.schema().fields() != summary_schema().fields() {
+            return Err(err(&"not an eddy summary of this version"));
+        }
+        if metadata.metadata().num_row_groups() != ROW_GROUPS {
+            return Err(err(&"not one row group per cut"));
+        }
+        Ok(Summary {
+            path,
+            file,
+            metadata,
+        })
     }
-    if builder.metadata().num_row_groups() != ROW_GROUPS {
-        return Err(err(&"not one row group per cut"));
+
+    /// The rows of cut `cut` that pass `predicate`, keyed by `keys`, as a
+    /// run.
+    fn run(
+        &self,
+        cut: usize,
+        keys: &[Key],
+        predicate: Option<&filter::Expr>,
+        flags: bool,
+    ) -> Result<Run> {
+        let err = |e: &dyn std::fmt::Display| summary_error(self.path, e);
+        let file = self.file.try_clone().map_err(|e| err(&e))?;
+        let builder =
+            ParquetRecordBatchReaderBuilder::new_with_metadata(file, self.metadata.clone());
+        let mut wanted: Vec<&str> = keys.iter().map(Key::column).collect();
+        wanted.extend(["flows", "packets", "bytes", "first", "last", "tcp_flags"]);
+        if let Some(p) = predicate {
+            wanted.extend(filter::batch::required_columns(p));
+        }
+        let mask = ProjectionMask::columns(builder.parquet_schema(), wanted);
+        let reader = builder
+            .with_row_groups(vec![cut])
+            .with_projection(mask)
+            .with_batch_size(64 * 1024)
+            .build()
+            .map_err(|e| err(&e))?;
+        // Compiled for the projected columns' positions.
+        let predicate = predicate
+            .map(|p| BatchFilter::new(p, &reader.schema()))
+            .transpose()
+            .map_err(|e| err(&e))?;
+        let mut run = Run::new();
+        let mut sorted = true;
+        for batch in reader {
+            let batch = batch.map_err(|e| err(&e))?;
+            add_batch(
+                &batch,
+                keys,
+                predicate.as_ref(),
+                flags,
+                &mut run,
+                &mut sorted,
+            )
+            .map_err(|e| err(&e))?;
+        }
+        if !sorted {
+            run.sort_unstable_by_key(Entry::key);
+            combine(&mut run);
+        }
+        Ok(run)
     }
-    let mut wanted: Vec<&str> = keys.iter().map(Key::column).collect();
-    wanted.extend(["flows", "packets", "bytes", "first", "last", "tcp_flags"]);
-    if let Some(p) = predicate {
-        wanted.extend(filter::batch::required_columns(p));
-    }
-    let parquet_schema = builder.parquet_schema();
-    let leaves: Vec<usize> = (0..parquet_schema.num_columns())
-        .filter(|&i| wanted.contains(&parquet_schema.column(i).name()))
-        .collect();
-    let mask = ProjectionMask::leaves(parquet_schema, leaves);
-    let reader = builder
-        .with_row_groups(vec![cut])
-        .with_projection(mask)
-        .with_batch_size(64 * 1024)
-        .build()
-        .map_err(|e| err(&e))?;
-    // Compiled for the projected columns' positions.
-    let predicate = predicate
-        .map(|p| BatchFilter::new(p, &reader.schema()))
-        .transpose()
-        .map_err(|e| err(&e))?;
-    let predicate = predicate.as_ref();
-    let mut run = Run::new();
-    let mut sorted = true;
-    for batch in reader {
-        let batch = batch.map_err(|e| err(&e))?;
-        add_batch(&batch, keys, predicate, flags, &mut run, &mut sorted).map_err(|e| err(&e))?;
-    }
-    if !sorted {
-        run.sort_unstable_by_key(Entry::key);
-        combine(&mut run);
-    }
-    Ok(run)
 }
 
 /// A key column of a batch, typed once per batch.
@@ -414,47 +445,30 @@ fn add_batch(
 }
 
 /// The top groups and the sums, as the engine gives them.
-fn finish(run: Run, keys: &[Key], order: Order, limit: Option<usize>) -> Groups {
-    let mut sums = Totals::default();
-    let mut top = crate::engine::TopN::new(order, limit);
+fn finish(run: Run, keys: &[Key], order: Order, limit: Option<usize>) -> Result<Groups> {
+    let mut sink = GroupSink::new(order, limit);
     for a in run {
-        let (first, last) = (a.first.max(0) as u64, a.last.max(0) as u64);
-        if sums.flows == 0 || first < sums.first_ns {
-            sums.first_ns = first;
-        }
-        sums.last_ns = sums.last_ns.max(last);
-        sums.flows += a.flows;
-        sums.packets = sums.packets.saturating_add(a.packets);
-        sums.bytes = sums.bytes.saturating_add(a.bytes);
-        let v = crate::engine::order_value(order, a.flows, a.packets, a.bytes, first, last);
-        if !top.wants(v) {
-            continue;
-        }
-        let values = keys
-            .iter()
-            .enumerate()
-            .map(|(i, key)| match key.column() {
-                "src_ip" | "dst_ip" => {
-                    ScalarValue::FixedSizeBinary(16, Some(a.addr.to_be_bytes().to_vec()))
-                }
-                _ => ScalarValue::UInt8(Some((a.small >> (8 * i)) as u8)),
-            })
-            .collect();
-        top.push(
-            v,
-            Group {
-                keys: values,
-                flows: a.flows,
-                packets: a.packets,
-                bytes: a.bytes,
-                first_ns: first,
-                last_ns: last,
-                tcp_flags: a.tcp_flags,
-            },
-        );
+        let g = Group {
+            keys: Vec::new(),
+            flows: a.flows,
+            packets: a.packets,
+            bytes: a.bytes,
+            first_ns: a.first.max(0) as u64,
+            last_ns: a.last.max(0) as u64,
+            tcp_flags: a.tcp_flags,
+        };
+        sink.offer(g, || {
+            Ok(keys
+                .iter()
+                .enumerate()
+                .map(|(i, key)| match key.column() {
+                    "src_ip" | "dst_ip" => {
+                        ScalarValue::FixedSizeBinary(16, Some(a.addr.to_be_bytes().to_vec()))
+                    }
+                    _ => ScalarValue::UInt8(Some((a.small >> (8 * i)) as u8)),
+                })
+                .collect())
+        })?;
     }
-    Groups {
-        groups: top.into_sorted(),
-        sums,
-    }
+    Ok(sink.finish())
 }
