@@ -429,6 +429,73 @@ impl Expr {
             | Expr::Present { col } => out.push(*col),
         }
     }
+
+    /// The expression for records whose `col` lies in `lo..=hi`: each
+    /// comparison on `col` that the range settles becomes `True` or
+    /// `False`, and the `and`, `or` and `not` above it fold. A store
+    /// window whose times lie wholly inside a `-t` range thus needs no
+    /// time test at all, and one wholly outside becomes `False`. For
+    /// columns without nulls (a null fails every comparison).
+    pub fn within(&self, col: Column, lo: u64, hi: u64) -> Expr {
+        match self {
+            Expr::Cmp { col: c, op, value } if *c == col => {
+                match (
+                    all_in(*op, *value, lo, hi),
+                    all_in(op.negated(), *value, lo, hi),
+                ) {
+                    (true, _) => Expr::True,
+                    (_, true) => Expr::False,
+                    _ => self.clone(),
+                }
+            }
+            Expr::Not(e) => match e.within(col, lo, hi) {
+                Expr::True => Expr::False,
+                Expr::False => Expr::True,
+                e => Expr::not(e),
+            },
+            Expr::And(v) => {
+                let parts: Vec<Expr> = v.iter().map(|e| e.within(col, lo, hi)).collect();
+                if parts.contains(&Expr::False) {
+                    return Expr::False;
+                }
+                Expr::and(parts.into_iter().filter(|e| *e != Expr::True).collect())
+            }
+            Expr::Or(v) => {
+                let parts: Vec<Expr> = v.iter().map(|e| e.within(col, lo, hi)).collect();
+                if parts.contains(&Expr::True) {
+                    return Expr::True;
+                }
+                Expr::or(parts.into_iter().filter(|e| *e != Expr::False).collect())
+            }
+            e => e.clone(),
+        }
+    }
+}
+
+impl CmpOp {
+    /// The comparison that holds exactly where this one does not.
+    pub fn negated(self) -> CmpOp {
+        match self {
+            CmpOp::Eq => CmpOp::Ne,
+            CmpOp::Ne => CmpOp::Eq,
+            CmpOp::Lt => CmpOp::Ge,
+            CmpOp::Le => CmpOp::Gt,
+            CmpOp::Gt => CmpOp::Le,
+            CmpOp::Ge => CmpOp::Lt,
+        }
+    }
+}
+
+/// Whether `v op value` holds for every `v` in `lo..=hi`.
+fn all_in(op: CmpOp, value: u64, lo: u64, hi: u64) -> bool {
+    match op {
+        CmpOp::Eq => lo == value && hi == value,
+        CmpOp::Ne => value < lo || value > hi,
+        CmpOp::Lt => hi < value,
+        CmpOp::Le => hi <= value,
+        CmpOp::Gt => lo > value,
+        CmpOp::Ge => lo >= value,
+    }
 }
 
 fn join(parts: Vec<Expr>, and: bool) -> Expr {

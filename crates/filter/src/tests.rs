@@ -596,3 +596,85 @@ proptest! {
         }
     }
 }
+
+/// A random expression mixing comparisons on `first` and `last` with
+/// other leaves, and the operators.
+fn timed_expr() -> impl Strategy<Value = Expr> {
+    let time_col = prop_oneof![Just(Column::First), Just(Column::Last)];
+    let op = prop_oneof![
+        Just(CmpOp::Eq),
+        Just(CmpOp::Ne),
+        Just(CmpOp::Lt),
+        Just(CmpOp::Le),
+        Just(CmpOp::Gt),
+        Just(CmpOp::Ge),
+    ];
+    let leaf = prop_oneof![
+        (time_col, op, 0u64..40).prop_map(|(col, op, value)| cmp(col, op, value)),
+        (0u64..3).prop_map(|p| eq(Column::Proto, p)),
+        Just(Expr::True),
+        Just(Expr::False),
+    ];
+    leaf.prop_recursive(4, 24, 4, |inner| {
+        prop_oneof![
+            inner.clone().prop_map(Expr::not),
+            prop::collection::vec(inner.clone(), 1..4).prop_map(Expr::and),
+            prop::collection::vec(inner, 1..4).prop_map(Expr::or),
+        ]
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 2000, ..ProptestConfig::default() })]
+
+    #[test]
+    fn within_a_range_an_expression_keeps_its_answers(
+        e in timed_expr(),
+        bounds in (0u64..40, 0u64..40),
+        probes in prop::collection::vec((0u64..40, 0u64..40, 0u8..3), 1..12),
+    ) {
+        let (lo, hi) = (bounds.0.min(bounds.1), bounds.0.max(bounds.1));
+        let decided = e.within(Column::First, lo, hi);
+        let mut cols = Vec::new();
+        decided.columns(&mut cols);
+        // A range of one value settles every comparison on the column.
+        if lo == hi {
+            prop_assert!(!cols.contains(&Column::First), "{decided}");
+        }
+        for (first, last, proto) in probes {
+            let r = FlowRecord {
+                first_ns: lo + first % (hi - lo + 1),
+                last_ns: last,
+                proto,
+                ..FlowRecord::default()
+            };
+            prop_assert_eq!(decided.eval(&r), e.eval(&r), "{} -> {}", e, decided);
+        }
+    }
+}
+
+#[test]
+fn within_settles_what_the_range_decides() {
+    let start = cmp(Column::First, CmpOp::Ge, 100);
+    let end = cmp(Column::Last, CmpOp::Le, 200);
+    let e = Expr::and(vec![start.clone(), end.clone(), eq(Column::Proto, 6)]);
+    // Wholly after the start: the start test goes.
+    assert_eq!(
+        e.within(Column::First, 100, 150),
+        Expr::and(vec![end.clone(), eq(Column::Proto, 6)])
+    );
+    // Wholly before it: nothing passes.
+    assert_eq!(e.within(Column::First, 0, 99), Expr::False);
+    // Across it: unchanged.
+    assert_eq!(e.within(Column::First, 50, 150), e);
+    let either = Expr::or(vec![start.clone(), eq(Column::Proto, 6)]);
+    assert_eq!(either.within(Column::First, 120, 130), Expr::True);
+    assert_eq!(
+        Expr::not(start).within(Column::First, 120, 130),
+        Expr::False
+    );
+    assert_eq!(
+        Expr::and(vec![end.clone()]).within(Column::Last, 0, 200),
+        Expr::True
+    );
+}

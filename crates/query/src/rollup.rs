@@ -6,9 +6,11 @@
 //! hold each (address, protocol, flags) group's flow count, sums and time
 //! span: the groups, counters, times and totals are the same, and a
 //! summary has about a fifth of its window's rows and a few columns.
-//! [`plan`] decides; anything it refuses (a `-t` window, which filters on
-//! times; ports; `host`, which needs both addresses; a file without a
-//! summary) reads the flows through the engine.
+//! [`plan`] decides; anything it refuses (ports; `host`, which needs both
+//! addresses; counters; a file without a summary) reads the flows through
+//! the engine. Times are decided per window: a `-t` range that holds a
+//! window's flows wholly needs no time test there, and the windows it cuts
+//! through are read from their flows in the same pass.
 //!
 //! The summaries are read with parquet-rs, filtered with the filter
 //! crate's batch evaluator and added up as sorted runs merged in pairs
@@ -21,33 +23,59 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use arrow_array::cast::AsArray;
 use arrow_array::types::{TimestampNanosecondType, UInt64Type, UInt8Type};
-use arrow_array::{Array, RecordBatch, RecordBatchReader};
+use arrow_array::{Array, BooleanArray, RecordBatch, RecordBatchReader};
 use datafusion::common::ScalarValue;
 use datafusion::parquet::arrow::arrow_reader::{
     ArrowReaderMetadata, ParquetRecordBatchReaderBuilder,
 };
 use datafusion::parquet::arrow::ProjectionMask;
+use datafusion::parquet::file::metadata::{ParquetMetaDataReader, RowGroupMetaData};
+use datafusion::parquet::file::statistics::Statistics;
 use filter::BatchFilter;
 use store::summary::{row_group, summary_path, summary_schema, CUTS, CUT_KEYS, ROW_GROUPS};
 
 use crate::engine::{mask_addr, Error, Group, GroupSink, Groups, Key, Order, Result};
 
 /// How a request is answered from summaries: each alternative's cut (a
-/// row group, see [`row_group`]) and the summary files, one per flows file.
+/// row group, see [`row_group`]) and where each file's groups come from.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Plan {
     pub cuts: Vec<usize>,
-    pub summaries: Vec<PathBuf>,
+    pub sources: Vec<Source>,
+}
+
+/// Where one flows file's groups come from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Source {
+    /// The window's summary, under what is left of the filter once the
+    /// window's time span has settled its time comparisons (all of the
+    /// filter when it has none).
+    Summary { path: PathBuf, filter: filter::Expr },
+    /// The flows themselves, under the whole filter: a window that a
+    /// time comparison (a `-t` range) cuts through.
+    Flows { path: PathBuf },
 }
 
 /// Whether grouping `files`' flows that pass `filter` by `alternatives`
 /// (see [`crate::Engine::groups`]) can read summaries, and which.
+///
+/// The keys and the filter's other columns must fit one cut. Times (a
+/// `-t` range) are settled per window by the flows file's statistics
+/// ([`filter::Expr::within`]): a window wholly inside reads its summary, one
+/// wholly outside is skipped, one cut through reads its flows here. When
+/// no window reads its summary, or one has none, the answer is None (the
+/// engine reads the flows).
 pub fn plan(files: &[PathBuf], filter: &filter::Expr, alternatives: &[Vec<Key>]) -> Option<Plan> {
     if files.is_empty() || alternatives.is_empty() {
         return None;
     }
     let filter_columns = filter::batch::required_columns(filter);
-    let filter_addr = cut_of(&filter_columns)?;
+    let timed = filter_columns.iter().any(|c| TIMES.contains(c));
+    let untimed: Vec<&str> = filter_columns
+        .into_iter()
+        .filter(|c| !TIMES.contains(c))
+        .collect();
+    let filter_addr = cut_of(&untimed)?;
     let mut cuts = Vec::with_capacity(alternatives.len());
     for alt in alternatives {
         if alt.is_empty() || alt.len() > MAX_KEYS {
@@ -65,17 +93,100 @@ pub fn plan(files: &[PathBuf], filter: &filter::Expr, alternatives: &[Vec<Key>])
             (None, None) => 0,
         };
         // The address-only cut when nothing asks for protocol or flags.
-        let by_proto_flags = columns
-            .iter()
-            .chain(&filter_columns)
-            .any(|c| CUT_KEYS.contains(c));
+        let by_proto_flags = columns.iter().chain(&untimed).any(|c| CUT_KEYS.contains(c));
         cuts.push(row_group(side, by_proto_flags));
     }
-    let summaries = files
+    let mut sources = Vec::with_capacity(files.len());
+    for f in files {
+        let summary = summary_path(f).filter(|s| s.is_file())?;
+        let left = match timed {
+            true => match time_span(f) {
+                Some(span) => span.settle(filter),
+                None => filter.clone(),
+            },
+            false => filter.clone(),
+        };
+        // By the columns read, so that `duration` (`last - first`) counts.
+        let columns = filter::batch::required_columns(&left);
+        match left {
+            filter::Expr::False => {}
+            _ if columns.iter().any(|c| TIMES.contains(c)) => {
+                sources.push(Source::Flows { path: f.clone() })
+            }
+            left => sources.push(Source::Summary {
+                path: summary,
+                filter: left,
+            }),
+        }
+    }
+    let summaries = sources
         .iter()
-        .map(|f| summary_path(f).filter(|s| s.is_file()))
-        .collect::<Option<Vec<_>>>()?;
-    Some(Plan { cuts, summaries })
+        .filter(|s| matches!(s, Source::Summary { .. }))
+        .count();
+    if summaries == 0 && !sources.is_empty() {
+        return None;
+    }
+    Some(Plan { cuts, sources })
+}
+
+/// The time columns, which summaries hold only as each group's span.
+const TIMES: [&str; 2] = ["first", "last"];
+
+/// The range of a flows file's `first` and `last` values, from its row
+/// groups' statistics.
+#[derive(Clone, Copy, Debug)]
+struct TimeSpan {
+    first: (u64, u64),
+    last: (u64, u64),
+}
+
+impl TimeSpan {
+    /// `filter` for the flows of this span.
+    fn settle(&self, filter: &filter::Expr) -> filter::Expr {
+        use filter::Column;
+        filter
+            .within(Column::First, self.first.0, self.first.1)
+            .within(Column::Last, self.last.0, self.last.1)
+    }
+
+    fn union(self, o: TimeSpan) -> TimeSpan {
+        let u = |a: (u64, u64), b: (u64, u64)| (a.0.min(b.0), a.1.max(b.1));
+        TimeSpan {
+            first: u(self.first, o.first),
+            last: u(self.last, o.last),
+        }
+    }
+
+    /// A row group's span; None without statistics.
+    fn of_row_group(rg: &RowGroupMetaData) -> Option<TimeSpan> {
+        let range = |name: &str| -> Option<(u64, u64)> {
+            let column = rg
+                .columns()
+                .iter()
+                .find(|c| c.column_path().string() == name)?;
+            match column.statistics()? {
+                Statistics::Int64(s) => {
+                    let (lo, hi) = (*s.min_opt()?, *s.max_opt()?);
+                    Some((u64::try_from(lo).ok()?, u64::try_from(hi).ok()?))
+                }
+                _ => None,
+            }
+        };
+        Some(TimeSpan {
+            first: range("first")?,
+            last: range("last")?,
+        })
+    }
+}
+
+/// A flows file's time span; None when it cannot be read or has no
+/// statistics (the file then counts as cut through).
+fn time_span(path: &Path) -> Option<TimeSpan> {
+    let file = File::open(path).ok()?;
+    let meta = ParquetMetaDataReader::new().parse_and_finish(&file).ok()?;
+    let mut spans = meta.row_groups().iter().map(TimeSpan::of_row_group);
+    let first = spans.next()??;
+    spans.try_fold(first, |acc, s| Some(acc.union(s?)))
 }
 
 /// The most keys an alternative may have (an address, proto, flags).
@@ -151,22 +262,29 @@ pub fn groups(
     flags: bool,
     threads: usize,
 ) -> Result<Groups> {
-    let predicate = (!matches!(filter, filter::Expr::True)).then_some(filter);
     let next = AtomicUsize::new(0);
     let work = || -> Result<Run> {
         let mut runs = Runs::default();
         loop {
             let i = next.fetch_add(1, Ordering::Relaxed);
-            let Some(path) = plan.summaries.get(i) else {
-                return Ok(runs.finish());
-            };
-            let summary = Summary::open(path)?;
-            for (alt, &cut) in alternatives.iter().zip(&plan.cuts) {
-                runs.push(summary.run(cut, alt, predicate, flags)?);
+            match plan.sources.get(i) {
+                None => return Ok(runs.finish()),
+                Some(Source::Summary { path, filter }) => {
+                    let summary = Summary::open(path)?;
+                    let predicate = (!matches!(filter, filter::Expr::True)).then_some(filter);
+                    for (alt, &cut) in alternatives.iter().zip(&plan.cuts) {
+                        runs.push(summary.run(cut, alt, predicate, flags)?);
+                    }
+                }
+                Some(Source::Flows { path }) => {
+                    for run in flows_runs(path, alternatives, filter, flags)? {
+                        runs.push(run);
+                    }
+                }
             }
         }
     };
-    let threads = threads.clamp(1, plan.summaries.len());
+    let threads = threads.clamp(1, plan.sources.len().max(1));
     let results: Vec<Result<Run>> = std::thread::scope(|s| {
         let handles: Vec<_> = (0..threads).map(|_| s.spawn(work)).collect();
         handles
@@ -324,26 +442,74 @@ impl<'a> Summary<'a> {
             .map(|p| BatchFilter::new(p, &reader.schema()))
             .transpose()
             .map_err(|e| err(&e))?;
-        let mut run = Run::new();
-        let mut sorted = true;
+        let mut run = RunBuilder::default();
         for batch in reader {
             let batch = batch.map_err(|e| err(&e))?;
-            add_batch(
-                &batch,
-                keys,
-                predicate.as_ref(),
-                flags,
-                &mut run,
-                &mut sorted,
-            )
-            .map_err(|e| err(&e))?;
+            let pass = passed(&batch, predicate.as_ref()).map_err(|e| err(&e))?;
+            run.add_batch(&batch, keys, pass.as_ref(), flags)
+                .map_err(|e| err(&e))?;
         }
-        if !sorted {
-            run.sort_unstable_by_key(Entry::key);
-            combine(&mut run);
-        }
-        Ok(run)
+        Ok(run.finish())
     }
+}
+
+/// The runs of a flows file's rows that pass `filter`, one per
+/// alternative, read once for all of them (a window that a `-t` range
+/// cuts through). Row groups whose time span `filter` rules out are not
+/// read. Each row is one flow.
+fn flows_runs(
+    path: &Path,
+    alternatives: &[Vec<Key>],
+    filter: &filter::Expr,
+    flags: bool,
+) -> Result<Vec<Run>> {
+    let err = |e: &dyn std::fmt::Display| Error(format!("{}: {e}", path.display()));
+    let file = File::open(path).map_err(|e| err(&e))?;
+    let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| err(&e))?;
+    let row_groups: Vec<usize> = builder
+        .metadata()
+        .row_groups()
+        .iter()
+        .enumerate()
+        .filter(|(_, rg)| {
+            TimeSpan::of_row_group(rg).is_none_or(|s| s.settle(filter) != filter::Expr::False)
+        })
+        .map(|(i, _)| i)
+        .collect();
+    let mut wanted: Vec<&str> = alternatives.iter().flatten().map(Key::column).collect();
+    wanted.extend(["packets", "bytes", "first", "last", "tcp_flags"]);
+    wanted.extend(filter::batch::required_columns(filter));
+    let mask = ProjectionMask::columns(builder.parquet_schema(), wanted);
+    let reader = builder
+        .with_row_groups(row_groups)
+        .with_projection(mask)
+        .with_batch_size(64 * 1024)
+        .build()
+        .map_err(|e| err(&e))?;
+    let predicate = (!matches!(filter, filter::Expr::True))
+        .then(|| BatchFilter::new(filter, &reader.schema()))
+        .transpose()
+        .map_err(|e| err(&e))?;
+    let mut runs: Vec<RunBuilder> = alternatives.iter().map(|_| RunBuilder::default()).collect();
+    for batch in reader {
+        let batch = batch.map_err(|e| err(&e))?;
+        let pass = passed(&batch, predicate.as_ref()).map_err(|e| err(&e))?;
+        for (run, keys) in runs.iter_mut().zip(alternatives) {
+            run.add_batch(&batch, keys, pass.as_ref(), flags)
+                .map_err(|e| err(&e))?;
+        }
+    }
+    Ok(runs.into_iter().map(RunBuilder::finish).collect())
+}
+
+/// Which rows of `batch` pass `predicate` (None: all).
+fn passed(
+    batch: &RecordBatch,
+    predicate: Option<&BatchFilter>,
+) -> std::result::Result<Option<BooleanArray>, String> {
+    predicate
+        .map(|p| p.try_eval(batch).map_err(|e| e.to_string()))
+        .transpose()
 }
 
 /// A key column of a batch, typed once per batch.
@@ -352,96 +518,110 @@ enum KeyColumn<'a> {
     Small(&'a [u8], u32),
 }
 
-/// Appends the rows of `batch` that pass `predicate` to `run`, adding a
-/// row to the last entry when their keys are equal; `sorted` turns false
-/// when a key comes before the last one.
-fn add_batch(
-    batch: &RecordBatch,
-    keys: &[Key],
-    predicate: Option<&BatchFilter>,
-    flags: bool,
-    run: &mut Run,
-    sorted: &mut bool,
-) -> std::result::Result<(), String> {
-    let col = |name: &str| {
-        batch
-            .column_by_name(name)
-            .ok_or_else(|| format!("no column {name}"))
-    };
-    let pass = match predicate {
-        Some(p) => Some(p.try_eval(batch).map_err(|e| e.to_string())?),
-        None => None,
-    };
-    let flows = col("flows")?.as_primitive::<UInt64Type>().values();
-    let packets = col("packets")?.as_primitive::<UInt64Type>().values();
-    let bytes = col("bytes")?.as_primitive::<UInt64Type>().values();
-    let first = col("first")?
-        .as_primitive::<TimestampNanosecondType>()
-        .values();
-    let last = col("last")?
-        .as_primitive::<TimestampNanosecondType>()
-        .values();
-    let tcp_flags = col("tcp_flags")?.as_primitive::<UInt8Type>().values();
-    let mut key_columns = Vec::with_capacity(keys.len());
-    for (i, k) in keys.iter().enumerate() {
-        let a = col(k.column())?;
-        key_columns.push(match a.data_type() {
-            arrow_schema::DataType::FixedSizeBinary(16) => {
-                if a.null_count() > 0 {
-                    return Err("a null address in its own cut".into());
-                }
-                let mask = match k {
-                    Key::Masked { bits, v4, .. } => Some((*bits, *v4)),
-                    Key::Column(_) => None,
-                };
-                KeyColumn::Addr(a.as_fixed_size_binary(), mask)
-            }
-            arrow_schema::DataType::UInt8 => {
-                KeyColumn::Small(a.as_primitive::<UInt8Type>().values(), 8 * i as u32)
-            }
-            t => return Err(format!("a key of type {t}")),
-        });
-    }
-    for row in 0..batch.num_rows() {
-        if pass
-            .as_ref()
-            .is_some_and(|p| !p.value(row) || p.is_null(row))
-        {
-            continue;
+/// A run being built from rows in any order: rows with the key of the
+/// last entry are added to it as they come, and the run is sorted at the
+/// end if a key came before the last one.
+#[derive(Default)]
+struct RunBuilder {
+    run: Run,
+    unsorted: bool,
+}
+
+impl RunBuilder {
+    fn finish(mut self) -> Run {
+        if self.unsorted {
+            self.run.sort_unstable_by_key(Entry::key);
+            combine(&mut self.run);
         }
-        let mut e = Entry {
-            addr: 0,
-            small: 0,
-            tcp_flags: if flags { tcp_flags[row] } else { 0 },
-            flows: flows[row],
-            packets: packets[row],
-            bytes: bytes[row],
-            first: first[row],
-            last: last[row],
+        self.run
+    }
+
+    /// Adds the rows of `batch` that `pass` (all when None), keyed by
+    /// `keys`, adding a row to the last entry when their keys are equal. A
+    /// summary's rows carry their flow count; a flows file's rows, which
+    /// have no `flows` column, are one flow each.
+    fn add_batch(
+        &mut self,
+        batch: &RecordBatch,
+        keys: &[Key],
+        pass: Option<&BooleanArray>,
+        flags: bool,
+    ) -> std::result::Result<(), String> {
+        let col = |name: &str| {
+            batch
+                .column_by_name(name)
+                .ok_or_else(|| format!("no column {name}"))
         };
-        for k in &key_columns {
-            match k {
-                KeyColumn::Addr(a, mask) => {
-                    let mut v: [u8; 16] = [0; 16];
-                    v.copy_from_slice(a.value(row));
-                    if let Some((bits, v4)) = mask {
-                        v = mask_addr(v, *bits, *v4);
+        let flows = batch
+            .column_by_name("flows")
+            .map(|c| c.as_primitive::<UInt64Type>().values());
+        let packets = col("packets")?.as_primitive::<UInt64Type>().values();
+        let bytes = col("bytes")?.as_primitive::<UInt64Type>().values();
+        let first = col("first")?
+            .as_primitive::<TimestampNanosecondType>()
+            .values();
+        let last = col("last")?
+            .as_primitive::<TimestampNanosecondType>()
+            .values();
+        let tcp_flags = col("tcp_flags")?.as_primitive::<UInt8Type>().values();
+        let mut key_columns = Vec::with_capacity(keys.len());
+        for (i, k) in keys.iter().enumerate() {
+            let a = col(k.column())?;
+            key_columns.push(match a.data_type() {
+                arrow_schema::DataType::FixedSizeBinary(16) => {
+                    if a.null_count() > 0 {
+                        return Err("a null address in its own cut".into());
                     }
-                    e.addr = u128::from_be_bytes(v);
+                    let mask = match k {
+                        Key::Masked { bits, v4, .. } => Some((*bits, *v4)),
+                        Key::Column(_) => None,
+                    };
+                    KeyColumn::Addr(a.as_fixed_size_binary(), mask)
                 }
-                KeyColumn::Small(values, shift) => e.small |= u32::from(values[row]) << shift,
+                arrow_schema::DataType::UInt8 => {
+                    KeyColumn::Small(a.as_primitive::<UInt8Type>().values(), 8 * i as u32)
+                }
+                t => return Err(format!("a key of type {t}")),
+            });
+        }
+        for row in 0..batch.num_rows() {
+            if pass.is_some_and(|p| !p.value(row) || p.is_null(row)) {
+                continue;
+            }
+            let mut e = Entry {
+                addr: 0,
+                small: 0,
+                tcp_flags: if flags { tcp_flags[row] } else { 0 },
+                flows: flows.map_or(1, |f| f[row]),
+                packets: packets[row],
+                bytes: bytes[row],
+                first: first[row],
+                last: last[row],
+            };
+            for k in &key_columns {
+                match k {
+                    KeyColumn::Addr(a, mask) => {
+                        let mut v: [u8; 16] = [0; 16];
+                        v.copy_from_slice(a.value(row));
+                        if let Some((bits, v4)) = mask {
+                            v = mask_addr(v, *bits, *v4);
+                        }
+                        e.addr = u128::from_be_bytes(v);
+                    }
+                    KeyColumn::Small(values, shift) => e.small |= u32::from(values[row]) << shift,
+                }
+            }
+            match self.run.last_mut() {
+                Some(l) if l.key() == e.key() => l.add(&e),
+                Some(l) => {
+                    self.unsorted |= l.key() > e.key();
+                    self.run.push(e);
+                }
+                None => self.run.push(e),
             }
         }
-        match run.last_mut() {
-            Some(l) if l.key() == e.key() => l.add(&e),
-            Some(l) => {
-                *sorted &= l.key() < e.key();
-                run.push(e);
-            }
-            None => run.push(e),
-        }
+        Ok(())
     }
-    Ok(())
 }
 
 /// The top groups and the sums, as the engine gives them.

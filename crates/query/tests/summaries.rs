@@ -200,13 +200,126 @@ fn only_requests_a_summary_answers_read_it() {
     assert_eq!(plans(&keys("srcip"), "duration > 100"), None);
     assert_eq!(plans(&agg("srcip,dstip"), "any"), None);
     assert_eq!(plans(&agg("srcip,srcip4/16"), "any"), None);
-    let window = query::TimeWindow::parse("2026/01/01.00:00")
-        .unwrap()
-        .to_filter();
-    let f = filter::Expr::and(vec![filter::parse("proto tcp").unwrap().expr, window]);
-    assert_eq!(query::rollup::plan(&files, &f, &keys("srcip")), None);
+    // A `-t` range that holds every flow: the summaries, no time test.
+    let timed = |f: &str, w: &str| {
+        let window = query::TimeWindow::parse(w).unwrap().to_filter();
+        let f = filter::Expr::and(vec![filter::parse(f).unwrap().expr, window]);
+        query::rollup::plan(&files, &f, &keys("srcip"))
+    };
+    let plan = timed("proto tcp", "2026/01/01.00:00").unwrap();
+    assert_eq!(plan.cuts, vec![0]);
+    assert!(plan.sources.iter().all(|s| matches!(
+        s,
+        query::rollup::Source::Summary { filter, .. } if *filter == filter::parse("proto tcp").unwrap().expr
+    )));
+    // One that holds none: nothing to read.
+    let plan = timed("proto tcp", "2026/01/02.00:00").unwrap();
+    assert!(plan.sources.is_empty());
+    // One that cuts through the only window: the flows.
+    assert_eq!(timed("proto tcp", "2026/01/01.00:00:30"), None);
     // A window without its summary: the flows.
     std::fs::remove_file(store::summary::summary_path(&files[0]).unwrap()).unwrap();
     assert_eq!(plans(&keys("srcip"), "any"), None);
     let _ = std::fs::remove_dir_all(&root);
+}
+
+/// A store of one-minute windows: flows of a window start in the windows
+/// before it, so `-t` ranges hold some windows wholly and cut through
+/// others.
+fn minute_store(root: &std::path::Path, recs: &[record::FlowRecord]) -> Vec<std::path::PathBuf> {
+    let _ = std::fs::remove_dir_all(root);
+    let config = store::StoreConfig {
+        window_secs: 60,
+        ..store::StoreConfig::new(root)
+    };
+    let mut s = store::Store::open(config).unwrap();
+    // In arrival order, as a collector sees them: a window is closed once
+    // time has passed it.
+    let mut recs: Vec<&record::FlowRecord> = recs.iter().collect();
+    recs.sort_by_key(|r| r.last_ns);
+    for r in recs {
+        s.push("test", r.last_ns / 1_000_000_000 + 5, r).unwrap();
+    }
+    s.close_all().unwrap();
+    let files = store::list_files(root, None, None, 60).unwrap();
+    files.into_iter().map(|f| f.path).collect()
+}
+
+const TIMED_AGGREGATIONS: [&str; 2] = ["srcip", "srcip4/24,proto"];
+const TIMED_ORDERS: [&str; 3] = ["flows", "bytes", "tstart"];
+const TIMED_STATS: [&str; 3] = ["srcip/bytes", "ip/flows", "proto/packets"];
+
+#[test]
+fn time_ranges_read_summaries_of_the_windows_they_hold() {
+    let root = std::env::temp_dir().join(format!("eddy-query-timed-{}", std::process::id()));
+    let files = minute_store(&root, &records(3000));
+    assert!(files.len() >= 3, "{} windows", files.len());
+    let engine = query::Engine::new(&query::Config {
+        threads: 2,
+        ..Default::default()
+    })
+    .unwrap();
+    let base = BASE_MS / 1000;
+    let mut rng = Rng(11);
+    let (mut mixed, mut compared) = (0, 0);
+    for i in 0..120 {
+        let start = base - 5 + rng.below(200);
+        let end = match rng.below(4) {
+            0 => u64::MAX,
+            _ => start + rng.below(240),
+        };
+        let window = query::TimeWindow { start, end };
+        let text = summary_filter(&mut rng, "src", 1);
+        let f = filter::parse(&text).unwrap().expr;
+        let mut req = Request {
+            files: files.clone(),
+            filter: filter::Expr::and(vec![f, window.to_filter()]),
+            stats: vec![],
+            aggregate: None,
+            bidir: false,
+            order: None,
+            top: Some(*rng.pick(&[3, 1000])),
+            limit: None,
+            format: None,
+            quiet: false,
+            style: query::output::Style::default(),
+            summaries: true,
+        };
+        let alternatives: Vec<Vec<query::Key>> = if i % 2 == 0 {
+            let aggregation = *rng.pick(&TIMED_AGGREGATIONS);
+            let fields = parse_aggregation(aggregation).unwrap();
+            let order = *rng.pick(&TIMED_ORDERS);
+            req.order = Some(Order::parse(order).unwrap());
+            let keys = vec![fields.iter().map(|f| f.key.clone()).collect()];
+            req.aggregate = Some(fields);
+            keys
+        } else {
+            let stat = *rng.pick(&TIMED_STATS);
+            let stat = Stat::parse(stat).unwrap();
+            let alts = stat.keys.iter().map(|k| vec![k.clone()]).collect();
+            req.stats = vec![stat];
+            alts
+        };
+        if let Some(plan) = query::rollup::plan(&req.files, &req.filter, &alternatives) {
+            let flows = plan
+                .sources
+                .iter()
+                .filter(|s| matches!(s, query::rollup::Source::Flows { .. }))
+                .count();
+            if flows > 0 && flows < plan.sources.len() {
+                mixed += 1;
+            }
+        }
+        let from_summaries = run(&engine, &req);
+        req.summaries = false;
+        let from_flows = run(&engine, &req);
+        assert_eq!(from_summaries, from_flows, "`{text}` -t {start}-{end}");
+        compared += 1;
+    }
+    let _ = std::fs::remove_dir_all(&root);
+    assert_eq!(compared, 120);
+    assert!(
+        mixed >= 30,
+        "only {mixed} requests read both summaries and flows"
+    );
 }
