@@ -329,8 +329,16 @@ impl Engine {
         } else {
             config.threads
         };
+        // DataFusion reads files through object_store, which does each read
+        // on tokio's blocking pool. With the pool's default (up to 512
+        // threads, started as reads come) a query over 60 windows ran on 43
+        // threads; each thread's reads filled its own allocator heap, freed
+        // elsewhere and given back, so buffers landed on fresh pages: a
+        // fifth of `host X`'s time was the kernel zeroing them. Two per
+        // worker keep the heaps few and warm (BENCHMARKS.md).
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(threads)
+            .max_blocking_threads(2 * threads)
             .thread_name("eddy-query")
             .build()
             .map_err(|e| Error(format!("starting the query runtime: {e}")))?;
