@@ -631,20 +631,27 @@ proptest! {
     fn within_a_range_an_expression_keeps_its_answers(
         e in timed_expr(),
         bounds in (0u64..40, 0u64..40),
+        last_bounds in (0u64..40, 0u64..40),
         probes in prop::collection::vec((0u64..40, 0u64..40, 0u8..3), 1..12),
     ) {
         let (lo, hi) = (bounds.0.min(bounds.1), bounds.0.max(bounds.1));
-        let decided = e.within(Column::First, lo, hi);
+        let (last_lo, last_hi) = (last_bounds.0.min(last_bounds.1), last_bounds.0.max(last_bounds.1));
+        let decided = e
+            .within(Column::First, lo, hi)
+            .within(Column::Last, last_lo, last_hi);
         let mut cols = Vec::new();
         decided.columns(&mut cols);
         // A range of one value settles every comparison on the column.
         if lo == hi {
             prop_assert!(!cols.contains(&Column::First), "{decided}");
         }
+        if last_lo == last_hi {
+            prop_assert!(!cols.contains(&Column::Last), "{decided}");
+        }
         for (first, last, proto) in probes {
             let r = FlowRecord {
                 first_ns: lo + first % (hi - lo + 1),
-                last_ns: last,
+                last_ns: last_lo + last % (last_hi - last_lo + 1),
                 proto,
                 ..FlowRecord::default()
             };

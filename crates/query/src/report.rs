@@ -777,9 +777,7 @@ fn groups(
                 engine.threads(),
             ) {
                 Ok(g) => return Ok(g),
-                Err(e) => eprintln!(
-                    "eddy query: {e}; reading the flows instead (`eddy store summarize --force` rewrites summaries)"
-                ),
+                Err(e) => eprintln!("eddy query: {e}; reading the flows instead"),
             }
         }
     }

@@ -62,9 +62,11 @@ pub enum Source {
 /// The keys and the filter's other columns must fit one cut. Times (a
 /// `-t` range) are settled per window by the flows file's statistics
 /// ([`filter::Expr::within`]): a window wholly inside reads its summary, one
-/// wholly outside is skipped, one cut through reads its flows here. When
-/// no window reads its summary, or one has none, the answer is None (the
-/// engine reads the flows).
+/// wholly outside is skipped, one cut through reads its flows here. The
+/// answer is None (the engine reads the flows) when a window has no
+/// summary, or when fewer windows read their summaries than their flows:
+/// the engine reads flows faster, skipping pages by their times. When
+/// every window is skipped, the plan reads nothing.
 pub fn plan(files: &[PathBuf], filter: &filter::Expr, alternatives: &[Vec<Key>]) -> Option<Plan> {
     if files.is_empty() || alternatives.is_empty() {
         return None;
@@ -123,7 +125,7 @@ pub fn plan(files: &[PathBuf], filter: &filter::Expr, alternatives: &[Vec<Key>])
         .iter()
         .filter(|s| matches!(s, Source::Summary { .. }))
         .count();
-    if summaries == 0 && !sources.is_empty() {
+    if summaries < sources.len() - summaries {
         return None;
     }
     Some(Plan { cuts, sources })
@@ -243,11 +245,13 @@ impl Entry {
 /// Groups in key order, each key once.
 type Run = Vec<Entry>;
 
-/// [`crate::Engine::groups`] from the summaries of `plan`, on `threads`
-/// threads.
+/// [`crate::Engine::groups`] from the sources of `plan` (summaries, and the
+/// flows of windows a time range cuts through), on `threads` threads; the
+/// flows under `filter`.
 ///
 /// Each file's groups become a run sorted by key (a cut's rows are stored
-/// in address order, so most keys come sorted), and runs are merged in
+/// in address order, so most of a summary's keys come sorted; a flows
+/// file's come in time order and are sorted), and runs are merged in
 /// pairs as a binary counter does, so every group moves O(log files)
 /// times, sequentially. A hash map over the groups was slower: with a
 /// window's hundred thousand groups it no longer fits the cache, and each
@@ -291,7 +295,7 @@ pub fn groups(
             .into_iter()
             .map(|h| {
                 h.join()
-                    .unwrap_or_else(|_| Err(Error("a summary reader panicked".into())))
+                    .unwrap_or_else(|_| Err(Error("a summary or flows reader panicked".into())))
             })
             .collect()
     });
@@ -384,7 +388,10 @@ fn combine(run: &mut Run) {
 }
 
 fn summary_error(path: &Path, e: &dyn std::fmt::Display) -> Error {
-    Error(format!("summary {}: {e}", path.display()))
+    Error(format!(
+        "summary {}: {e} (`eddy store summarize --force` rewrites summaries)",
+        path.display()
+    ))
 }
 
 /// A summary file, its footer read once for every alternative.
@@ -486,6 +493,19 @@ fn flows_runs(
         .with_batch_size(64 * 1024)
         .build()
         .map_err(|e| err(&e))?;
+    // Another eddy's layout would make the typed column reads below fail.
+    let flow = schema::flow_schema();
+    for f in reader.schema().fields() {
+        if flow
+            .field_with_name(f.name())
+            .map_or(true, |g| g.data_type() != f.data_type())
+        {
+            return Err(err(&format!(
+                "column {} is not in this eddy's flow layout",
+                f.name()
+            )));
+        }
+    }
     let predicate = (!matches!(filter, filter::Expr::True))
         .then(|| BatchFilter::new(filter, &reader.schema()))
         .transpose()
@@ -525,15 +545,28 @@ enum KeyColumn<'a> {
 struct RunBuilder {
     run: Run,
     unsorted: bool,
+    /// The length at which an unsorted run is sorted and combined, so that
+    /// a flows file's rows (in time order) take memory by distinct key,
+    /// not by row.
+    compact_at: usize,
 }
+
+/// Entries an unsorted run holds at least before it is compacted.
+const COMPACT_MIN: usize = 1 << 16;
 
 impl RunBuilder {
     fn finish(mut self) -> Run {
+        self.compact();
+        self.run
+    }
+
+    fn compact(&mut self) {
         if self.unsorted {
             self.run.sort_unstable_by_key(Entry::key);
             combine(&mut self.run);
+            self.unsorted = false;
         }
-        self.run
+        self.compact_at = COMPACT_MIN.max(2 * self.run.len());
     }
 
     /// Adds the rows of `batch` that `pass` (all when None), keyed by
@@ -619,6 +652,9 @@ impl RunBuilder {
                 }
                 None => self.run.push(e),
             }
+            if self.run.len() >= self.compact_at.max(COMPACT_MIN) {
+                self.compact();
+            }
         }
         Ok(())
     }
@@ -651,4 +687,77 @@ fn finish(run: Run, keys: &[Key], order: Order, limit: Option<usize>) -> Result<
         })?;
     }
     Ok(sink.finish())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use arrow_array::{TimestampNanosecondArray, UInt64Array, UInt8Array};
+    use arrow_schema::{DataType, Field, Schema, TimeUnit};
+
+    use super::*;
+
+    /// Rows in any order, more than one compaction's worth: the run holds
+    /// each key once, with every row added up, as a map would.
+    #[test]
+    fn an_unsorted_run_compacts_to_the_sums_of_its_rows() {
+        let rows = 3 * COMPACT_MIN + 123;
+        let proto: Vec<u8> = (0..rows).map(|i| ((i * 7919) % 251) as u8).collect();
+        let packets: Vec<u64> = (0..rows as u64).collect();
+        let time = DataType::Timestamp(TimeUnit::Nanosecond, None);
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("proto", DataType::UInt8, false),
+            Field::new("packets", DataType::UInt64, false),
+            Field::new("bytes", DataType::UInt64, false),
+            Field::new("first", time.clone(), false),
+            Field::new("last", time, false),
+            Field::new("tcp_flags", DataType::UInt8, false),
+        ]));
+        let times: Vec<i64> = (0..rows as i64).collect();
+        let batch = RecordBatch::try_new(
+            schema,
+            vec![
+                Arc::new(UInt8Array::from(proto.clone())),
+                Arc::new(UInt64Array::from(packets.clone())),
+                Arc::new(UInt64Array::from(vec![1; rows])),
+                Arc::new(TimestampNanosecondArray::from(times.clone())),
+                Arc::new(TimestampNanosecondArray::from(times)),
+                Arc::new(UInt8Array::from(
+                    proto.iter().map(|p| 1 << (p % 8)).collect::<Vec<u8>>(),
+                )),
+            ],
+        )
+        .unwrap();
+        let keys = [Key::Column("proto".into())];
+        let mut run = RunBuilder::default();
+        // In slices, as batches come.
+        for start in (0..rows).step_by(10_000) {
+            let part = batch.slice(start, (rows - start).min(10_000));
+            run.add_batch(&part, &keys, None, true).unwrap();
+            assert!(run.run.len() < 2 * COMPACT_MIN + 10_000);
+        }
+        let run = run.finish();
+        // flows, packets, first, last, flags
+        type Sums = (u64, u64, i64, i64, u8);
+        let mut want = std::collections::BTreeMap::<u8, Sums>::new();
+        for (i, &p) in proto.iter().enumerate() {
+            let e = want.entry(p).or_insert((0, 0, i64::MAX, 0, 0));
+            e.0 += 1;
+            e.1 += packets[i];
+            e.2 = e.2.min(i as i64);
+            e.3 = e.3.max(i as i64);
+            e.4 |= 1 << (p % 8);
+        }
+        let got: Vec<(u8, Sums)> = run
+            .iter()
+            .map(|e| {
+                (
+                    e.small as u8,
+                    (e.flows, e.packets, e.first, e.last, e.tcp_flags),
+                )
+            })
+            .collect();
+        assert_eq!(got, want.into_iter().collect::<Vec<_>>());
+    }
 }
