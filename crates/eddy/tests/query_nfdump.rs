@@ -639,6 +639,18 @@ fn statistics_and_aggregates_print_nfdumps_rows(data: &Data) {
             ],
             false,
         ),
+        // A range that holds the whole store: the window summaries answer.
+        (
+            &[
+                "-t",
+                "2026/01/01-2026/01/02",
+                "-s",
+                "srcip/bytes",
+                "-n",
+                "20",
+            ],
+            false,
+        ),
         (
             &[
                 "-t",
