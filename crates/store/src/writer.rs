@@ -98,17 +98,20 @@ pub(crate) fn properties_from(
             nulls_first: false,
         }]))
         .set_created_by(format!("eddy {}", env!("CARGO_PKG_VERSION")));
-    // Times and byte counts are nearly unique per flow: a dictionary only
-    // costs time before parquet falls back from it. Times sorted within a
-    // row group compress best as deltas.
+    // Times are nearly unique per flow: a dictionary only costs time
+    // before parquet falls back from it. Times sorted within a row group
+    // compress best as deltas.
     for column in ["first", "last", "rev_first", "rev_last"] {
         props = props
             .set_column_dictionary_enabled(ColumnPath::from(column), false)
             .set_column_encoding(ColumnPath::from(column), Encoding::DELTA_BINARY_PACKED);
     }
-    for column in ["bytes", "rev_bytes"] {
-        props = props.set_column_dictionary_enabled(ColumnPath::from(column), false);
-    }
+    // Byte counts keep the default dictionary: flows of one or a few
+    // packets repeat a few thousand sizes per row group (6 % distinct on
+    // the bench traffic), so a query decompresses two-byte indices instead
+    // of eight-byte values; scans that read `bytes` got 8-16 % faster for
+    // 1 % larger files (BENCHMARKS.md). Where sizes are all distinct, the
+    // dictionary passes its page limit and the chunk falls back to PLAIN.
     // Format 2.0 pages let fixed-size binaries (addresses, MACs, the
     // exporter) be dictionary-encoded, which parquet-rs refuses for 1.0.
     // A row group's addresses repeat (hosts talk many times), and a query
