@@ -437,37 +437,54 @@ impl Expr {
     /// time test at all, and one wholly outside becomes `False`. For
     /// columns without nulls (a null fails every comparison).
     pub fn within(&self, col: Column, lo: u64, hi: u64) -> Expr {
-        match self {
+        self.settle(&|e| match e {
             Expr::Cmp { col: c, op, value } if *c == col => {
                 match (
                     all_in(*op, *value, lo, hi),
                     all_in(op.negated(), *value, lo, hi),
                 ) {
-                    (true, _) => Expr::True,
-                    (_, true) => Expr::False,
-                    _ => self.clone(),
+                    (true, _) => Some(true),
+                    (_, true) => Some(false),
+                    _ => None,
                 }
             }
-            Expr::Not(e) => match e.within(col, lo, hi) {
+            _ => None,
+        })
+    }
+
+    /// The expression with each test that `known` answers (`Some(true)`:
+    /// every record of a set passes it, `Some(false)`: none does) replaced
+    /// by `True` or `False`, and the `and`, `or` and `not` above folded.
+    /// `known` sees the leaves (comparisons, lists, nets, ...), never
+    /// `and`, `or` or `not`. The result selects the same records of the
+    /// set as the expression; `False` means none.
+    pub fn settle(&self, known: &dyn Fn(&Expr) -> Option<bool>) -> Expr {
+        match self {
+            Expr::True | Expr::False => self.clone(),
+            Expr::Not(e) => match e.settle(known) {
                 Expr::True => Expr::False,
                 Expr::False => Expr::True,
                 e => Expr::not(e),
             },
             Expr::And(v) => {
-                let parts: Vec<Expr> = v.iter().map(|e| e.within(col, lo, hi)).collect();
+                let parts: Vec<Expr> = v.iter().map(|e| e.settle(known)).collect();
                 if parts.contains(&Expr::False) {
                     return Expr::False;
                 }
                 Expr::and(parts.into_iter().filter(|e| *e != Expr::True).collect())
             }
             Expr::Or(v) => {
-                let parts: Vec<Expr> = v.iter().map(|e| e.within(col, lo, hi)).collect();
+                let parts: Vec<Expr> = v.iter().map(|e| e.settle(known)).collect();
                 if parts.contains(&Expr::True) {
                     return Expr::True;
                 }
                 Expr::or(parts.into_iter().filter(|e| *e != Expr::False).collect())
             }
-            e => e.clone(),
+            leaf => match known(leaf) {
+                Some(true) => Expr::True,
+                Some(false) => Expr::False,
+                None => leaf.clone(),
+            },
         }
     }
 }

@@ -685,3 +685,31 @@ fn within_settles_what_the_range_decides() {
         Expr::True
     );
 }
+
+#[test]
+fn settle_folds_the_leaves_it_is_told() {
+    let parse = |s: &str| crate::parse(s).unwrap().expr;
+    // Source addresses are known absent; nothing else is known.
+    let no_source = |e: &Expr| match e {
+        Expr::Net {
+            col: Column::SrcIp, ..
+        } => Some(false),
+        _ => None,
+    };
+    assert_eq!(parse("src ip 10.0.0.1").settle(&no_source), Expr::False);
+    assert_eq!(parse("not src ip 10.0.0.1").settle(&no_source), Expr::True);
+    assert_eq!(
+        parse("src ip 10.0.0.1 or proto tcp").settle(&no_source),
+        parse("proto tcp")
+    );
+    assert_eq!(
+        parse("host 10.0.0.1").settle(&no_source),
+        parse("dst ip 10.0.0.1")
+    );
+    assert_eq!(
+        parse("host 10.0.0.1 and proto udp").settle(&no_source),
+        parse("dst ip 10.0.0.1 and proto udp")
+    );
+    let e = parse("proto tcp and port 80");
+    assert_eq!(e.settle(&no_source), e);
+}

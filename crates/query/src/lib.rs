@@ -9,6 +9,8 @@
 //!   queries `eddy query` runs: totals, flow listings, groups for `-s`/`-A`;
 //! - [`rollup`]: `-s` and `-A` from the store's window summaries, when
 //!   their keys and filter fit a summary's columns;
+//! - [`prune`]: windows whose summaries rule out the filter's addresses,
+//!   left out before any query reads them;
 //! - [`output`]: nfdump's text (the `-s` table, `-A`/`fmt:` columns,
 //!   number scaling, summary lines).
 //!
@@ -17,6 +19,7 @@
 pub mod engine;
 pub mod lower;
 pub mod output;
+pub mod prune;
 pub mod report;
 pub mod rollup;
 pub mod select;

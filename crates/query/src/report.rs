@@ -239,6 +239,23 @@ pub struct Request {
 /// Runs the request, printing to `out`.
 pub fn run(engine: &Engine, req: &Request, out: &mut dyn Write) -> Result<()> {
     let start = Instant::now();
+    // Windows whose summaries rule out the filter's addresses are not read.
+    let (pruned, skipped);
+    let req = match req.summaries {
+        true => {
+            let (files, n) = crate::prune::by_addresses(&req.files, &req.filter);
+            skipped = n;
+            pruned = Request {
+                files,
+                ..req.clone()
+            };
+            &pruned
+        }
+        false => {
+            skipped = 0;
+            req
+        }
+    };
     let filter = crate::lower::lower(&req.filter);
     let io = |e: std::io::Error| Error(format!("writing output: {e}"));
     let listing = req.stats.is_empty() && req.aggregate.is_none() && !req.bidir;
@@ -402,13 +419,17 @@ pub fn run(engine: &Engine, req: &Request, out: &mut dyn Write) -> Result<()> {
             writeln!(out, "{}", output::time_window_line(&totals)).map_err(io)?;
         }
         let wall = start.elapsed().as_secs_f64();
-        writeln!(
+        write!(
             out,
             "Total flows passed: {}, files read: {}",
             totals.flows,
             req.files.len()
         )
         .map_err(io)?;
+        if skipped > 0 {
+            write!(out, ", windows skipped by their summaries: {skipped}").map_err(io)?;
+        }
+        writeln!(out).map_err(io)?;
         writeln!(
             out,
             "Wall: {wall:.4}s flows/second: {:.1}",

@@ -36,9 +36,13 @@ use arrow_array::{
 };
 use arrow_schema::{ArrowError, DataType, Field, Schema, SchemaRef};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use parquet::arrow::arrow_writer::compute_leaves;
 use parquet::arrow::{ArrowWriter, ProjectionMask};
 use parquet::basic::{Compression, ZstdLevel};
+use parquet::bloom_filter::Sbbf;
+use parquet::file::metadata::ParquetMetaDataReader;
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
+use parquet::schema::types::ColumnPath;
 
 use crate::layout::temp_name;
 use crate::Error;
@@ -74,6 +78,100 @@ pub fn row_group(side: usize, by_proto_flags: bool) -> usize {
     } else {
         CUTS.len() + side
     }
+}
+
+/// How often an address filter may say "maybe" for an address the window
+/// does not hold. Filters are folded to a power-of-two size that keeps
+/// the rate below this: for the bench window's 55k addresses a side, 64 KB
+/// and 1.6 % measured (1 % would take 128 KB); the two take 0.26 bytes a
+/// flow (BENCHMARKS.md).
+pub const ADDRESS_FILTER_FPP: f64 = 0.02;
+
+/// The column whose Bloom filter row group `rg` keeps: the address of an
+/// address-only cut (each cut's address set once; the finer cuts repeat
+/// it, and the other side's column is null).
+fn address_filter_column(rg: usize) -> Option<usize> {
+    (0..CUTS.len()).find(|&side| row_group(side, false) == rg)
+}
+
+/// The addresses of one side of a window, as its summary knows them: a
+/// Bloom filter over them (no false "no") and their range.
+pub struct AddressFilter {
+    bloom: Sbbf,
+    /// Lowest and highest address (big-endian integers); `min > max` for
+    /// a window without flows.
+    min: u128,
+    max: u128,
+}
+
+impl AddressFilter {
+    /// Whether a flow of the window may have `addr` on this side; false
+    /// means none has.
+    pub fn may_hold(&self, addr: u128) -> bool {
+        self.may_hold_range(addr, addr) && self.bloom.check(&addr.to_be_bytes()[..])
+    }
+
+    /// Whether a flow may have an address in `lo..=hi`; false means none has.
+    pub fn may_hold_range(&self, lo: u128, hi: u128) -> bool {
+        lo <= self.max && hi >= self.min
+    }
+}
+
+/// The address filters (`[source, destination]`) of the window whose flows
+/// file is `flows`, from its summary. None when the window has no summary
+/// or its summary was written before summaries kept filters
+/// (`eddy store summarize --force` rewrites it).
+pub fn address_filters(flows: &Path) -> Result<Option<[AddressFilter; 2]>, Error> {
+    let Some(path) = summary_path(flows) else {
+        return Ok(None);
+    };
+    let file = match File::open(&path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(Error::io("opening", &path, e)),
+    };
+    let meta = ParquetMetaDataReader::new()
+        .parse_and_finish(&file)
+        .map_err(|e| Error::parquet("reading", &path, e))?;
+    if meta.num_row_groups() != ROW_GROUPS {
+        return Err(Error::config(format!(
+            "{}: {} row groups where a summary has {ROW_GROUPS}",
+            path.display(),
+            meta.num_row_groups()
+        )));
+    }
+    let mut filters = Vec::with_capacity(CUTS.len());
+    for side in 0..CUTS.len() {
+        let rg = meta.row_group(row_group(side, false));
+        let column = rg.column(side);
+        if column.column_path().string() != CUTS[side] {
+            return Err(Error::config(format!(
+                "{}: column {side} is {}, not {}",
+                path.display(),
+                column.column_path(),
+                CUTS[side]
+            )));
+        }
+        let Some(bloom) = Sbbf::read_from_column_chunk(column, &file)
+            .map_err(|e| Error::parquet("reading", &path, e))?
+        else {
+            return Ok(None);
+        };
+        let bound = |b: Option<&[u8]>| b.and_then(|b| <[u8; 16]>::try_from(b).ok());
+        let stats = column.statistics();
+        let (min, max) = match (
+            bound(stats.and_then(|s| s.min_bytes_opt())),
+            bound(stats.and_then(|s| s.max_bytes_opt())),
+        ) {
+            (Some(lo), Some(hi)) => (u128::from_be_bytes(lo), u128::from_be_bytes(hi)),
+            // No bounds: the cut is empty, or the statistics are missing
+            // (then every address may be there).
+            _ if rg.num_rows() == 0 => (u128::MAX, 0),
+            _ => (0, u128::MAX),
+        };
+        filters.push(AddressFilter { bloom, min, max });
+    }
+    Ok(filters.try_into().ok())
 }
 
 /// The counters of one group.
@@ -365,21 +463,59 @@ impl Summary {
         // the two finer cuts alone: 2.26 MB for the bench window's 214k
         // groups, 2.95 MB without dictionaries for addresses, times and
         // bytes), and a window's summary is written once.
-        let props = WriterProperties::builder()
+        let mut props = WriterProperties::builder()
             .set_compression(Compression::ZSTD(
                 ZstdLevel::try_new(1).expect("a valid level"),
             ))
-            .set_statistics_enabled(EnabledStatistics::Chunk);
-        let props = props
-            .set_created_by(format!("eddy {}", env!("CARGO_PKG_VERSION")))
-            .build();
+            .set_statistics_enabled(EnabledStatistics::Chunk)
+            .set_created_by(format!("eddy {}", env!("CARGO_PKG_VERSION")));
+        // Bloom filters on the addresses, kept only for the address-only
+        // cuts (see `address_filter`): sized for at most a million, then
+        // folded down to the target rate for what was put in.
+        for column in CUTS {
+            props = props
+                .set_column_bloom_filter_max_ndv(ColumnPath::from(column), 1 << 20)
+                .set_column_bloom_filter_fpp(ColumnPath::from(column), ADDRESS_FILTER_FPP);
+        }
         let file = File::create(&temp).map_err(|e| Error::io("creating", &temp, e))?;
-        let mut writer = ArrowWriter::try_new(file, summary_schema(), Some(props))
+        let writer = ArrowWriter::try_new(file, summary_schema(), Some(props.build()))
+            .and_then(ArrowWriter::into_serialized_writer)
             .map_err(|e| Error::parquet("starting", &temp, e))?;
-        for b in &batches {
-            writer
-                .write(b)
-                .and_then(|_| writer.flush())
+        let (mut writer, factory) = writer;
+        for (rg, batch) in batches.iter().enumerate() {
+            let keep_filter = address_filter_column(rg);
+            let mut columns = factory
+                .create_column_writers(rg)
+                .map_err(|e| Error::parquet("writing", &temp, e))?;
+            let mut row_group = writer
+                .next_row_group()
+                .map_err(|e| Error::parquet("writing", &temp, e))?;
+            for (c, (column, field)) in columns
+                .iter_mut()
+                .zip(summary_schema().fields())
+                .enumerate()
+            {
+                for leaf in compute_leaves(field, batch.column(c))
+                    .map_err(|e| Error::parquet("writing", &temp, e))?
+                {
+                    column
+                        .write(&leaf)
+                        .map_err(|e| Error::parquet("writing", &temp, e))?;
+                }
+            }
+            for (c, column) in columns.into_iter().enumerate() {
+                let mut chunk = column
+                    .close()
+                    .map_err(|e| Error::parquet("writing", &temp, e))?;
+                if keep_filter != Some(c) {
+                    chunk.close_mut().bloom_filter = None;
+                }
+                chunk
+                    .append_to_row_group(&mut row_group)
+                    .map_err(|e| Error::parquet("writing", &temp, e))?;
+            }
+            row_group
+                .close()
                 .map_err(|e| Error::parquet("writing", &temp, e))?;
         }
         let file = writer

@@ -602,6 +602,57 @@ fn each_window_gets_a_summary_of_its_flows() {
         let got = summary_rows(&path, summary::row_group(cut, false));
         assert_eq!(got, by_addr, "cut {cut} by address");
     }
+    // The address filters hold every address of their side, rule out
+    // nearly every other, and know the side's range.
+    let sides = summary::address_filters(&files[0].path)
+        .unwrap()
+        .expect("a summary with address filters");
+    for r in &recs {
+        assert!(sides[0].may_hold(u128::from(r.src_ip)));
+        assert!(sides[1].may_hold(u128::from(r.dst_ip)));
+    }
+    let held: std::collections::HashSet<u128> = recs.iter().map(|r| u128::from(r.src_ip)).collect();
+    let (lo, hi) = (*held.iter().min().unwrap(), *held.iter().max().unwrap());
+    // Inside the range, so that only the Bloom filter can say no.
+    let absent: Vec<u128> = (lo..=hi + 5000).filter(|a| !held.contains(a)).collect();
+    let inside = absent.iter().filter(|&&a| a <= hi).count();
+    assert!(inside == 0 || absent.len() > inside);
+    let maybes = absent.iter().filter(|&&a| sides[0].may_hold(a)).count();
+    assert!(
+        maybes * 20 <= absent.len(),
+        "{maybes} of {} absent sources may be there",
+        absent.len()
+    );
+    assert!(sides[0].may_hold_range(lo, hi) && sides[0].may_hold_range(0, lo));
+    assert!(!sides[0].may_hold_range(hi + 1, u128::MAX) && !sides[0].may_hold_range(0, lo - 1));
+    assert!(!sides[1].may_hold(u128::from(Ipv6Addr::LOCALHOST)));
+    // A summary written before the filters (none in the file) gives none.
+    let plain = root.join("plain.parquet");
+    let mut writer = parquet::arrow::ArrowWriter::try_new(
+        std::fs::File::create(&plain).unwrap(),
+        summary::summary_schema(),
+        None,
+    )
+    .unwrap();
+    for rg in 0..summary::ROW_GROUPS {
+        let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(
+            std::fs::File::open(&path).unwrap(),
+        )
+        .unwrap()
+        .with_row_groups(vec![rg])
+        .build()
+        .unwrap();
+        for b in reader {
+            writer.write(&b.unwrap()).unwrap();
+        }
+        writer.flush().unwrap();
+    }
+    writer.close().unwrap();
+    let flows_of_plain = root.join("flows.plain.parquet");
+    std::fs::rename(&plain, root.join("summary.plain.parquet")).unwrap();
+    assert!(summary::address_filters(&flows_of_plain).unwrap().is_none());
+    std::fs::remove_file(root.join("summary.plain.parquet")).unwrap();
+    assert!(summary::address_filters(&flows_of_plain).unwrap().is_none());
     // Rewritten from the flows file, the summary is the same.
     let before = summary_rows(&path, 0);
     std::fs::remove_file(&path).unwrap();
