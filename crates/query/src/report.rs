@@ -243,7 +243,7 @@ pub fn run(engine: &Engine, req: &Request, out: &mut dyn Write) -> Result<()> {
     let (pruned, skipped);
     let req = match req.summaries {
         true => {
-            let (files, n) = crate::prune::by_addresses(&req.files, &req.filter);
+            let (files, n) = crate::prune::by_addresses(&req.files, &req.filter, engine.threads());
             skipped = n;
             pruned = Request {
                 files,
