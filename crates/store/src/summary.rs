@@ -20,6 +20,10 @@
 //! flows. The address-only cuts, which top talkers read, have half as many
 //! and are made from the others when the window closes, at no cost a row.
 //!
+//! The address column of each address-only cut carries a Parquet Bloom
+//! filter ([`address_filters`]), so that `eddy query` can skip the windows
+//! where none of a filter's addresses appears.
+//!
 //! The file is `summary.STAMP[.PART].parquet` (see [`summary_path`]); it
 //! is written, synced and renamed into place before its flows file, so a
 //! flows file in place has its summary. A store written before summaries
@@ -143,6 +147,14 @@ pub fn address_filters(flows: &Path) -> Result<Option<[AddressFilter; 2]>, Error
     let mut filters = Vec::with_capacity(CUTS.len());
     for side in 0..CUTS.len() {
         let rg = meta.row_group(row_group(side, false));
+        if rg.num_columns() <= side {
+            return Err(Error::config(format!(
+                "{}: {} columns where a summary has {}",
+                path.display(),
+                rg.num_columns(),
+                summary_schema().fields().len()
+            )));
+        }
         let column = rg.column(side);
         if column.column_path().string() != CUTS[side] {
             return Err(Error::config(format!(
@@ -152,8 +164,33 @@ pub fn address_filters(flows: &Path) -> Result<Option<[AddressFilter; 2]>, Error
                 CUTS[side]
             )));
         }
+        // parquet-rs trusts the footer's filter length (or, without one,
+        // the size the filter's header claims) and the filter's size (an
+        // empty one fails its lookups), so all are checked here. eddy
+        // always writes the length.
+        let file_len = file
+            .metadata()
+            .map_err(|e| Error::io("reading", &path, e))?
+            .len();
+        let (Some(offset), Some(len)) =
+            (column.bloom_filter_offset(), column.bloom_filter_length())
+        else {
+            return Ok(None);
+        };
+        let inside = u64::try_from(offset)
+            .ok()
+            .zip(u64::try_from(len).ok())
+            .is_some_and(|(o, l)| o.saturating_add(l) <= file_len);
+        if !inside {
+            return Err(Error::config(format!(
+                "{}: the {} filter lies outside the file",
+                path.display(),
+                CUTS[side]
+            )));
+        }
         let Some(bloom) = Sbbf::read_from_column_chunk(column, &file)
             .map_err(|e| Error::parquet("reading", &path, e))?
+            .filter(|b| b.num_blocks() > 0)
         else {
             return Ok(None);
         };
@@ -470,7 +507,8 @@ impl Summary {
             .set_statistics_enabled(EnabledStatistics::Chunk)
             .set_created_by(format!("eddy {}", env!("CARGO_PKG_VERSION")));
         // Bloom filters on the addresses, kept only for the address-only
-        // cuts (see `address_filter`): sized for at most a million, then
+        // cuts (see `address_filter_column`): sized for at most a million
+        // (more make more false positives), then
         // folded down to the target rate for what was put in.
         for column in CUTS {
             props = props

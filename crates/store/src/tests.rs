@@ -545,6 +545,8 @@ fn each_window_gets_a_summary_of_its_flows() {
     let mut recs = Vec::new();
     for i in 0..700u64 {
         let mut r = record(i % 97);
+        // Spread out, so that addresses a window lacks lie between its own.
+        r.src_ip = Ipv6Addr::from(0xffff_0a00_0000 + 7 * u128::from(i % 97));
         r.proto = [6, 17, 1][(i % 3) as usize];
         r.tcp_flags = (i % 5) as u8;
         r.packets = i + 1;
@@ -616,7 +618,7 @@ fn each_window_gets_a_summary_of_its_flows() {
     // Inside the range, so that only the Bloom filter can say no.
     let absent: Vec<u128> = (lo..=hi + 5000).filter(|a| !held.contains(a)).collect();
     let inside = absent.iter().filter(|&&a| a <= hi).count();
-    assert!(inside == 0 || absent.len() > inside);
+    assert!(inside > 500, "{inside} absent sources inside the range");
     let maybes = absent.iter().filter(|&&a| sides[0].may_hold(a)).count();
     assert!(
         maybes * 20 <= absent.len(),
@@ -626,6 +628,17 @@ fn each_window_gets_a_summary_of_its_flows() {
     assert!(sides[0].may_hold_range(lo, hi) && sides[0].may_hold_range(0, lo));
     assert!(!sides[0].may_hold_range(hi + 1, u128::MAX) && !sides[0].may_hold_range(0, lo - 1));
     assert!(!sides[1].may_hold(u128::from(Ipv6Addr::LOCALHOST)));
+    // Only the address-only cuts keep a filter, on their own side.
+    let meta = parquet::file::metadata::ParquetMetaDataReader::new()
+        .parse_and_finish(&std::fs::File::open(&path).unwrap())
+        .unwrap();
+    for rg in 0..summary::ROW_GROUPS {
+        for side in 0..2 {
+            let kept = rg == summary::row_group(side, false);
+            let offset = meta.row_group(rg).column(side).bloom_filter_offset();
+            assert_eq!(offset.is_some(), kept, "row group {rg}, column {side}");
+        }
+    }
     // A summary written before the filters (none in the file) gives none.
     let plain = root.join("plain.parquet");
     let mut writer = parquet::arrow::ArrowWriter::try_new(
@@ -671,5 +684,48 @@ fn each_window_gets_a_summary_of_its_flows() {
     .unwrap();
     assert_eq!((r.files_removed, r.bytes_removed), (1, on_disk));
     assert!(!path.exists() && !files[0].path.exists());
+    let _ = std::fs::remove_dir_all(&root);
+}
+
+/// A summary damaged anywhere gives address filters, none, or an error:
+/// never a panic (store files are read as untrusted input).
+#[test]
+fn damaged_summaries_never_panic_the_address_filters() {
+    let root = temp_root("damaged-summary");
+    let mut store = Store::open(config(&root)).unwrap();
+    for i in 0..300u64 {
+        let mut r = record(i);
+        r.dst_ip = Ipv6Addr::from(0xffff_c000_0200 + u128::from(i % 13));
+        store.push("r", 1_764_289_510, &r).unwrap();
+    }
+    let files = store.close_all().unwrap();
+    let flows = &files[0].path;
+    let path = summary::summary_path(flows).unwrap();
+    let good = std::fs::read(&path).unwrap();
+    assert!(summary::address_filters(flows).unwrap().is_some());
+    let footer_from = good.len().saturating_sub(3000);
+    let mut outcomes = [0usize; 3];
+    // Every byte of the footer (and the filters before it) three ways, and
+    // every fifth byte of the pages.
+    for at in (0..good.len()).filter(|&at| at >= footer_from || at % 5 == 0) {
+        let flips: &[u8] = if at >= footer_from {
+            &[0x01, 0x80, 0xff]
+        } else {
+            &[0xff]
+        };
+        for &x in flips {
+            let mut bad = good.clone();
+            bad[at] ^= x;
+            std::fs::write(&path, &bad).unwrap();
+            let got = std::panic::catch_unwind(|| summary::address_filters(flows));
+            match got {
+                Ok(Ok(Some(_))) => outcomes[0] += 1,
+                Ok(Ok(None)) => outcomes[1] += 1,
+                Ok(Err(_)) => outcomes[2] += 1,
+                Err(_) => panic!("byte {at} ^ {x:#04x} of {} panicked", good.len()),
+            }
+        }
+    }
+    assert!(outcomes[0] > 0 && outcomes[2] > 0, "{outcomes:?}");
     let _ = std::fs::remove_dir_all(&root);
 }
