@@ -36,9 +36,10 @@ enum StoreCommand {
         #[arg(long, default_value_t = store::DEFAULT_WINDOW_SECS)]
         window: u64,
     },
-    /// Write the window summaries that `eddy query -s/-A` reads (the
-    /// collector writes them with each window; this adds them to windows
-    /// stored before, or rewrites them all with --force).
+    /// Write the window summaries that `eddy query` reads for `-s`/`-A`
+    /// and to skip windows by address (the collector writes them with
+    /// each window; this adds them to windows stored before, rewrites
+    /// those written before the address filters, or all with --force).
     Summarize {
         #[arg(short = 'w', long = "store", value_name = "DIR")]
         store: PathBuf,
@@ -91,8 +92,11 @@ pub fn run(args: StoreArgs) -> Result<()> {
                 .with_context(|| format!("listing {}", root.display()))?;
             let (mut written, mut kept) = (0, 0);
             for f in &files {
-                let exists = store::summary::summary_path(&f.path).is_some_and(|p| p.is_file());
-                if exists && !force {
+                // A summary from before the address filters is rewritten
+                // too, so that queries can skip its window by address.
+                let current = store::summary::summary_path(&f.path).is_some_and(|p| p.is_file())
+                    && matches!(store::summary::address_filters(&f.path), Ok(Some(_)));
+                if current && !force {
                     kept += 1;
                     continue;
                 }

@@ -1,4 +1,4 @@
-//! `eddy store expire` and `eddy store info` on a collected store.
+//! `eddy store expire`, `info` and `summarize` on a collected store.
 
 mod common;
 
@@ -54,4 +54,59 @@ fn expire_removes_old_windows_then_by_size() {
         .unwrap();
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stderr).contains("unknown unit 'y'"));
+}
+
+/// `eddy store summarize` writes the summaries a store lacks, and `eddy
+/// query` skips a window whose summary rules out the filter's address.
+#[test]
+fn summaries_are_added_and_skip_windows_by_address() {
+    let dir = TempDir::new("store-summarize");
+    let ipfix = dir.0.join("x.ipfix");
+    let store = dir.0.join("store");
+    let ok = |cmd: &mut std::process::Command| {
+        let out = cmd.output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    ok(eddy()
+        .args(["meter", "-q", "-o", "csv", "-r"])
+        .arg(test_data().join("sample.pcap"))
+        .arg("--ipfix")
+        .arg(format!("file:{}", ipfix.display())));
+    ok(eddy()
+        .args(["collect", "-r"])
+        .arg(&ipfix)
+        .arg("-w")
+        .arg(&store));
+    let files = store::list_files(&store, None, None, 300).unwrap();
+    let summary = store::summary::summary_path(&files[0].path).unwrap();
+    let out = ok(eddy().args(["store", "summarize", "-w"]).arg(&store));
+    assert_eq!(out.trim(), "summaries written 0, already there 1");
+    std::fs::remove_file(&summary).unwrap();
+    let absent = "host 192.0.2.99";
+    let read = ok(eddy().args(["query", "-R"]).arg(&store).arg(absent));
+    assert!(read.contains("files read: 1\n"), "{read}");
+    let out = ok(eddy().args(["store", "summarize", "-w"]).arg(&store));
+    assert_eq!(out.trim(), "summaries written 1, already there 0");
+    let skipped = ok(eddy().args(["query", "-R"]).arg(&store).arg(absent));
+    assert!(
+        skipped.contains("files read: 0, windows skipped by their summaries: 1"),
+        "{skipped}"
+    );
+    // A host the window holds is read as before.
+    let host = ok(eddy()
+        .args(["query", "-q", "-N", "-c", "1", "-o", "fmt:%sa", "-R"])
+        .arg(&store));
+    let present = format!("host {}", host.trim());
+    let listed = ok(eddy().args(["query", "-R"]).arg(&store).arg(&present));
+    assert!(listed.contains("files read: 1\n"), "{listed}");
+    let off = ok(eddy()
+        .args(["query", "--no-summaries", "-R"])
+        .arg(&store)
+        .arg(absent));
+    assert!(off.contains("files read: 1\n"), "{off}");
 }
