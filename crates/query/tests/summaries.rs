@@ -359,6 +359,9 @@ fn time_ranges_read_summaries_of_the_windows_they_hold() {
     );
 }
 
+const ADDRESS_STATS: [&str; 3] = ["dstport/bytes", "srcip", "proto/flows"];
+const ADDRESS_AGGREGATIONS: [&str; 2] = ["srcip,dstport", "proto"];
+
 /// A filter that tests addresses (each window holds only some of them),
 /// now and then combined with one from the whole grammar.
 fn address_filter(rng: &mut Rng, depth: u32) -> String {
@@ -447,14 +450,10 @@ fn address_filters_leave_out_windows_without_the_addresses() {
         };
         match i % 3 {
             0 => req.format = Some(OutputFormat::parse("csv").unwrap()),
-            1 => {
-                req.stats = vec![
-                    Stat::parse(*rng.pick(&["dstport/bytes", "srcip", "proto/flows"])).unwrap(),
-                ]
-            }
+            1 => req.stats = vec![Stat::parse(rng.pick::<&str>(&ADDRESS_STATS)).unwrap()],
             _ => {
                 req.aggregate =
-                    Some(parse_aggregation(*rng.pick(&["srcip,dstport", "proto"])).unwrap());
+                    Some(parse_aggregation(rng.pick::<&str>(&ADDRESS_AGGREGATIONS)).unwrap());
                 req.order = Some(Order::parse("bytes").unwrap());
             }
         }

@@ -145,7 +145,7 @@ pub fn address_filters(flows: &Path) -> Result<Option<[AddressFilter; 2]>, Error
         )));
     }
     let mut filters = Vec::with_capacity(CUTS.len());
-    for side in 0..CUTS.len() {
+    for (side, name) in CUTS.iter().enumerate() {
         let rg = meta.row_group(row_group(side, false));
         if rg.num_columns() <= side {
             return Err(Error::config(format!(
@@ -156,12 +156,12 @@ pub fn address_filters(flows: &Path) -> Result<Option<[AddressFilter; 2]>, Error
             )));
         }
         let column = rg.column(side);
-        if column.column_path().string() != CUTS[side] {
+        if column.column_path().string() != *name {
             return Err(Error::config(format!(
                 "{}: column {side} is {}, not {}",
                 path.display(),
                 column.column_path(),
-                CUTS[side]
+                name
             )));
         }
         // parquet-rs trusts the footer's filter length (or, without one,
@@ -185,7 +185,7 @@ pub fn address_filters(flows: &Path) -> Result<Option<[AddressFilter; 2]>, Error
             return Err(Error::config(format!(
                 "{}: the {} filter lies outside the file",
                 path.display(),
-                CUTS[side]
+                name
             )));
         }
         let Some(bloom) = Sbbf::read_from_column_chunk(column, &file)
