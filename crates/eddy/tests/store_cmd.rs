@@ -4,20 +4,21 @@ mod common;
 
 use common::{eddy, test_data, TempDir};
 
-#[test]
-fn expire_removes_old_windows_then_by_size() {
-    let dir = TempDir::new("store-expire");
+/// The command's output; it must succeed.
+fn ok(cmd: &mut std::process::Command) -> String {
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// A store collected in `dir` from `sample.pcap`'s flows.
+fn collected_store(dir: &TempDir) -> std::path::PathBuf {
     let ipfix = dir.0.join("x.ipfix");
     let store = dir.0.join("store");
-    let ok = |cmd: &mut std::process::Command| {
-        let out = cmd.output().unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).unwrap()
-    };
     ok(eddy()
         .args(["meter", "-q", "-o", "csv", "-r"])
         .arg(test_data().join("sample.pcap"))
@@ -28,6 +29,13 @@ fn expire_removes_old_windows_then_by_size() {
         .arg(&ipfix)
         .arg("-w")
         .arg(&store));
+    store
+}
+
+#[test]
+fn expire_removes_old_windows_then_by_size() {
+    let dir = TempDir::new("store-expire");
+    let store = collected_store(&dir);
     // A copy of the window as if it had been written in 2020.
     let files = store::list_files(&store, None, None, 300).unwrap();
     assert_eq!(files.len(), 1);
@@ -61,27 +69,7 @@ fn expire_removes_old_windows_then_by_size() {
 #[test]
 fn summaries_are_added_and_skip_windows_by_address() {
     let dir = TempDir::new("store-summarize");
-    let ipfix = dir.0.join("x.ipfix");
-    let store = dir.0.join("store");
-    let ok = |cmd: &mut std::process::Command| {
-        let out = cmd.output().unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).unwrap()
-    };
-    ok(eddy()
-        .args(["meter", "-q", "-o", "csv", "-r"])
-        .arg(test_data().join("sample.pcap"))
-        .arg("--ipfix")
-        .arg(format!("file:{}", ipfix.display())));
-    ok(eddy()
-        .args(["collect", "-r"])
-        .arg(&ipfix)
-        .arg("-w")
-        .arg(&store));
+    let store = collected_store(&dir);
     let files = store::list_files(&store, None, None, 300).unwrap();
     let summary = store::summary::summary_path(&files[0].path).unwrap();
     let out = ok(eddy().args(["store", "summarize", "-w"]).arg(&store));

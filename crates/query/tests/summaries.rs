@@ -10,16 +10,21 @@ use common::*;
 use query::report::{parse_aggregation, Request};
 use query::{Order, OutputFormat, Stat};
 
+/// `a and b`, `a or b` or `not a`.
+fn combined(rng: &mut Rng, a: &str, b: &str) -> String {
+    match rng.below(3) {
+        0 => format!("({a}) and ({b})"),
+        1 => format!("({a}) or ({b})"),
+        _ => format!("not ({a})"),
+    }
+}
+
 /// A filter over the columns a summary holds, from the grammar.
 fn summary_filter(rng: &mut Rng, side: &str, depth: u32) -> String {
     if depth > 0 && rng.below(3) == 0 {
         let a = summary_filter(rng, side, depth - 1);
         let b = summary_filter(rng, side, depth - 1);
-        return match rng.below(3) {
-            0 => format!("({a}) and ({b})"),
-            1 => format!("({a}) or ({b})"),
-            _ => format!("not ({a})"),
-        };
+        return combined(rng, &a, &b);
     }
     match rng.below(5) {
         0 => format!("{side} ip {}", rng.pick(ADDRS)),
@@ -34,6 +39,32 @@ fn summary_filter(rng: &mut Rng, side: &str, depth: u32) -> String {
         ),
         _ => rng.pick(&["ipv4", "ipv6", "any"]).to_string(),
     }
+}
+
+/// A plain listing of `files` under `filter`, summaries on.
+fn listing(files: &[std::path::PathBuf], filter: filter::Expr) -> Request {
+    Request {
+        files: files.to_vec(),
+        filter,
+        stats: vec![],
+        aggregate: None,
+        bidir: false,
+        order: None,
+        top: None,
+        limit: None,
+        format: None,
+        quiet: false,
+        style: query::output::Style::default(),
+        summaries: true,
+    }
+}
+
+fn two_threads() -> query::Engine {
+    query::Engine::new(&query::Config {
+        threads: 2,
+        ..Default::default()
+    })
+    .unwrap()
 }
 
 fn run(engine: &query::Engine, req: &Request) -> String {
@@ -61,11 +92,7 @@ fn summaries_answer_as_the_flows_do() {
     for f in &files {
         assert!(store::summary::summary_path(f).unwrap().is_file());
     }
-    let engine = query::Engine::new(&query::Config {
-        threads: 2,
-        ..Default::default()
-    })
-    .unwrap();
+    let engine = two_threads();
     let stats = [
         ("srcip", "src"),
         ("dstip", "dst"),
@@ -102,18 +129,8 @@ fn summaries_answer_as_the_flows_do() {
         let order: &&str = rng.pick(&orders);
         let order = Order::parse(order).unwrap();
         let mut req = Request {
-            files: files.clone(),
-            filter: f.expr,
-            stats: vec![],
-            aggregate: None,
-            bidir: false,
-            order: None,
             top: Some(*rng.pick(&[1, 3, 10, 1000])),
-            limit: None,
-            format: None,
-            quiet: false,
-            style: query::output::Style::default(),
-            summaries: true,
+            ..listing(&files, f.expr)
         };
         let alternatives = if i % 3 == 0 {
             let (a, _) = rng.pick(&aggregations);
@@ -286,11 +303,7 @@ fn time_ranges_read_summaries_of_the_windows_they_hold() {
     }
     let files = minute_store(&root, &recs);
     assert!(files.len() >= 10, "{} windows", files.len());
-    let engine = query::Engine::new(&query::Config {
-        threads: 2,
-        ..Default::default()
-    })
-    .unwrap();
+    let engine = two_threads();
     let base = BASE_MS / 1000;
     let mut rng = Rng(11);
     let mut mixed = 0;
@@ -311,18 +324,8 @@ fn time_ranges_read_summaries_of_the_windows_they_hold() {
         };
         let f = f.expr;
         let mut req = Request {
-            files: files.clone(),
-            filter: filter::Expr::and(vec![f, window.to_filter()]),
-            stats: vec![],
-            aggregate: None,
-            bidir: false,
-            order: None,
             top: Some(*rng.pick(&[3, 1000])),
-            limit: None,
-            format: None,
-            quiet: false,
-            style: query::output::Style::default(),
-            summaries: true,
+            ..listing(&files, filter::Expr::and(vec![f, window.to_filter()]))
         };
         let alternatives: Vec<Vec<query::Key>> = if i % 2 == 0 {
             let fields = parse_aggregation(key).unwrap();
@@ -371,11 +374,7 @@ fn address_filter(rng: &mut Rng, depth: u32) -> String {
             0 => random_filter(rng, 0),
             _ => address_filter(rng, depth - 1),
         };
-        return match rng.below(3) {
-            0 => format!("({a}) and ({b})"),
-            1 => format!("({a}) or ({b})"),
-            _ => format!("not ({a})"),
-        };
+        return combined(rng, &a, &b);
     }
     match rng.below(6) {
         0 => format!("host {}", rng.pick(ADDRS)),
@@ -419,11 +418,7 @@ fn address_filters_leave_out_windows_without_the_addresses() {
     }
     let files = minute_store(&root, &recs);
     assert!(files.len() >= 8, "{} windows", files.len());
-    let engine = query::Engine::new(&query::Config {
-        threads: 2,
-        ..Default::default()
-    })
-    .unwrap();
+    let engine = two_threads();
     let mut rng = Rng(23);
     let (mut pruned, mut emptied) = (0, 0);
     for i in 0..150 {
@@ -434,20 +429,7 @@ fn address_filters_leave_out_windows_without_the_addresses() {
         assert_eq!(kept.len() + skipped, files.len());
         pruned += usize::from(skipped > 0);
         emptied += usize::from(kept.is_empty());
-        let mut req = Request {
-            files: files.clone(),
-            filter: f.expr,
-            stats: vec![],
-            aggregate: None,
-            bidir: false,
-            order: None,
-            top: None,
-            limit: None,
-            format: None,
-            quiet: false,
-            style: query::output::Style::default(),
-            summaries: true,
-        };
+        let mut req = listing(&files, f.expr);
         match i % 3 {
             0 => req.format = Some(OutputFormat::parse("csv").unwrap()),
             1 => req.stats = vec![Stat::parse(rng.pick::<&str>(&ADDRESS_STATS)).unwrap()],
