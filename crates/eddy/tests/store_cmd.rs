@@ -65,7 +65,8 @@ fn expire_removes_old_windows_then_by_size() {
 }
 
 /// `eddy store summarize` writes the summaries a store lacks, and `eddy
-/// query` skips a window whose summary rules out the filter's address.
+/// query` skips a window whose summary rules out the filter's address or
+/// port.
 #[test]
 fn summaries_are_added_and_skip_windows_by_address() {
     let dir = TempDir::new("store-summarize");
@@ -92,6 +93,12 @@ fn summaries_are_added_and_skip_windows_by_address() {
     let present = format!("host {}", host.trim());
     let listed = ok(eddy().args(["query", "-R"]).arg(&store).arg(&present));
     assert!(listed.contains("files read: 1\n"), "{listed}");
+    // So is a port no flow used.
+    let port = ok(eddy().args(["query", "-R"]).arg(&store).arg("port 4"));
+    assert!(
+        port.contains("files read: 0, windows skipped by their summaries: 1"),
+        "{port}"
+    );
     let off = ok(eddy()
         .args(["query", "--no-summaries", "-R"])
         .arg(&store)

@@ -1,33 +1,36 @@
-//! Windows left out by their summaries' address filters.
+//! Windows left out by their summaries' address filters and port sets.
 //!
-//! An analyst's commonest question is about one address: "which flows did
-//! 192.0.2.7 have this week?". Most windows of a store never saw that
-//! address, yet a scan reads every one of them. Each window summary keeps
-//! a Bloom filter and the range of the window's source addresses and of
-//! its destination addresses ([`store::summary::address_filters`]). A test
-//! of an address (`host`, `src ip`, `dst net`, `ip in [...]`) that a
-//! window's filters rule out is `False` for every flow of that window;
-//! [`filter::Expr::settle`] folds the rest of the filter, and a window
-//! whose filter folds to `False` is not read. A Bloom filter never says
-//! "no" for an address it holds, so only windows without a selected flow
-//! are left out.
+//! An analyst's commonest question is about one address or port: "which
+//! flows did 192.0.2.7 have this week?", "did anything use port 4444?".
+//! Most windows of a store never saw that address or port, yet a scan
+//! reads every one of them. Each window summary keeps a Bloom filter and
+//! the range of the window's source addresses and of its destination
+//! addresses, and the exact set of its source and destination ports
+//! ([`store::summary::window_filters`]). A test of an address (`host`,
+//! `src ip`, `dst net`, `ip in [...]`) or a port (`port 53`, `dst port >
+//! 1024`, `port in [...]`) that a window's summary rules out is `False`
+//! for every flow of that window; [`filter::Expr::settle`] folds the rest
+//! of the filter, and a window whose filter folds to `False` is not read.
+//! A Bloom filter never says "no" for an address it holds, and the port
+//! sets are exact, so only windows without a selected flow are left out.
 
 use std::path::PathBuf;
 
-use filter::{Column, Expr};
-use store::summary::AddressFilter;
+use filter::{CmpOp, Column, Expr};
+use store::summary::WindowFilters;
 
 /// The files of `files` that may hold flows `filter` selects, in their
 /// order, and how many were left out; the summaries are read on `threads`
 /// threads. Files without a summary, or whose summary has no address
-/// filters or cannot be read, are kept (their flows answer as before).
+/// filters or port sets (older ones) or cannot be read, are kept, as far
+/// as the missing part goes (their flows answer as before).
 pub fn by_addresses(files: &[PathBuf], filter: &Expr, threads: usize) -> (Vec<PathBuf>, usize) {
-    if !tests_addresses(filter) {
+    if !tests_indexed(filter) {
         return (files.to_vec(), 0);
     }
-    let may_hold = |f: &PathBuf| match store::summary::address_filters(f) {
-        Ok(Some(sides)) => settle(filter, &sides) != Expr::False,
-        _ => true,
+    let may_hold = |f: &PathBuf| match store::summary::window_filters(f) {
+        Ok(w) => settle(filter, &w) != Expr::False,
+        Err(_) => true,
     };
     // A summary costs a footer and two filters of tens of kilobytes read:
     // a fraction of a millisecond, but a year of five-minute windows has
@@ -53,37 +56,80 @@ pub fn by_addresses(files: &[PathBuf], filter: &Expr, threads: usize) -> (Vec<Pa
     (kept, skipped)
 }
 
-/// The filter over one window, address tests its filters rule out made
-/// `False`.
-pub fn settle(filter: &Expr, sides: &[AddressFilter; 2]) -> Expr {
-    filter.settle(&|leaf| match leaf {
-        Expr::Net { col, nets } => {
-            let side = side_of(*col)?;
-            let may = nets.iter().any(|net| {
-                let (lo, hi) = net.range();
-                let (lo, hi) = (u128::from(lo), u128::from(hi));
-                match lo == hi {
-                    true => sides[side].may_hold(lo),
-                    false => sides[side].may_hold_range(lo, hi),
-                }
-            });
-            (!may).then_some(false)
-        }
-        _ => None,
+/// The filter over one window, the address and port tests its summary
+/// rules out made `False`.
+pub fn settle(filter: &Expr, window: &WindowFilters) -> Expr {
+    filter.settle(&|leaf| {
+        let none = match leaf {
+            Expr::Net { col, nets } => {
+                let sides = window.addresses.as_ref()?;
+                let side = &sides[address_side(*col)?];
+                !nets.iter().any(|net| {
+                    let (lo, hi) = net.range();
+                    let (lo, hi) = (u128::from(lo), u128::from(hi));
+                    match lo == hi {
+                        true => side.may_hold(lo),
+                        false => side.may_hold_range(lo, hi),
+                    }
+                })
+            }
+            Expr::Cmp { col, op, value } => {
+                let ports = &window.ports.as_ref()?[port_side(*col)?];
+                !port_ranges(*op, *value)
+                    .iter()
+                    .flatten()
+                    .any(|&(lo, hi)| ports.any_in(lo, hi))
+            }
+            Expr::In { col, values } => {
+                let ports = &window.ports.as_ref()?[port_side(*col)?];
+                !values
+                    .iter()
+                    .any(|&v| u16::try_from(v).is_ok_and(|p| ports.contains(p)))
+            }
+            _ => return None,
+        };
+        none.then_some(false)
     })
 }
 
-/// Whether the filter tests a source or destination address.
-fn tests_addresses(filter: &Expr) -> bool {
-    let mut columns = Vec::new();
-    filter.columns(&mut columns);
-    columns.iter().any(|c| side_of(*c).is_some())
+/// The ports for which `port op value` holds, as at most two ranges.
+fn port_ranges(op: CmpOp, value: u64) -> [Option<(u16, u16)>; 2] {
+    let max = u64::from(u16::MAX);
+    let range = |lo: u64, hi: u64| (lo <= hi && lo <= max).then(|| (lo as u16, hi.min(max) as u16));
+    match op {
+        CmpOp::Eq => [range(value, value), None],
+        CmpOp::Ne => [
+            value.checked_sub(1).and_then(|v| range(0, v)),
+            range(value.saturating_add(1), max),
+        ],
+        CmpOp::Lt => [value.checked_sub(1).and_then(|v| range(0, v)), None],
+        CmpOp::Le => [range(0, value), None],
+        CmpOp::Gt => [range(value.saturating_add(1), max), None],
+        CmpOp::Ge => [range(value, max), None],
+    }
 }
 
-fn side_of(col: Column) -> Option<usize> {
+/// Whether the filter tests an address or a port.
+fn tests_indexed(filter: &Expr) -> bool {
+    let mut columns = Vec::new();
+    filter.columns(&mut columns);
+    columns
+        .iter()
+        .any(|c| address_side(*c).is_some() || port_side(*c).is_some())
+}
+
+fn address_side(col: Column) -> Option<usize> {
     match col {
         Column::SrcIp => Some(0),
         Column::DstIp => Some(1),
+        _ => None,
+    }
+}
+
+fn port_side(col: Column) -> Option<usize> {
+    match col {
+        Column::SrcPort => Some(0),
+        Column::DstPort => Some(1),
         _ => None,
     }
 }

@@ -365,18 +365,27 @@ fn time_ranges_read_summaries_of_the_windows_they_hold() {
 const ADDRESS_STATS: [&str; 3] = ["dstport/bytes", "srcip", "proto/flows"];
 const ADDRESS_AGGREGATIONS: [&str; 2] = ["srcip,dstport", "proto"];
 
-/// A filter that tests addresses (each window holds only some of them),
-/// now and then combined with one from the whole grammar.
-fn address_filter(rng: &mut Rng, depth: u32) -> String {
+/// A filter that tests addresses or ports (each window holds only some of
+/// them), now and then combined with one from the whole grammar.
+fn indexed_filter(rng: &mut Rng, depth: u32) -> String {
     if depth > 0 && rng.below(3) == 0 {
-        let a = address_filter(rng, depth - 1);
+        let a = indexed_filter(rng, depth - 1);
         let b = match rng.below(3) {
             0 => random_filter(rng, 0),
-            _ => address_filter(rng, depth - 1),
+            _ => indexed_filter(rng, depth - 1),
         };
         return combined(rng, &a, &b);
     }
-    match rng.below(6) {
+    match rng.below(10) {
+        6 => format!("port {}", rng.pick(PORTS)),
+        7 => format!(
+            "{} port {} {}",
+            rng.pick(&["src", "dst"]),
+            rng.pick(&["<", ">", "=", "<=", ">="]),
+            rng.pick(PORTS)
+        ),
+        8 => format!("port in [ {} {} ]", rng.pick(PORTS), rng.pick(PORTS)),
+        9 => format!("dst port {} and host {}", rng.pick(PORTS), rng.pick(ADDRS)),
         0 => format!("host {}", rng.pick(ADDRS)),
         1 => format!("src ip {}", rng.pick(ADDRS)),
         2 => format!("dst ip {}", rng.pick(ADDRS)),
@@ -399,11 +408,12 @@ fn address_filter(rng: &mut Rng, depth: u32) -> String {
     }
 }
 
-/// Windows whose summaries rule out a filter's addresses are not read,
-/// and the answers stay those of every window's flows: listings, `-s`
-/// and `-A`, under filters on addresses some windows never saw.
+/// Windows whose summaries rule out a filter's addresses or ports are not
+/// read, and the answers stay those of every window's flows: listings,
+/// `-s` and `-A`, under filters on addresses and ports some windows never
+/// saw.
 #[test]
-fn address_filters_leave_out_windows_without_the_addresses() {
+fn summaries_leave_out_windows_without_the_addresses_or_ports() {
     let root = std::env::temp_dir().join(format!("eddy-query-hosts-{}", std::process::id()));
     let mut recs = records(2400);
     for (i, r) in recs.iter_mut().enumerate() {
@@ -415,19 +425,28 @@ fn address_filters_leave_out_windows_without_the_addresses() {
         let pick = |k: u64| common::addr(ADDRS[((minute * 3 + k) % ADDRS.len() as u64) as usize]);
         r.src_ip = pick(i as u64 % 3);
         r.dst_ip = pick(5 + i as u64 % 4);
+        // And a few of the ports.
+        let port = |k: u64| PORTS[((minute * 2 + k) % PORTS.len() as u64) as usize];
+        r.src_port = port(i as u64 % 2);
+        r.dst_port = port(4 + i as u64 % 3);
     }
     let files = minute_store(&root, &recs);
     assert!(files.len() >= 8, "{} windows", files.len());
     let engine = two_threads();
     let mut rng = Rng(23);
-    let (mut pruned, mut emptied) = (0, 0);
+    let (mut pruned, mut emptied, mut by_port) = (0, 0, 0);
     for i in 0..150 {
-        let Ok(f) = filter::parse(&address_filter(&mut rng, 2)) else {
+        let text = indexed_filter(&mut rng, 2);
+        let Ok(f) = filter::parse(&text) else {
             continue;
         };
         let (kept, skipped) = query::prune::by_addresses(&files, &f.expr, 1 + i % 3);
         assert_eq!(kept.len() + skipped, files.len());
         pruned += usize::from(skipped > 0);
+        let mut columns = Vec::new();
+        f.expr.columns(&mut columns);
+        let no_address = !columns.iter().any(|c| c.name().ends_with("_ip"));
+        by_port += usize::from(skipped > 0 && no_address);
         emptied += usize::from(kept.is_empty());
         let mut req = listing(&files, f.expr);
         match i % 3 {
@@ -446,5 +465,9 @@ fn address_filters_leave_out_windows_without_the_addresses() {
     }
     assert!(pruned >= 50, "{pruned} requests left windows out");
     assert!(emptied >= 5, "{emptied} requests left every window out");
+    assert!(
+        by_port >= 10,
+        "{by_port} requests left windows out by port alone"
+    );
     let _ = std::fs::remove_dir_all(&root);
 }

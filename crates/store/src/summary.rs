@@ -21,8 +21,9 @@
 //! and are made from the others when the window closes, at no cost a row.
 //!
 //! The address column of each address-only cut carries a Parquet Bloom
-//! filter ([`address_filters`]), so that `eddy query` can skip the windows
-//! where none of a filter's addresses appears.
+//! filter ([`address_filters`]), and the footer the exact set of each
+//! side's ports ([`port_sets`]), so that `eddy query` can skip the windows
+//! where none of a filter's addresses or ports appears.
 //!
 //! The file is `summary.STAMP[.PART].parquet` (see [`summary_path`]); it
 //! is written, synced and renamed into place before its flows file, so a
@@ -34,7 +35,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use arrow_array::cast::AsArray;
-use arrow_array::types::{TimestampNanosecondType, UInt64Type, UInt8Type};
+use arrow_array::types::{TimestampNanosecondType, UInt16Type, UInt64Type, UInt8Type};
 use arrow_array::{
     ArrayRef, FixedSizeBinaryArray, RecordBatch, TimestampNanosecondArray, UInt64Array, UInt8Array,
 };
@@ -44,7 +45,7 @@ use parquet::arrow::arrow_writer::compute_leaves;
 use parquet::arrow::{ArrowWriter, ProjectionMask};
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::bloom_filter::Sbbf;
-use parquet::file::metadata::ParquetMetaDataReader;
+use parquet::file::metadata::{KeyValue, ParquetMetaDataReader};
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use parquet::schema::types::ColumnPath;
 
@@ -55,9 +56,11 @@ use crate::Error;
 pub const CUTS: [&str; 2] = ["src_ip", "dst_ip"];
 
 /// The flow columns a summary is made of.
-pub const FLOW_COLUMNS: [&str; 8] = [
+pub const FLOW_COLUMNS: [&str; 10] = [
     "src_ip",
     "dst_ip",
+    "src_port",
+    "dst_port",
     "proto",
     "tcp_flags",
     "packets",
@@ -126,17 +129,37 @@ impl AddressFilter {
 /// or its summary was written before summaries kept filters
 /// (`eddy store summarize --force` rewrites it).
 pub fn address_filters(flows: &Path) -> Result<Option<[AddressFilter; 2]>, Error> {
-    let Some(path) = summary_path(flows) else {
-        return Ok(None);
-    };
-    let file = match File::open(&path) {
-        Ok(f) => f,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(Error::io("opening", &path, e)),
+    Ok(window_filters(flows)?.addresses)
+}
+
+/// What a window's summary tells of its addresses and ports, for skipping
+/// the window; both None when it has no summary.
+#[derive(Default)]
+pub struct WindowFilters {
+    pub addresses: Option<[AddressFilter; 2]>,
+    pub ports: Option<[PortSet; 2]>,
+}
+
+/// The [`WindowFilters`] of the window whose flows file is `flows` (one
+/// read of its summary's footer).
+pub fn window_filters(flows: &Path) -> Result<WindowFilters, Error> {
+    let Some((path, file)) = open_summary(flows)? else {
+        return Ok(WindowFilters::default());
     };
     let meta = ParquetMetaDataReader::new()
         .parse_and_finish(&file)
         .map_err(|e| Error::parquet("reading", &path, e))?;
+    Ok(WindowFilters {
+        addresses: address_filters_of(&path, &file, &meta)?,
+        ports: port_sets_of(&path, meta.file_metadata().key_value_metadata())?,
+    })
+}
+
+fn address_filters_of(
+    path: &Path,
+    file: &File,
+    meta: &parquet::file::metadata::ParquetMetaData,
+) -> Result<Option<[AddressFilter; 2]>, Error> {
     if meta.num_row_groups() != ROW_GROUPS {
         return Err(Error::config(format!(
             "{}: {} row groups where a summary has {ROW_GROUPS}",
@@ -170,7 +193,7 @@ pub fn address_filters(flows: &Path) -> Result<Option<[AddressFilter; 2]>, Error
         // always writes the length.
         let file_len = file
             .metadata()
-            .map_err(|e| Error::io("reading", &path, e))?
+            .map_err(|e| Error::io("reading", path, e))?
             .len();
         let (Some(offset), Some(len)) =
             (column.bloom_filter_offset(), column.bloom_filter_length())
@@ -188,8 +211,8 @@ pub fn address_filters(flows: &Path) -> Result<Option<[AddressFilter; 2]>, Error
                 name
             )));
         }
-        let Some(bloom) = Sbbf::read_from_column_chunk(column, &file)
-            .map_err(|e| Error::parquet("reading", &path, e))?
+        let Some(bloom) = Sbbf::read_from_column_chunk(column, file)
+            .map_err(|e| Error::parquet("reading", path, e))?
             .filter(|b| b.num_blocks() > 0)
         else {
             return Ok(None);
@@ -209,6 +232,139 @@ pub fn address_filters(flows: &Path) -> Result<Option<[AddressFilter; 2]>, Error
         filters.push(AddressFilter { bloom, min, max });
     }
     Ok(filters.try_into().ok())
+}
+
+/// The footer keys of the port sets, source then destination.
+pub const PORT_KEYS: [&str; 2] = ["eddy.src_ports", "eddy.dst_ports"];
+
+/// Which of the 65,536 port numbers occur on one side of a window: exact,
+/// so a port filter can rule a window out (`port 4444` over a week of
+/// windows reads only those where some flow used 4444).
+#[derive(Clone, PartialEq, Eq)]
+pub struct PortSet(Box<[u64; 1024]>);
+
+impl Default for PortSet {
+    fn default() -> Self {
+        PortSet(Box::new([0; 1024]))
+    }
+}
+
+impl std::fmt::Debug for PortSet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "PortSet({})", self.to_text())
+    }
+}
+
+impl PortSet {
+    pub fn insert(&mut self, port: u16) {
+        self.0[usize::from(port >> 6)] |= 1 << (port & 63);
+    }
+
+    pub fn contains(&self, port: u16) -> bool {
+        self.0[usize::from(port >> 6)] & (1 << (port & 63)) != 0
+    }
+
+    /// Whether some port in `lo..=hi` occurs.
+    pub fn any_in(&self, lo: u16, hi: u16) -> bool {
+        if lo > hi {
+            return false;
+        }
+        let (first, last) = (usize::from(lo >> 6), usize::from(hi >> 6));
+        let from_lo = !0u64 << (lo & 63);
+        let to_hi = !0u64 >> (63 - (hi & 63));
+        if first == last {
+            return self.0[first] & from_lo & to_hi != 0;
+        }
+        self.0[first] & from_lo != 0
+            || self.0[first + 1..last].iter().any(|&w| w != 0)
+            || self.0[last] & to_hi != 0
+    }
+
+    /// The set as text for the summary's footer: the runs of ports, as
+    /// `a-b,c,...` (`-` alone for none).
+    pub fn to_text(&self) -> String {
+        let mut out = String::new();
+        let mut port = 0u32;
+        while port < 65_536 {
+            if !self.contains(port as u16) {
+                port += 1;
+                continue;
+            }
+            let start = port;
+            while port < 65_536 && self.contains(port as u16) {
+                port += 1;
+            }
+            if !out.is_empty() {
+                out.push(',');
+            }
+            match port - 1 == start {
+                true => out.push_str(&start.to_string()),
+                false => out.push_str(&format!("{start}-{}", port - 1)),
+            }
+        }
+        if out.is_empty() {
+            out.push('-');
+        }
+        out
+    }
+
+    /// The set from [`Self::to_text`]'s text; None if it is not such text.
+    pub fn from_text(text: &str) -> Option<PortSet> {
+        let mut set = PortSet::default();
+        if text == "-" {
+            return Some(set);
+        }
+        for run in text.split(',') {
+            let (lo, hi) = match run.split_once('-') {
+                Some((a, b)) => (a.parse::<u16>().ok()?, b.parse::<u16>().ok()?),
+                None => {
+                    let p = run.parse::<u16>().ok()?;
+                    (p, p)
+                }
+            };
+            if lo > hi {
+                return None;
+            }
+            (lo..=hi).for_each(|p| set.insert(p));
+        }
+        Some(set)
+    }
+}
+
+/// The port sets (`[source, destination]`) of the window whose flows file
+/// is `flows`, from its summary's footer. None when the window has no
+/// summary or its summary was written before the port sets.
+pub fn port_sets(flows: &Path) -> Result<Option<[PortSet; 2]>, Error> {
+    Ok(window_filters(flows)?.ports)
+}
+
+fn port_sets_of(path: &Path, kv: Option<&Vec<KeyValue>>) -> Result<Option<[PortSet; 2]>, Error> {
+    let mut sets = Vec::with_capacity(2);
+    for key in PORT_KEYS {
+        let Some(text) = kv
+            .and_then(|kv| kv.iter().find(|e| e.key == key))
+            .and_then(|e| e.value.as_deref())
+        else {
+            return Ok(None);
+        };
+        let set = PortSet::from_text(text).ok_or_else(|| {
+            Error::config(format!("{}: {key} is not a port list", path.display()))
+        })?;
+        sets.push(set);
+    }
+    Ok(sets.try_into().ok())
+}
+
+/// The summary of the flows file `flows`, opened; None if it has none.
+fn open_summary(flows: &Path) -> Result<Option<(PathBuf, File)>, Error> {
+    let Some(path) = summary_path(flows) else {
+        return Ok(None);
+    };
+    match File::open(&path) {
+        Ok(f) => Ok(Some((path, f))),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(Error::io("opening", &path, e)),
+    }
 }
 
 /// The counters of one group.
@@ -251,6 +407,8 @@ impl GroupKey {
 #[derive(Default)]
 pub struct Summary {
     cuts: [Table; 2],
+    /// The ports of each side (source, destination).
+    ports: [PortSet; 2],
     /// Each row's key hash, reused from batch to batch.
     hashes: Vec<u64>,
 }
@@ -409,20 +567,45 @@ impl Summary {
                 .column_by_name(name)
                 .ok_or_else(|| ArrowError::SchemaError(format!("summary: no column {name}")))
         };
-        let addrs = [
-            col("src_ip")?.as_fixed_size_binary(),
-            col("dst_ip")?.as_fixed_size_binary(),
-        ];
-        let proto = col("proto")?.as_primitive::<UInt8Type>().values();
-        let flags = col("tcp_flags")?.as_primitive::<UInt8Type>().values();
-        let packets = col("packets")?.as_primitive::<UInt64Type>().values();
-        let bytes = col("bytes")?.as_primitive::<UInt64Type>().values();
-        let first = col("first")?
-            .as_primitive::<TimestampNanosecondType>()
-            .values();
-        let last = col("last")?
-            .as_primitive::<TimestampNanosecondType>()
-            .values();
+        let typed = |name: &str| {
+            ArrowError::SchemaError(format!("summary: column {name} has the wrong type"))
+        };
+        let addr = |name: &str| {
+            col(name)?
+                .as_fixed_size_binary_opt()
+                .ok_or_else(|| typed(name))
+        };
+        let addrs = [addr("src_ip")?, addr("dst_ip")?];
+        let u8s = |name: &str| {
+            col(name)?
+                .as_primitive_opt::<UInt8Type>()
+                .map(|a| a.values())
+                .ok_or_else(|| typed(name))
+        };
+        let u16s = |name: &str| {
+            col(name)?
+                .as_primitive_opt::<UInt16Type>()
+                .map(|a| a.values())
+                .ok_or_else(|| typed(name))
+        };
+        let u64s = |name: &str| {
+            col(name)?
+                .as_primitive_opt::<UInt64Type>()
+                .map(|a| a.values())
+                .ok_or_else(|| typed(name))
+        };
+        let times = |name: &str| {
+            col(name)?
+                .as_primitive_opt::<TimestampNanosecondType>()
+                .map(|a| a.values())
+                .ok_or_else(|| typed(name))
+        };
+        let (proto, flags) = (u8s("proto")?, u8s("tcp_flags")?);
+        let (packets, bytes) = (u64s("packets")?, u64s("bytes")?);
+        let (first, last) = (times("first")?, times("last")?);
+        for (set, name) in self.ports.iter_mut().zip(["src_port", "dst_port"]) {
+            u16s(name)?.iter().for_each(|&p| set.insert(p));
+        }
         let rows = batch.num_rows();
         for (cut, addrs) in self.cuts.iter_mut().zip(addrs) {
             if addrs.value_length() != 16 {
@@ -555,6 +738,9 @@ impl Summary {
             row_group
                 .close()
                 .map_err(|e| Error::parquet("writing", &temp, e))?;
+        }
+        for (key, set) in PORT_KEYS.iter().zip(&self.ports) {
+            writer.append_key_value_metadata(KeyValue::new(key.to_string(), set.to_text()));
         }
         let file = writer
             .into_inner()

@@ -628,6 +628,16 @@ fn each_window_gets_a_summary_of_its_flows() {
     assert!(sides[0].may_hold_range(lo, hi) && sides[0].may_hold_range(0, lo));
     assert!(!sides[0].may_hold_range(hi + 1, u128::MAX) && !sides[0].may_hold_range(0, lo - 1));
     assert!(!sides[1].may_hold(u128::from(Ipv6Addr::LOCALHOST)));
+    // The port sets are those of the flows.
+    let ports = summary::port_sets(&files[0].path)
+        .unwrap()
+        .expect("port sets");
+    let mut want = [summary::PortSet::default(), summary::PortSet::default()];
+    for r in &recs {
+        want[0].insert(r.src_port);
+        want[1].insert(r.dst_port);
+    }
+    assert_eq!(ports, want);
     // Only the address-only cuts keep a filter, on their own side.
     let meta = parquet::file::metadata::ParquetMetaDataReader::new()
         .parse_and_finish(&std::fs::File::open(&path).unwrap())
@@ -728,4 +738,57 @@ fn damaged_summaries_never_panic_the_address_filters() {
     }
     assert!(outcomes[0] > 0 && outcomes[2] > 0, "{outcomes:?}");
     let _ = std::fs::remove_dir_all(&root);
+}
+
+#[test]
+fn port_sets_answer_as_a_list_does_and_read_back_from_text() {
+    let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+    let mut next = move || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    for round in 0..200 {
+        let mut set = summary::PortSet::default();
+        let mut held = std::collections::BTreeSet::new();
+        // Sparse, clustered and dense sets.
+        let n = [0, 1, 5, 300, 20_000][round % 5];
+        for _ in 0..n {
+            let p = match round % 3 {
+                0 => next() as u16,
+                1 => 1000 + (next() % 200) as u16,
+                _ => (next() % 64) as u16 * 1024,
+            };
+            set.insert(p);
+            held.insert(p);
+        }
+        for _ in 0..50 {
+            let (a, b) = (next() as u16, next() as u16);
+            let (lo, hi) = (a.min(b), a.max(b));
+            let hi = if round % 2 == 0 {
+                lo.saturating_add((hi - lo) % 130)
+            } else {
+                hi
+            };
+            assert_eq!(
+                set.any_in(lo, hi),
+                held.range(lo..=hi).next().is_some(),
+                "{lo}..={hi}"
+            );
+            assert!(!set.any_in(hi.max(1), hi.max(1) - 1));
+        }
+        for &p in held.iter().take(20) {
+            assert!(set.contains(p) && set.any_in(p, p));
+        }
+        let text = set.to_text();
+        assert_eq!(summary::PortSet::from_text(&text), Some(set), "{text}");
+    }
+    assert_eq!(
+        summary::PortSet::from_text("-"),
+        Some(summary::PortSet::default())
+    );
+    for bad in ["", "x", "1-", "-5", "5-1", "65536", "1,,2", "1-2-3", "٣"] {
+        assert_eq!(summary::PortSet::from_text(bad), None, "{bad:?}");
+    }
 }
