@@ -1,7 +1,8 @@
-//! Fuzzes the reading of a window summary's address filters (footer,
-//! statistics, Bloom filters): the input is the summary file. A damaged
-//! summary gives filters, none, or an error, never a panic. Seed the
-//! corpus with a real `summary.*.parquet` for useful mutations.
+//! Fuzzes the reading of a window summary's address filters and port sets
+//! (footer, statistics, Bloom filters, port runs): the input is the
+//! summary file. A damaged summary gives filters, none, or an error, never
+//! a panic. Seed the corpus with a real `summary.*.parquet` for useful
+//! mutations.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -12,6 +13,6 @@ fuzz_target!(|data: &[u8]| {
         return;
     }
     if std::fs::write(dir.join("summary.202601010000.parquet"), data).is_ok() {
-        let _ = store::summary::address_filters(&dir.join("flows.202601010000.parquet"));
+        let _ = store::summary::window_filters(&dir.join("flows.202601010000.parquet"), true, true);
     }
 });

@@ -96,7 +96,7 @@ pub fn run(args: StoreArgs) -> Result<()> {
                 // A summary from before the address filters or port sets
                 // is rewritten too, so that queries can skip its window.
                 let current = store::summary::summary_path(&f.path).is_some_and(|p| p.is_file())
-                    && store::summary::window_filters(&f.path)
+                    && store::summary::window_filters(&f.path, true, true)
                         .is_ok_and(|w| w.addresses.is_some() && w.ports.is_some());
                 if current && !force {
                     kept += 1;

@@ -25,10 +25,14 @@ use store::summary::WindowFilters;
 /// filters or port sets (older ones) or cannot be read, are kept, as far
 /// as the missing part goes (their flows answer as before).
 pub fn by_addresses(files: &[PathBuf], filter: &Expr, threads: usize) -> (Vec<PathBuf>, usize) {
-    if !tests_indexed(filter) {
+    let mut columns = Vec::new();
+    filter.columns(&mut columns);
+    let addresses = columns.iter().any(|c| address_side(*c).is_some());
+    let ports = columns.iter().any(|c| port_side(*c).is_some());
+    if !addresses && !ports {
         return (files.to_vec(), 0);
     }
-    let may_hold = |f: &PathBuf| match store::summary::window_filters(f) {
+    let may_hold = |f: &PathBuf| match store::summary::window_filters(f, addresses, ports) {
         Ok(w) => settle(filter, &w) != Expr::False,
         Err(_) => true,
     };
@@ -107,15 +111,6 @@ fn port_ranges(op: CmpOp, value: u64) -> [Option<(u16, u16)>; 2] {
         CmpOp::Gt => [range(value.saturating_add(1), max), None],
         CmpOp::Ge => [range(value, max), None],
     }
-}
-
-/// Whether the filter tests an address or a port.
-fn tests_indexed(filter: &Expr) -> bool {
-    let mut columns = Vec::new();
-    filter.columns(&mut columns);
-    columns
-        .iter()
-        .any(|c| address_side(*c).is_some() || port_side(*c).is_some())
 }
 
 fn address_side(col: Column) -> Option<usize> {

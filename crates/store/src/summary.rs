@@ -129,7 +129,7 @@ impl AddressFilter {
 /// or its summary was written before summaries kept filters
 /// (`eddy store summarize --force` rewrites it).
 pub fn address_filters(flows: &Path) -> Result<Option<[AddressFilter; 2]>, Error> {
-    Ok(window_filters(flows)?.addresses)
+    Ok(window_filters(flows, true, false)?.addresses)
 }
 
 /// What a window's summary tells of its addresses and ports, for skipping
@@ -141,17 +141,25 @@ pub struct WindowFilters {
 }
 
 /// The [`WindowFilters`] of the window whose flows file is `flows` (one
-/// read of its summary's footer).
-pub fn window_filters(flows: &Path) -> Result<WindowFilters, Error> {
+/// read of its summary's footer): its address filters if `addresses`, its
+/// port sets if `ports` (the other left None).
+pub fn window_filters(flows: &Path, addresses: bool, ports: bool) -> Result<WindowFilters, Error> {
     let Some((path, file)) = open_summary(flows)? else {
         return Ok(WindowFilters::default());
     };
     let meta = ParquetMetaDataReader::new()
         .parse_and_finish(&file)
         .map_err(|e| Error::parquet("reading", &path, e))?;
+    let kv = meta.file_metadata().key_value_metadata();
     Ok(WindowFilters {
-        addresses: address_filters_of(&path, &file, &meta)?,
-        ports: port_sets_of(&path, meta.file_metadata().key_value_metadata())?,
+        addresses: match addresses {
+            true => address_filters_of(&path, &file, &meta)?,
+            false => None,
+        },
+        ports: match ports {
+            true => port_sets_of(&path, kv)?,
+            false => None,
+        },
     })
 }
 
@@ -335,7 +343,7 @@ impl PortSet {
 /// is `flows`, from its summary's footer. None when the window has no
 /// summary or its summary was written before the port sets.
 pub fn port_sets(flows: &Path) -> Result<Option<[PortSet; 2]>, Error> {
-    Ok(window_filters(flows)?.ports)
+    Ok(window_filters(flows, false, true)?.ports)
 }
 
 fn port_sets_of(path: &Path, kv: Option<&Vec<KeyValue>>) -> Result<Option<[PortSet; 2]>, Error> {

@@ -697,10 +697,10 @@ fn each_window_gets_a_summary_of_its_flows() {
     let _ = std::fs::remove_dir_all(&root);
 }
 
-/// A summary damaged anywhere gives address filters, none, or an error:
-/// never a panic (store files are read as untrusted input).
+/// A summary damaged anywhere gives address filters and port sets, none,
+/// or an error: never a panic (store files are read as untrusted input).
 #[test]
-fn damaged_summaries_never_panic_the_address_filters() {
+fn damaged_summaries_never_panic_the_window_filters() {
     let root = temp_root("damaged-summary");
     let mut store = Store::open(config(&root)).unwrap();
     for i in 0..300u64 {
@@ -727,10 +727,10 @@ fn damaged_summaries_never_panic_the_address_filters() {
             let mut bad = good.clone();
             bad[at] ^= x;
             std::fs::write(&path, &bad).unwrap();
-            let got = std::panic::catch_unwind(|| summary::address_filters(flows));
+            let got = std::panic::catch_unwind(|| summary::window_filters(flows, true, true));
             match got {
-                Ok(Ok(Some(_))) => outcomes[0] += 1,
-                Ok(Ok(None)) => outcomes[1] += 1,
+                Ok(Ok(w)) if w.addresses.is_some() && w.ports.is_some() => outcomes[0] += 1,
+                Ok(Ok(_)) => outcomes[1] += 1,
                 Ok(Err(_)) => outcomes[2] += 1,
                 Err(_) => panic!("byte {at} ^ {x:#04x} of {} panicked", good.len()),
             }
