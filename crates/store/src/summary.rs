@@ -35,7 +35,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use arrow_array::cast::AsArray;
-use arrow_array::types::{TimestampNanosecondType, UInt16Type, UInt64Type, UInt8Type};
+use arrow_array::types::{
+    ArrowPrimitiveType, TimestampNanosecondType, UInt16Type, UInt64Type, UInt8Type,
+};
 use arrow_array::{
     ArrayRef, FixedSizeBinaryArray, RecordBatch, TimestampNanosecondArray, UInt64Array, UInt8Array,
 };
@@ -570,49 +572,22 @@ impl Summary {
     /// Adds the flows of `batch` (flow layout: it must hold the
     /// [`FLOW_COLUMNS`]).
     pub fn add(&mut self, batch: &RecordBatch) -> Result<(), ArrowError> {
-        let col = |name: &str| {
-            batch
-                .column_by_name(name)
-                .ok_or_else(|| ArrowError::SchemaError(format!("summary: no column {name}")))
-        };
-        let typed = |name: &str| {
-            ArrowError::SchemaError(format!("summary: column {name} has the wrong type"))
-        };
         let addr = |name: &str| {
-            col(name)?
+            column(batch, name)?
                 .as_fixed_size_binary_opt()
-                .ok_or_else(|| typed(name))
+                .ok_or_else(|| wrong_type(name))
         };
         let addrs = [addr("src_ip")?, addr("dst_ip")?];
-        let u8s = |name: &str| {
-            col(name)?
-                .as_primitive_opt::<UInt8Type>()
-                .map(|a| a.values())
-                .ok_or_else(|| typed(name))
-        };
-        let u16s = |name: &str| {
-            col(name)?
-                .as_primitive_opt::<UInt16Type>()
-                .map(|a| a.values())
-                .ok_or_else(|| typed(name))
-        };
-        let u64s = |name: &str| {
-            col(name)?
-                .as_primitive_opt::<UInt64Type>()
-                .map(|a| a.values())
-                .ok_or_else(|| typed(name))
-        };
-        let times = |name: &str| {
-            col(name)?
-                .as_primitive_opt::<TimestampNanosecondType>()
-                .map(|a| a.values())
-                .ok_or_else(|| typed(name))
-        };
+        let u8s = |name| values::<UInt8Type>(batch, name);
+        let u64s = |name| values::<UInt64Type>(batch, name);
+        let times = |name| values::<TimestampNanosecondType>(batch, name);
         let (proto, flags) = (u8s("proto")?, u8s("tcp_flags")?);
         let (packets, bytes) = (u64s("packets")?, u64s("bytes")?);
         let (first, last) = (times("first")?, times("last")?);
         for (set, name) in self.ports.iter_mut().zip(["src_port", "dst_port"]) {
-            u16s(name)?.iter().for_each(|&p| set.insert(p));
+            values::<UInt16Type>(batch, name)?
+                .iter()
+                .for_each(|&p| set.insert(p));
         }
         let rows = batch.num_rows();
         for (cut, addrs) in self.cuts.iter_mut().zip(addrs) {
@@ -758,6 +733,28 @@ impl Summary {
         drop(file);
         std::fs::rename(&temp, path).map_err(|e| Error::io("renaming into place", path, e))
     }
+}
+
+/// The column `name` of a flow batch.
+fn column<'a>(batch: &'a RecordBatch, name: &str) -> Result<&'a ArrayRef, ArrowError> {
+    batch
+        .column_by_name(name)
+        .ok_or_else(|| ArrowError::SchemaError(format!("summary: no column {name}")))
+}
+
+fn wrong_type(name: &str) -> ArrowError {
+    ArrowError::SchemaError(format!("summary: column {name} has the wrong type"))
+}
+
+/// The values of the primitive column `name` of a flow batch.
+fn values<'a, T: ArrowPrimitiveType>(
+    batch: &'a RecordBatch,
+    name: &str,
+) -> Result<&'a [T::Native], ArrowError> {
+    column(batch, name)?
+        .as_primitive_opt::<T>()
+        .map(|a| a.values().as_ref())
+        .ok_or_else(|| wrong_type(name))
 }
 
 /// The summary rows of `side`'s address, sorted.
