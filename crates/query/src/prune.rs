@@ -24,7 +24,7 @@ use store::summary::WindowFilters;
 /// threads. Files without a summary, or whose summary has no address
 /// filters or port sets (older ones) or cannot be read, are kept, as far
 /// as the missing part goes (their flows answer as before).
-pub fn by_addresses(files: &[PathBuf], filter: &Expr, threads: usize) -> (Vec<PathBuf>, usize) {
+pub fn by_summaries(files: &[PathBuf], filter: &Expr, threads: usize) -> (Vec<PathBuf>, usize) {
     let mut columns = Vec::new();
     filter.columns(&mut columns);
     let addresses = columns.iter().any(|c| address_side(*c).is_some());
@@ -32,7 +32,7 @@ pub fn by_addresses(files: &[PathBuf], filter: &Expr, threads: usize) -> (Vec<Pa
     if !addresses && !ports {
         return (files.to_vec(), 0);
     }
-    let may_hold = |f: &PathBuf| match store::summary::window_filters(f, addresses, ports) {
+    let may_pass = |f: &PathBuf| match store::summary::window_filters(f, addresses, ports) {
         Ok(w) => settle(filter, &w) != Expr::False,
         Err(_) => true,
     };
@@ -43,7 +43,7 @@ pub fn by_addresses(files: &[PathBuf], filter: &Expr, threads: usize) -> (Vec<Pa
     let keep: Vec<bool> = std::thread::scope(|scope| {
         let parts: Vec<_> = files
             .chunks(per_thread)
-            .map(|part| scope.spawn(move || part.iter().map(may_hold).collect::<Vec<bool>>()))
+            .map(|part| scope.spawn(move || part.iter().map(may_pass).collect::<Vec<bool>>()))
             .collect();
         parts
             .into_iter()

@@ -239,11 +239,12 @@ pub struct Request {
 /// Runs the request, printing to `out`.
 pub fn run(engine: &Engine, req: &Request, out: &mut dyn Write) -> Result<()> {
     let start = Instant::now();
-    // Windows whose summaries rule out the filter's addresses are not read.
+    // Windows whose summaries rule out the filter's addresses or ports are
+    // not read.
     let (pruned, skipped);
     let req = match req.summaries {
         true => {
-            let (files, n) = crate::prune::by_addresses(&req.files, &req.filter, engine.threads());
+            let (files, n) = crate::prune::by_summaries(&req.files, &req.filter, engine.threads());
             skipped = n;
             pruned = Request {
                 files,

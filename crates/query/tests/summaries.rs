@@ -440,7 +440,7 @@ fn summaries_leave_out_windows_without_the_addresses_or_ports() {
         let Ok(f) = filter::parse(&text) else {
             continue;
         };
-        let (kept, skipped) = query::prune::by_addresses(&files, &f.expr, 1 + i % 3);
+        let (kept, skipped) = query::prune::by_summaries(&files, &f.expr, 1 + i % 3);
         assert_eq!(kept.len() + skipped, files.len());
         pruned += usize::from(skipped > 0);
         let mut columns = Vec::new();
