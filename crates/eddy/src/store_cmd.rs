@@ -39,8 +39,8 @@ enum StoreCommand {
     /// Write the window summaries that `eddy query` reads for `-s`/`-A`
     /// and to skip windows by address (the collector writes them with
     /// each window; this adds them to windows stored before, rewrites
-    /// those written before the address filters and port sets, or all
-    /// with --force).
+    /// those written before the address filters and the port and
+    /// protocol sets, or all with --force).
     Summarize {
         #[arg(short = 'w', long = "store", value_name = "DIR")]
         store: PathBuf,
@@ -93,11 +93,14 @@ pub fn run(args: StoreArgs) -> Result<()> {
                 .with_context(|| format!("listing {}", root.display()))?;
             let (mut written, mut kept) = (0, 0);
             for f in &files {
-                // A summary from before the address filters or port sets
-                // is rewritten too, so that queries can skip its window.
+                // A summary from before the address filters or the port
+                // and protocol sets is rewritten too, so that queries can
+                // skip its window.
                 let current = store::summary::summary_path(&f.path).is_some_and(|p| p.is_file())
-                    && store::summary::window_filters(&f.path, true, true)
-                        .is_ok_and(|w| w.addresses.is_some() && w.ports.is_some());
+                    && store::summary::window_filters(&f.path, store::summary::Wanted::ALL)
+                        .is_ok_and(|w| {
+                            w.addresses.is_some() && w.ports.is_some() && w.protos.is_some()
+                        });
                 if current && !force {
                     kept += 1;
                     continue;

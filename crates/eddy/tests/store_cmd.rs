@@ -65,8 +65,8 @@ fn expire_removes_old_windows_then_by_size() {
 }
 
 /// `eddy store summarize` writes the summaries a store lacks, and `eddy
-/// query` skips a window whose summary rules out the filter's address or
-/// port.
+/// query` skips a window whose summary rules out the filter's address,
+/// port or protocol.
 #[test]
 fn summaries_are_added_and_skip_windows_by_address() {
     let dir = TempDir::new("store-summarize");
@@ -93,12 +93,14 @@ fn summaries_are_added_and_skip_windows_by_address() {
     let present = format!("host {}", host.trim());
     let listed = ok(eddy().args(["query", "-R"]).arg(&store).arg(&present));
     assert!(listed.contains("files read: 1\n"), "{listed}");
-    // So is a port no flow used.
-    let port = ok(eddy().args(["query", "-R"]).arg(&store).arg("port 4"));
-    assert!(
-        port.contains("files read: 0, windows skipped by their summaries: 1"),
-        "{port}"
-    );
+    // So is a port or a protocol no flow used.
+    for absent in ["port 4", "proto gre"] {
+        let out = ok(eddy().args(["query", "-R"]).arg(&store).arg(absent));
+        assert!(
+            out.contains("files read: 0, windows skipped by their summaries: 1"),
+            "{absent}: {out}"
+        );
+    }
     let off = ok(eddy()
         .args(["query", "--no-summaries", "-R"])
         .arg(&store)

@@ -1,38 +1,43 @@
-//! Windows left out by their summaries' address filters and port sets.
+//! Windows left out by their summaries' address filters, port and
+//! protocol sets.
 //!
 //! An analyst's commonest question is about one address or port: "which
 //! flows did 192.0.2.7 have this week?", "did anything use port 4444?".
 //! Most windows of a store never saw that address or port, yet a scan
 //! reads every one of them. Each window summary keeps a Bloom filter and
 //! the range of the window's source addresses and of its destination
-//! addresses, and the exact set of its source and destination ports
-//! ([`store::summary::window_filters`]). A test of an address (`host`,
-//! `src ip`, `dst net`, `ip in [...]`) or a port (`port 53`, `dst port >
-//! 1024`, `port in [...]`) that a window's summary rules out is `False`
+//! addresses, and the exact sets of its source ports, destination ports
+//! and protocols ([`store::summary::window_filters`]). A test of an
+//! address (`host`, `src ip`, `dst net`, `ip in [...]`), a port (`port 53`,
+//! `dst port > 1024`, `port in [...]`) or a protocol (`proto gre`) that a
+//! window's summary rules out is `False`
 //! for every flow of that window; [`filter::Expr::settle`] folds the rest
 //! of the filter, and a window whose filter folds to `False` is not read.
-//! A Bloom filter never says "no" for an address it holds, and the port
-//! sets are exact, so only windows without a selected flow are left out.
+//! A Bloom filter never says "no" for an address it holds, and the sets
+//! are exact, so only windows without a selected flow are left out.
 
 use std::path::PathBuf;
 
 use filter::{CmpOp, Column, Expr};
-use store::summary::WindowFilters;
+use store::summary::{ValueSet, Wanted, WindowFilters};
 
 /// The files of `files` that may hold flows `filter` selects, in their
 /// order, and how many were left out; the summaries are read on `threads`
-/// threads. Files without a summary, or whose summary has no address
-/// filters or port sets (older ones) or cannot be read, are kept, as far
-/// as the missing part goes (their flows answer as before).
+/// threads. Files without a summary, or whose summary lacks a part (older
+/// ones) or cannot be read, are kept as far as the missing part goes
+/// (their flows answer as before).
 pub fn by_summaries(files: &[PathBuf], filter: &Expr, threads: usize) -> (Vec<PathBuf>, usize) {
     let mut columns = Vec::new();
     filter.columns(&mut columns);
-    let addresses = columns.iter().any(|c| address_side(*c).is_some());
-    let ports = columns.iter().any(|c| port_side(*c).is_some());
-    if !addresses && !ports {
+    let wanted = Wanted {
+        addresses: columns.iter().any(|c| address_side(*c).is_some()),
+        ports: columns.iter().any(|c| port_side(*c).is_some()),
+        protos: columns.contains(&Column::Proto),
+    };
+    if !(wanted.addresses || wanted.ports || wanted.protos) {
         return (files.to_vec(), 0);
     }
-    let may_pass = |f: &PathBuf| match store::summary::window_filters(f, addresses, ports) {
+    let may_pass = |f: &PathBuf| match store::summary::window_filters(f, wanted) {
         Ok(w) => settle(filter, &w) != Expr::False,
         Err(_) => true,
     };
@@ -60,8 +65,8 @@ pub fn by_summaries(files: &[PathBuf], filter: &Expr, threads: usize) -> (Vec<Pa
     (kept, skipped)
 }
 
-/// The filter over one window, the address and port tests its summary
-/// rules out made `False`.
+/// The filter over one window, the address, port and protocol tests its
+/// summary rules out made `False`.
 pub fn settle(filter: &Expr, window: &WindowFilters) -> Expr {
     filter.settle(&|leaf| {
         let none = match leaf {
@@ -78,17 +83,17 @@ pub fn settle(filter: &Expr, window: &WindowFilters) -> Expr {
                 })
             }
             Expr::Cmp { col, op, value } => {
-                let ports = &window.ports.as_ref()?[port_side(*col)?];
-                !port_ranges(*op, *value)
+                let set = value_set(window, *col)?;
+                !ranges(*op, *value)
                     .iter()
                     .flatten()
-                    .any(|&(lo, hi)| ports.any_in(lo, hi))
+                    .any(|&(lo, hi)| set.any_in(lo, hi))
             }
             Expr::In { col, values } => {
-                let ports = &window.ports.as_ref()?[port_side(*col)?];
+                let set = value_set(window, *col)?;
                 !values
                     .iter()
-                    .any(|&v| u16::try_from(v).is_ok_and(|p| ports.contains(p)))
+                    .any(|&v| u16::try_from(v).is_ok_and(|v| set.contains(v)))
             }
             _ => return None,
         };
@@ -96,8 +101,16 @@ pub fn settle(filter: &Expr, window: &WindowFilters) -> Expr {
     })
 }
 
-/// The ports for which `port op value` holds, as at most two ranges.
-fn port_ranges(op: CmpOp, value: u64) -> [Option<(u16, u16)>; 2] {
+/// The set of the values a window holds of `col`, a port or the protocol.
+fn value_set(window: &WindowFilters, col: Column) -> Option<&ValueSet> {
+    match col {
+        Column::Proto => window.protos.as_ref(),
+        _ => Some(&window.ports.as_ref()?[port_side(col)?]),
+    }
+}
+
+/// The 16-bit values for which `v op value` holds, as at most two ranges.
+fn ranges(op: CmpOp, value: u64) -> [Option<(u16, u16)>; 2] {
     let max = u64::from(u16::MAX);
     let range = |lo: u64, hi: u64| (lo <= hi && lo <= max).then(|| (lo as u16, hi.min(max) as u16));
     match op {

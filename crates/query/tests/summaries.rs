@@ -365,8 +365,9 @@ fn time_ranges_read_summaries_of_the_windows_they_hold() {
 const ADDRESS_STATS: [&str; 3] = ["dstport/bytes", "srcip", "proto/flows"];
 const ADDRESS_AGGREGATIONS: [&str; 2] = ["srcip,dstport", "proto"];
 
-/// A filter that tests addresses or ports (each window holds only some of
-/// them), now and then combined with one from the whole grammar.
+/// A filter that tests addresses, ports or protocols (each window holds
+/// only some of them), now and then combined with one from the whole
+/// grammar.
 fn indexed_filter(rng: &mut Rng, depth: u32) -> String {
     if depth > 0 && rng.below(3) == 0 {
         let a = indexed_filter(rng, depth - 1);
@@ -376,7 +377,13 @@ fn indexed_filter(rng: &mut Rng, depth: u32) -> String {
         };
         return combined(rng, &a, &b);
     }
-    match rng.below(10) {
+    match rng.below(12) {
+        10 => format!("proto {}", rng.pick(PROTOS)),
+        11 => format!(
+            "proto {} and not port {}",
+            rng.pick(PROTOS),
+            rng.pick(PORTS)
+        ),
         6 => format!("port {}", rng.pick(PORTS)),
         7 => format!(
             "{} port {} {}",
@@ -408,12 +415,12 @@ fn indexed_filter(rng: &mut Rng, depth: u32) -> String {
     }
 }
 
-/// Windows whose summaries rule out a filter's addresses or ports are not
-/// read, and the answers stay those of every window's flows: listings,
-/// `-s` and `-A`, under filters on addresses and ports some windows never
-/// saw.
+/// Windows whose summaries rule out a filter's addresses, ports or
+/// protocols are not read, and the answers stay those of every window's
+/// flows: listings, `-s` and `-A`, under filters on addresses, ports and
+/// protocols some windows never saw.
 #[test]
-fn summaries_leave_out_windows_without_the_addresses_or_ports() {
+fn summaries_leave_out_windows_without_the_addresses_ports_or_protocols() {
     let root = std::env::temp_dir().join(format!("eddy-query-hosts-{}", std::process::id()));
     let mut recs = records(2400);
     for (i, r) in recs.iter_mut().enumerate() {
@@ -429,12 +436,14 @@ fn summaries_leave_out_windows_without_the_addresses_or_ports() {
         let port = |k: u64| PORTS[((minute * 2 + k) % PORTS.len() as u64) as usize];
         r.src_port = port(i as u64 % 2);
         r.dst_port = port(4 + i as u64 % 3);
+        // And of the protocols.
+        r.proto = PROTOS[((minute + i as u64 % 3) % PROTOS.len() as u64) as usize];
     }
     let files = minute_store(&root, &recs);
     assert!(files.len() >= 8, "{} windows", files.len());
     let engine = two_threads();
     let mut rng = Rng(23);
-    let (mut pruned, mut emptied, mut by_port) = (0, 0, 0);
+    let (mut pruned, mut emptied, mut by_port, mut by_proto) = (0, 0, 0, 0);
     for i in 0..150 {
         let text = indexed_filter(&mut rng, 2);
         let Ok(f) = filter::parse(&text) else {
@@ -445,8 +454,9 @@ fn summaries_leave_out_windows_without_the_addresses_or_ports() {
         pruned += usize::from(skipped > 0);
         let mut columns = Vec::new();
         f.expr.columns(&mut columns);
-        let no_address = !columns.iter().any(|c| c.name().ends_with("_ip"));
-        by_port += usize::from(skipped > 0 && no_address);
+        let named = |suffix: &str| columns.iter().any(|c| c.name().ends_with(suffix));
+        by_port += usize::from(skipped > 0 && !named("_ip") && !named("proto"));
+        by_proto += usize::from(skipped > 0 && !named("_ip") && !named("_port"));
         emptied += usize::from(kept.is_empty());
         let mut req = listing(&files, f.expr);
         match i % 3 {
@@ -468,6 +478,10 @@ fn summaries_leave_out_windows_without_the_addresses_or_ports() {
     assert!(
         by_port >= 10,
         "{by_port} requests left windows out by port alone"
+    );
+    assert!(
+        by_proto >= 5,
+        "{by_proto} requests left windows out by protocol alone"
     );
     let _ = std::fs::remove_dir_all(&root);
 }

@@ -22,8 +22,9 @@
 //!
 //! The address column of each address-only cut carries a Parquet Bloom
 //! filter ([`address_filters`]), and the footer the exact set of each
-//! side's ports ([`port_sets`]), so that `eddy query` can skip the windows
-//! where none of a filter's addresses or ports appears.
+//! side's ports ([`port_sets`]) and of the protocols, so that `eddy query`
+//! can skip the windows where none of a filter's addresses, ports or
+//! protocols appears ([`window_filters`]).
 //!
 //! The file is `summary.STAMP[.PART].parquet` (see [`summary_path`]); it
 //! is written, synced and renamed into place before its flows file, so a
@@ -131,7 +132,11 @@ impl AddressFilter {
 /// or its summary was written before summaries kept filters
 /// (`eddy store summarize --force` rewrites it).
 pub fn address_filters(flows: &Path) -> Result<Option<[AddressFilter; 2]>, Error> {
-    Ok(window_filters(flows, true, false)?.addresses)
+    let wanted = Wanted {
+        addresses: true,
+        ..Wanted::default()
+    };
+    Ok(window_filters(flows, wanted)?.addresses)
 }
 
 /// What a window's summary tells of its addresses and ports, for skipping
@@ -139,13 +144,29 @@ pub fn address_filters(flows: &Path) -> Result<Option<[AddressFilter; 2]>, Error
 #[derive(Default)]
 pub struct WindowFilters {
     pub addresses: Option<[AddressFilter; 2]>,
-    pub ports: Option<[PortSet; 2]>,
+    pub ports: Option<[ValueSet; 2]>,
+    pub protos: Option<ValueSet>,
+}
+
+/// The parts of [`WindowFilters`] a caller wants.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Wanted {
+    pub addresses: bool,
+    pub ports: bool,
+    pub protos: bool,
+}
+
+impl Wanted {
+    pub const ALL: Wanted = Wanted {
+        addresses: true,
+        ports: true,
+        protos: true,
+    };
 }
 
 /// The [`WindowFilters`] of the window whose flows file is `flows` (one
-/// read of its summary's footer): its address filters if `addresses`, its
-/// port sets if `ports` (the other left None).
-pub fn window_filters(flows: &Path, addresses: bool, ports: bool) -> Result<WindowFilters, Error> {
+/// read of its summary's footer): the parts `wanted` (the others None).
+pub fn window_filters(flows: &Path, wanted: Wanted) -> Result<WindowFilters, Error> {
     let Some((path, file)) = open_summary(flows)? else {
         return Ok(WindowFilters::default());
     };
@@ -154,12 +175,16 @@ pub fn window_filters(flows: &Path, addresses: bool, ports: bool) -> Result<Wind
         .map_err(|e| Error::parquet("reading", &path, e))?;
     let kv = meta.file_metadata().key_value_metadata();
     Ok(WindowFilters {
-        addresses: match addresses {
+        addresses: match wanted.addresses {
             true => address_filters_of(&path, &file, &meta)?,
             false => None,
         },
-        ports: match ports {
+        ports: match wanted.ports {
             true => port_sets_of(&path, kv)?,
+            false => None,
+        },
+        protos: match wanted.protos {
+            true => value_set_of(&path, kv, PROTO_KEY)?,
             false => None,
         },
     })
@@ -247,25 +272,29 @@ fn address_filters_of(
 /// The footer keys of the port sets, source then destination.
 pub const PORT_KEYS: [&str; 2] = ["eddy.src_ports", "eddy.dst_ports"];
 
-/// Which of the 65,536 port numbers occur on one side of a window: exact,
-/// so a port filter can rule a window out (`port 4444` over a week of
-/// windows reads only those where some flow used 4444).
+/// The footer key of the protocol set.
+pub const PROTO_KEY: &str = "eddy.protos";
+
+/// Which of the 65,536 values of a 16-bit column occur in a window (the
+/// ports of one side, or the protocols): exact, so a filter can rule a
+/// window out (`port 4444` over a week of windows reads only those where
+/// some flow used 4444).
 #[derive(Clone, PartialEq, Eq)]
-pub struct PortSet(Box<[u64; 1024]>);
+pub struct ValueSet(Box<[u64; 1024]>);
 
-impl Default for PortSet {
+impl Default for ValueSet {
     fn default() -> Self {
-        PortSet(Box::new([0; 1024]))
+        ValueSet(Box::new([0; 1024]))
     }
 }
 
-impl std::fmt::Debug for PortSet {
+impl std::fmt::Debug for ValueSet {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "PortSet({})", self.to_text())
+        write!(f, "ValueSet({})", self.to_text())
     }
 }
 
-impl PortSet {
+impl ValueSet {
     pub fn insert(&mut self, port: u16) {
         self.0[usize::from(port >> 6)] |= 1 << (port & 63);
     }
@@ -319,8 +348,8 @@ impl PortSet {
     }
 
     /// The set from [`Self::to_text`]'s text; None if it is not such text.
-    pub fn from_text(text: &str) -> Option<PortSet> {
-        let mut set = PortSet::default();
+    pub fn from_text(text: &str) -> Option<ValueSet> {
+        let mut set = ValueSet::default();
         if text == "-" {
             return Some(set);
         }
@@ -344,25 +373,42 @@ impl PortSet {
 /// The port sets (`[source, destination]`) of the window whose flows file
 /// is `flows`, from its summary's footer. None when the window has no
 /// summary or its summary was written before the port sets.
-pub fn port_sets(flows: &Path) -> Result<Option<[PortSet; 2]>, Error> {
-    Ok(window_filters(flows, false, true)?.ports)
+pub fn port_sets(flows: &Path) -> Result<Option<[ValueSet; 2]>, Error> {
+    let wanted = Wanted {
+        ports: true,
+        ..Wanted::default()
+    };
+    Ok(window_filters(flows, wanted)?.ports)
 }
 
-fn port_sets_of(path: &Path, kv: Option<&Vec<KeyValue>>) -> Result<Option<[PortSet; 2]>, Error> {
-    let mut sets = Vec::with_capacity(2);
-    for key in PORT_KEYS {
-        let Some(text) = kv
-            .and_then(|kv| kv.iter().find(|e| e.key == key))
-            .and_then(|e| e.value.as_deref())
-        else {
-            return Ok(None);
-        };
-        let set = PortSet::from_text(text).ok_or_else(|| {
-            Error::config(format!("{}: {key} is not a port list", path.display()))
-        })?;
-        sets.push(set);
-    }
-    Ok(sets.try_into().ok())
+fn port_sets_of(path: &Path, kv: Option<&Vec<KeyValue>>) -> Result<Option<[ValueSet; 2]>, Error> {
+    let (Some(src), Some(dst)) = (
+        value_set_of(path, kv, PORT_KEYS[0])?,
+        value_set_of(path, kv, PORT_KEYS[1])?,
+    ) else {
+        return Ok(None);
+    };
+    Ok(Some([src, dst]))
+}
+
+/// The set under footer key `key`; None if the footer has no such key.
+fn value_set_of(
+    path: &Path,
+    kv: Option<&Vec<KeyValue>>,
+    key: &str,
+) -> Result<Option<ValueSet>, Error> {
+    let Some(text) = kv
+        .and_then(|kv| kv.iter().find(|e| e.key == key))
+        .and_then(|e| e.value.as_deref())
+    else {
+        return Ok(None);
+    };
+    ValueSet::from_text(text).map(Some).ok_or_else(|| {
+        Error::config(format!(
+            "{}: {key} is not a list of numbers",
+            path.display()
+        ))
+    })
 }
 
 /// The summary of the flows file `flows`, opened; None if it has none.
@@ -418,7 +464,9 @@ impl GroupKey {
 pub struct Summary {
     cuts: [Table; 2],
     /// The ports of each side (source, destination).
-    ports: [PortSet; 2],
+    ports: [ValueSet; 2],
+    /// The protocols.
+    protos: ValueSet,
     /// Each row's key hash, reused from batch to batch.
     hashes: Vec<u64>,
 }
@@ -582,6 +630,7 @@ impl Summary {
         let u64s = |name| values::<UInt64Type>(batch, name);
         let times = |name| values::<TimestampNanosecondType>(batch, name);
         let (proto, flags) = (u8s("proto")?, u8s("tcp_flags")?);
+        proto.iter().for_each(|&p| self.protos.insert(u16::from(p)));
         let (packets, bytes) = (u64s("packets")?, u64s("bytes")?);
         let (first, last) = (times("first")?, times("last")?);
         for (set, name) in self.ports.iter_mut().zip(["src_port", "dst_port"]) {
@@ -725,6 +774,8 @@ impl Summary {
         for (key, set) in PORT_KEYS.iter().zip(&self.ports) {
             writer.append_key_value_metadata(KeyValue::new(key.to_string(), set.to_text()));
         }
+        writer
+            .append_key_value_metadata(KeyValue::new(PROTO_KEY.to_string(), self.protos.to_text()));
         let file = writer
             .into_inner()
             .map_err(|e| Error::parquet("closing", &temp, e))?;

@@ -632,12 +632,18 @@ fn each_window_gets_a_summary_of_its_flows() {
     let ports = summary::port_sets(&files[0].path)
         .unwrap()
         .expect("port sets");
-    let mut want = [summary::PortSet::default(), summary::PortSet::default()];
+    let mut want = [summary::ValueSet::default(), summary::ValueSet::default()];
     for r in &recs {
         want[0].insert(r.src_port);
         want[1].insert(r.dst_port);
     }
     assert_eq!(ports, want);
+    // And the protocols.
+    let protos = summary::window_filters(&files[0].path, summary::Wanted::ALL)
+        .unwrap()
+        .protos
+        .expect("a protocol set");
+    assert_eq!(protos.to_text(), "1,6,17");
     // Only the address-only cuts keep a filter, on their own side.
     let meta = parquet::file::metadata::ParquetMetaDataReader::new()
         .parse_and_finish(&std::fs::File::open(&path).unwrap())
@@ -727,9 +733,12 @@ fn damaged_summaries_never_panic_the_window_filters() {
             let mut bad = good.clone();
             bad[at] ^= x;
             std::fs::write(&path, &bad).unwrap();
-            let got = std::panic::catch_unwind(|| summary::window_filters(flows, true, true));
+            let got =
+                std::panic::catch_unwind(|| summary::window_filters(flows, summary::Wanted::ALL));
             match got {
-                Ok(Ok(w)) if w.addresses.is_some() && w.ports.is_some() => outcomes[0] += 1,
+                Ok(Ok(w)) if w.addresses.is_some() && w.ports.is_some() && w.protos.is_some() => {
+                    outcomes[0] += 1
+                }
                 Ok(Ok(_)) => outcomes[1] += 1,
                 Ok(Err(_)) => outcomes[2] += 1,
                 Err(_) => panic!("byte {at} ^ {x:#04x} of {} panicked", good.len()),
@@ -750,7 +759,7 @@ fn port_sets_answer_as_a_list_does_and_read_back_from_text() {
         x
     };
     for round in 0..200 {
-        let mut set = summary::PortSet::default();
+        let mut set = summary::ValueSet::default();
         let mut held = std::collections::BTreeSet::new();
         // Sparse, clustered and dense sets.
         let n = [0, 1, 5, 300, 20_000][round % 5];
@@ -782,13 +791,13 @@ fn port_sets_answer_as_a_list_does_and_read_back_from_text() {
             assert!(set.contains(p) && set.any_in(p, p));
         }
         let text = set.to_text();
-        assert_eq!(summary::PortSet::from_text(&text), Some(set), "{text}");
+        assert_eq!(summary::ValueSet::from_text(&text), Some(set), "{text}");
     }
     assert_eq!(
-        summary::PortSet::from_text("-"),
-        Some(summary::PortSet::default())
+        summary::ValueSet::from_text("-"),
+        Some(summary::ValueSet::default())
     );
     for bad in ["", "x", "1-", "-5", "5-1", "65536", "1,,2", "1-2-3", "٣"] {
-        assert_eq!(summary::PortSet::from_text(bad), None, "{bad:?}");
+        assert_eq!(summary::ValueSet::from_text(bad), None, "{bad:?}");
     }
 }
