@@ -722,12 +722,18 @@ impl Summary {
             .set_statistics_enabled(EnabledStatistics::Chunk)
             .set_created_by(format!("eddy {}", env!("CARGO_PKG_VERSION")));
         // Bloom filters on the addresses, kept only for the address-only
-        // cuts (see `address_filter_column`): sized for at most a million
-        // (more make more false positives), then
-        // folded down to the target rate for what was put in.
+        // cuts (see `address_filter_column`), folded down to the target
+        // rate for what was put in.
+        // Sized for the addresses there are (the address-only cuts' rows),
+        // so that no filter is made larger than it needs and folded back.
+        let addresses = (0..CUTS.len())
+            .map(|side| batches[row_group(side, false)].num_rows())
+            .max()
+            .unwrap_or(0)
+            .max(1) as u64;
         for column in CUTS {
             props = props
-                .set_column_bloom_filter_max_ndv(ColumnPath::from(column), 1 << 20)
+                .set_column_bloom_filter_max_ndv(ColumnPath::from(column), addresses)
                 .set_column_bloom_filter_fpp(ColumnPath::from(column), ADDRESS_FILTER_FPP);
         }
         let file = File::create(&temp).map_err(|e| Error::io("creating", &temp, e))?;
