@@ -12,8 +12,13 @@ use crate::CaptureError;
 
 /// Initial size of the read buffer. Large reads amortise the system call and
 /// keep most records inside the buffer; records straddling its end are moved
-/// to the front (the copy is at most one record).
-pub(crate) const BUF_SIZE: usize = 2 << 20;
+/// to the front (the copy is at most one record). A quarter of a core's L2
+/// cache (1 MiB on the EPYC the benchmarks run on): the kernel's copy into
+/// the buffer and the decoder's reads of it then stay in L2. With 2 MiB
+/// every read evicted the flow cache's and parsers' lines and the frames
+/// came back from memory (`perf`: the reader's own samples 208-440 ->
+/// 68-115 a run, the kernel's copy fewer with L7 on; BENCHMARKS.md).
+pub(crate) const BUF_SIZE: usize = 256 << 10;
 
 /// A reader plus the window of bytes read but not yet consumed.
 pub(crate) struct Input {
