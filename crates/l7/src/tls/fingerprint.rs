@@ -177,47 +177,6 @@ impl<D: Absorb + Digest + md5::digest::FixedOutputReset> Text<D> {
     }
 }
 
-/// Longest text a [`Memo`] keeps to look up; longer texts stream into the
-/// hash and are not remembered. Typical JA3 strings are 100 to 300 bytes.
-const MEMO_TEXT: usize = 1024;
-
-/// A hash sink that keeps the text, so that a text hashed before (clients
-/// send the same few ClientHellos over and over) is looked up in a
-/// [`DigestCache`] instead of hashed again.
-struct Memo<D> {
-    text: [u8; MEMO_TEXT],
-    len: usize,
-    /// The text outgrew `text` and went to `digest`.
-    streaming: bool,
-    digest: D,
-}
-
-impl<D: Digest> Memo<D> {
-    fn new() -> Self {
-        Memo {
-            text: [0; MEMO_TEXT],
-            len: 0,
-            streaming: false,
-            digest: D::new(),
-        }
-    }
-}
-
-impl<D: Digest> Absorb for Memo<D> {
-    fn absorb(&mut self, bytes: &[u8]) {
-        if !self.streaming {
-            if let Some(room) = self.text.get_mut(self.len..self.len + bytes.len()) {
-                room.copy_from_slice(bytes);
-                self.len += bytes.len();
-                return;
-            }
-            self.streaming = true;
-            self.digest.update(&self.text[..self.len]);
-        }
-        self.digest.update(bytes);
-    }
-}
-
 /// Bytes of a digest a cache entry keeps (SHA-256's 32; MD5 uses 16).
 const DIGEST_MAX: usize = 32;
 
@@ -225,61 +184,76 @@ const DIGEST_MAX: usize = 32;
 /// each other, which costs only the hashing saved otherwise.
 const CACHE_SLOTS: usize = 512;
 
+/// Longest key (in values) a cache keeps; a longer list is hashed every
+/// time. Typical keys hold 20 to 80 values.
+const MAX_KEY: usize = 512;
+
 #[derive(Default)]
 struct CacheEntry {
     hash: u64,
-    /// Empty in a slot never filled.
-    text: Vec<u8>,
+    filled: bool,
+    key: Vec<u16>,
     digest: [u8; DIGEST_MAX],
 }
 
-/// Digests of recently hashed texts, direct-mapped by a hash of the text
-/// and checked against the whole text, so a hit is exact. Bounded:
-/// [`CACHE_SLOTS`] texts of at most [`MEMO_TEXT`] bytes.
+/// Digests of recently fingerprinted ClientHellos, keyed by the numbers
+/// their text is written from rather than by the text: a hit costs
+/// gathering the numbers, not writing them in decimal or hex (clients send
+/// the same few ClientHellos over and over). Direct-mapped by a hash of
+/// the key and checked against the whole key, so a hit is exact. Bounded:
+/// [`CACHE_SLOTS`] keys of at most [`MAX_KEY`] values.
 #[derive(Default)]
 struct DigestCache {
     slots: Vec<CacheEntry>,
 }
 
 impl DigestCache {
-    /// The digest of `text`, from the cache or from `compute` (remembered).
+    /// The digest of the text `key` stands for, from the cache or from
+    /// `compute` (remembered). Each key must stand for one text.
     fn digest_of(
         &mut self,
-        text: &[u8],
-        compute: impl FnOnce(&[u8]) -> [u8; DIGEST_MAX],
+        key: &[u16],
+        compute: impl FnOnce() -> [u8; DIGEST_MAX],
     ) -> [u8; DIGEST_MAX] {
+        if key.len() > MAX_KEY {
+            return compute();
+        }
         if self.slots.is_empty() {
             self.slots.resize_with(CACHE_SLOTS, CacheEntry::default);
         }
-        let hash = text_hash(text);
+        let hash = key_hash(key);
         let entry = &mut self.slots[(hash as usize) % CACHE_SLOTS];
-        if entry.hash == hash && !entry.text.is_empty() && entry.text == text {
+        if entry.filled && entry.hash == hash && entry.key == key {
             return entry.digest;
         }
-        let digest = compute(text);
-        // The slot's buffer is reused: after the first texts, a miss
+        let digest = compute();
+        // The slot's buffer is reused: after the first keys, a miss
         // allocates nothing.
         entry.hash = hash;
-        entry.text.clear();
-        entry.text.extend_from_slice(text);
+        entry.filled = true;
+        entry.key.clear();
+        entry.key.extend_from_slice(key);
         entry.digest = digest;
         digest
     }
 }
 
-/// A quick 64-bit hash of a text (multiply-rotate over 8-byte words):
-/// picks the cache slot and screens comparisons.
-fn text_hash(text: &[u8]) -> u64 {
+/// A quick 64-bit hash of a key (multiply-rotate over four values at a
+/// time): picks the cache slot and screens comparisons.
+fn key_hash(key: &[u16]) -> u64 {
     const K: u64 = 0x9e37_79b9_7f4a_7c15;
-    let mut h = text.len() as u64;
-    let mut words = text.chunks_exact(8);
-    for word in &mut words {
-        let w = u64::from_le_bytes(word.try_into().unwrap_or_default());
-        h = (h ^ w).wrapping_mul(K).rotate_left(29);
+    let word = |values: &[u16]| {
+        values
+            .iter()
+            .rev()
+            .fold(0u64, |w, &v| (w << 16) | u64::from(v))
+    };
+    let mut h = key.len() as u64;
+    let mut words = key.chunks_exact(4);
+    for values in &mut words {
+        h = (h ^ word(values)).wrapping_mul(K).rotate_left(29);
     }
-    let mut last = [0u8; 8];
-    last[..words.remainder().len()].copy_from_slice(words.remainder());
-    h = (h ^ u64::from_le_bytes(last)).wrapping_mul(K);
+    h = (h ^ word(words.remainder())).wrapping_mul(K);
     h ^ (h >> 32)
 }
 
@@ -295,7 +269,7 @@ thread_local! {
     static CACHES: std::cell::RefCell<Caches> = std::cell::RefCell::default();
 }
 
-/// Which cache a text goes to.
+/// Which cache a key goes to.
 #[derive(Clone, Copy)]
 enum CacheFor {
     Ja3,
@@ -303,39 +277,35 @@ enum CacheFor {
     Ja4Extensions,
 }
 
-impl<D: Digest> Text<Memo<D>> {
-    /// The digest of the text (its first [`DIGEST_MAX`] bytes at most),
-    /// looked up in the thread's cache when the text was short enough to keep.
-    fn cached_digest(&mut self, cache: CacheFor) -> [u8; DIGEST_MAX] {
-        self.flush();
-        let memo = &mut self.sink;
-        let compute = |text: &[u8]| {
-            let mut out = [0u8; DIGEST_MAX];
-            let digest = D::digest(text);
-            let n = digest.len().min(DIGEST_MAX);
-            out[..n].copy_from_slice(&digest[..n]);
-            out
-        };
-        if memo.streaming {
-            let mut out = [0u8; DIGEST_MAX];
-            let digest = std::mem::replace(&mut memo.digest, D::new()).finalize();
-            let n = digest.len().min(DIGEST_MAX);
-            out[..n].copy_from_slice(&digest[..n]);
-            return out;
+/// The digest of the text `key` stands for, looked up in the thread's
+/// cache `cache`, or `compute`d.
+fn cached_digest(
+    cache: CacheFor,
+    key: &[u16],
+    compute: impl FnOnce() -> [u8; DIGEST_MAX],
+) -> [u8; DIGEST_MAX] {
+    CACHES.with(|caches| match caches.try_borrow_mut() {
+        Ok(mut caches) => {
+            let cache = match cache {
+                CacheFor::Ja3 => &mut caches.ja3,
+                CacheFor::Ja4Ciphers => &mut caches.ja4_ciphers,
+                CacheFor::Ja4Extensions => &mut caches.ja4_extensions,
+            };
+            cache.digest_of(key, compute)
         }
-        let text = &memo.text[..memo.len];
-        CACHES.with(|caches| match caches.try_borrow_mut() {
-            Ok(mut caches) => {
-                let cache = match cache {
-                    CacheFor::Ja3 => &mut caches.ja3,
-                    CacheFor::Ja4Ciphers => &mut caches.ja4_ciphers,
-                    CacheFor::Ja4Extensions => &mut caches.ja4_extensions,
-                };
-                cache.digest_of(text, compute)
-            }
-            Err(_) => compute(text),
-        })
-    }
+        Err(_) => compute(),
+    })
+}
+
+/// The digest of `text`'s text, its first [`DIGEST_MAX`] bytes at most.
+fn digest_bytes<D: Absorb + Digest + md5::digest::FixedOutputReset>(
+    text: &mut Text<D>,
+) -> [u8; DIGEST_MAX] {
+    let digest = text.digest();
+    let mut out = [0u8; DIGEST_MAX];
+    let n = digest.len().min(DIGEST_MAX);
+    out[..n].copy_from_slice(&digest[..n]);
+    out
 }
 
 /// The two decimal digits of `n` (below 100).
@@ -434,9 +404,33 @@ pub fn write_ja3_ssl2<A: Absorb>(out: &mut Text<A>, hello: &Ssl2ClientHello) {
 
 /// The JA3 fingerprint (lowercase hex MD5) of a TLS ClientHello.
 pub fn ja3(hello: &ClientHello, ext: &ClientExtensions) -> FieldStr {
-    let mut text = Text::new(Memo::<Md5>::new());
-    write_ja3(&mut text, hello, ext);
-    hex_string(&text.cached_digest(CacheFor::Ja3)[..16])
+    // The key: the text's numbers, each list followed by its length, so
+    // that one key stands for one text.
+    let mut key = U16List::new();
+    key.push(hello.legacy_version);
+    push_counted(&mut key, hello.ciphers().filter(not_grease));
+    push_counted(&mut key, ext.types.as_slice().iter().copied());
+    push_counted(&mut key, ext.supported_groups().filter(not_grease));
+    push_counted(
+        &mut key,
+        ext.ec_point_formats().iter().map(|&f| u16::from(f)),
+    );
+    let digest = cached_digest(CacheFor::Ja3, key.as_slice(), || {
+        let mut text = Text::new(Md5::new());
+        write_ja3(&mut text, hello, ext);
+        digest_bytes(&mut text)
+    });
+    hex_string(&digest[..16])
+}
+
+/// Appends `values`, then how many there were (cut to 16 bits: past
+/// [`MAX_KEY`] values the key is not kept anyway).
+fn push_counted(key: &mut U16List, values: impl Iterator<Item = u16>) {
+    let before = key.len();
+    for value in values {
+        key.push(value);
+    }
+    key.push((key.len() - before) as u16);
 }
 
 /// The JA3 fingerprint of an SSLv2 CLIENT-HELLO.
@@ -499,16 +493,22 @@ pub struct Ja4Head {
     pub no_extensions: bool,
 }
 
-/// Writes the two texts JA4 hashes, `ciphers` (the sorted cipher suites)
-/// and `extensions` (the sorted extensions without SNI and ALPN, then `_`
-/// and the signature algorithms in wire order when there are any), and
-/// returns the rest of the fingerprint.
-pub fn write_ja4<A: Absorb>(
-    hello: &ClientHello,
-    ext: &ClientExtensions,
-    ciphers: &mut Text<A>,
-    extensions: &mut Text<A>,
-) -> Ja4Head {
+/// The numbers a JA4 fingerprint is made of: its plain first part, the
+/// cipher suites (in wire order: a client sends its suites in one order,
+/// so they key the cache as they come, and are sorted only for a text),
+/// the sorted extensions without SNI and ALPN (clients shuffle them), and
+/// the signature algorithms in wire order.
+struct Ja4Lists {
+    head: Ja4Head,
+    suites: U16List,
+    extensions: U16List,
+    signature_algorithms: U16List,
+}
+
+// Inlined so that the lists are built where they are used, not copied
+// there (1.5 KB).
+#[inline(always)]
+fn ja4_lists(hello: &ClientHello, ext: &ClientExtensions) -> Ja4Lists {
     let version = ext
         .supported_versions()
         .and_then(|versions| versions.filter(not_grease).max())
@@ -527,40 +527,76 @@ pub fn write_ja4<A: Absorb>(
     let sni = if has_sni { b'd' } else { b'i' };
     let part_a = [b't', v0, v1, sni, c0, c1, e0, e1, a0, a1];
 
-    suites.as_mut_slice().sort_unstable();
-    hex_list(ciphers, suites.as_slice());
-
-    let mut hashed = U16List::new();
+    let mut extensions = U16List::new();
     for &t in types {
         if t != EXT_SERVER_NAME && t != EXT_ALPN {
-            hashed.push(t);
+            extensions.push(t);
         }
     }
-    hashed.as_mut_slice().sort_unstable();
-    hex_list(extensions, hashed.as_slice());
-    let signature_algorithms = ext.signature_algorithms().filter(not_grease);
-    let mut sep = b'_';
-    for algorithm in signature_algorithms.take(MAX_ENTRIES) {
-        extensions.hex4(sep, algorithm);
-        sep = b',';
+    extensions.as_mut_slice().sort_unstable();
+    let mut signature_algorithms = U16List::new();
+    for algorithm in ext
+        .signature_algorithms()
+        .filter(not_grease)
+        .take(MAX_ENTRIES)
+    {
+        signature_algorithms.push(algorithm);
     }
-    Ja4Head {
-        part_a,
-        no_ciphers: suites.is_empty(),
-        no_extensions: hashed.is_empty(),
+    Ja4Lists {
+        head: Ja4Head {
+            part_a,
+            no_ciphers: suites.is_empty(),
+            no_extensions: extensions.is_empty(),
+        },
+        suites,
+        extensions,
+        signature_algorithms,
     }
 }
 
-/// The first 12 hex digits of a SHA-256, or twelve zeros when the list
+/// JA4's second text: the sorted cipher suites in hex.
+fn write_ja4_ciphers<A: Absorb>(out: &mut Text<A>, lists: &Ja4Lists) {
+    let mut sorted = U16List::new();
+    for &suite in lists.suites.as_slice() {
+        sorted.push(suite);
+    }
+    sorted.as_mut_slice().sort_unstable();
+    hex_list(out, sorted.as_slice());
+}
+
+/// JA4's third text: the sorted extensions in hex, then `_` and the
+/// signature algorithms when there are any.
+fn write_ja4_extensions<A: Absorb>(out: &mut Text<A>, lists: &Ja4Lists) {
+    hex_list(out, lists.extensions.as_slice());
+    let mut sep = b'_';
+    for &algorithm in lists.signature_algorithms.as_slice() {
+        out.hex4(sep, algorithm);
+        sep = b',';
+    }
+}
+
+/// Writes the two texts JA4 hashes, `ciphers` (the sorted cipher suites)
+/// and `extensions` (the sorted extensions without SNI and ALPN, then `_`
+/// and the signature algorithms in wire order when there are any), and
+/// returns the rest of the fingerprint.
+#[cfg(test)]
+pub fn write_ja4<A: Absorb>(
+    hello: &ClientHello,
+    ext: &ClientExtensions,
+    ciphers: &mut Text<A>,
+    extensions: &mut Text<A>,
+) -> Ja4Head {
+    let lists = ja4_lists(hello, ext);
+    write_ja4_ciphers(ciphers, &lists);
+    write_ja4_extensions(extensions, &lists);
+    lists.head
+}
+
+/// The first 12 hex digits of a digest, or twelve zeros when the list
 /// hashed is empty.
-fn truncated_sha256(
-    text: &mut Text<Memo<Sha256>>,
-    list_is_empty: bool,
-    cache: CacheFor,
-) -> [u8; 12] {
+fn truncated_hex(digest: Option<[u8; DIGEST_MAX]>) -> [u8; 12] {
     let mut out = [b'0'; 12];
-    if !list_is_empty {
-        let digest = text.cached_digest(cache);
+    if let Some(digest) = digest {
         for (pair, &b) in out.chunks_exact_mut(2).zip(digest.iter()) {
             let at = usize::from(b) * 2;
             pair.copy_from_slice(&HEX_PAIRS[at..at + 2]);
@@ -578,15 +614,35 @@ fn truncated_sha256(
 /// the sorted extensions without SNI and ALPN, then `_` and the signature
 /// algorithms in wire order (left out when there are none).
 pub fn ja4_of(hello: &ClientHello, ext: &ClientExtensions) -> FieldStr {
-    let mut ciphers = Text::new(Memo::<Sha256>::new());
-    let mut extensions = Text::new(Memo::<Sha256>::new());
-    let head = write_ja4(hello, ext, &mut ciphers, &mut extensions);
-    let ciphers = truncated_sha256(&mut ciphers, head.no_ciphers, CacheFor::Ja4Ciphers);
-    let extensions = truncated_sha256(&mut extensions, head.no_extensions, CacheFor::Ja4Extensions);
+    let lists = ja4_lists(hello, ext);
+    let ciphers = (!lists.head.no_ciphers).then(|| {
+        cached_digest(CacheFor::Ja4Ciphers, lists.suites.as_slice(), || {
+            let mut text = Text::new(Sha256::new());
+            write_ja4_ciphers(&mut text, &lists);
+            digest_bytes(&mut text)
+        })
+    });
+    let extensions = (!lists.head.no_extensions).then(|| {
+        // The extensions, the signature algorithms, then how many
+        // extensions: one key for one text.
+        let mut key = U16List::new();
+        for &v in lists.extensions.as_slice() {
+            key.push(v);
+        }
+        push_counted(
+            &mut key,
+            lists.signature_algorithms.as_slice().iter().copied(),
+        );
+        cached_digest(CacheFor::Ja4Extensions, key.as_slice(), || {
+            let mut text = Text::new(Sha256::new());
+            write_ja4_extensions(&mut text, &lists);
+            digest_bytes(&mut text)
+        })
+    });
     let mut out = [b'_'; 36];
-    out[..10].copy_from_slice(&head.part_a);
-    out[11..23].copy_from_slice(&ciphers);
-    out[24..].copy_from_slice(&extensions);
+    out[..10].copy_from_slice(&lists.head.part_a);
+    out[11..23].copy_from_slice(&truncated_hex(ciphers));
+    out[24..].copy_from_slice(&truncated_hex(extensions));
     ascii_string(&out)
 }
 
@@ -596,29 +652,33 @@ pub fn ja4(hello: &ClientHello) -> FieldStr {
     ja4_of(hello, &hello.scan())
 }
 
-/// The digest cache gives what hashing gives: for texts met again, texts
-/// that share a slot, and texts too long to keep.
+/// The digest cache gives what computing gives: for keys met again, keys
+/// that share a slot, keys that differ only in their end, and keys too
+/// long to keep.
 #[cfg(test)]
 #[test]
 fn cached_digests_match_direct_hashing() {
-    let texts: Vec<Vec<u8>> = (0..3 * CACHE_SLOTS)
-        .map(|i| format!("771,{i}-4865-4866,0-23-65281,29-23,0").into_bytes())
-        .chain([vec![b'7'; MEMO_TEXT - 1], vec![b'7'; 3 * MEMO_TEXT]])
+    let keys: Vec<Vec<u16>> = (0..3 * CACHE_SLOTS as u16)
+        .map(|i| vec![771, i, 4865, 4866, 3, 0, 23, 65281, 3])
+        .chain((0..40u16).map(|n| (0..n).collect()))
+        .chain([vec![7; MAX_KEY], vec![7; MAX_KEY + 1], vec![7; 3 * MAX_KEY]])
         .collect();
-    for _ in 0..2 {
-        for text in &texts {
-            let mut memo = Text::new(Memo::<Md5>::new());
-            for &b in text {
-                memo.byte(b);
+    // What each key stands for: a text made from its numbers.
+    let text = |key: &[u16]| -> Vec<u8> { format!("{key:?}").into_bytes() };
+    let mut computed = 0;
+    for round in 0..2 {
+        for key in &keys {
+            for cache in [CacheFor::Ja3, CacheFor::Ja4Ciphers, CacheFor::Ja4Extensions] {
+                let got = cached_digest(cache, key, || {
+                    computed += 1;
+                    let mut out = [0u8; DIGEST_MAX];
+                    out.copy_from_slice(&Sha256::digest(text(key)));
+                    out
+                });
+                assert_eq!(got[..], Sha256::digest(text(key))[..], "round {round}");
             }
-            let got = memo.cached_digest(CacheFor::Ja3);
-            assert_eq!(got[..16], Md5::digest(text)[..]);
-            let mut memo = Text::new(Memo::<Sha256>::new());
-            for &b in text {
-                memo.byte(b);
-            }
-            let got = memo.cached_digest(CacheFor::Ja4Ciphers);
-            assert_eq!(got[..], Sha256::digest(text)[..]);
         }
     }
+    // The second round found the last keys that fit in their slots.
+    assert!(computed < 2 * 3 * keys.len());
 }

@@ -289,9 +289,12 @@ fn offered_version_in(data: Option<&[u8]>, legacy: u16) -> u16 {
 }
 
 /// Most entries a [`U16List`] keeps on the stack. Real hellos have a few
-/// dozen cipher suites and extensions; longer (hostile) lists spill to the
-/// heap, so nothing is ever cut.
-pub const INLINE_ENTRIES: usize = 256;
+/// dozen cipher suites and extensions (and a fingerprint key, all lists
+/// of a hello together, about a hundred); longer (hostile) lists spill to
+/// the heap, so nothing is ever cut. Every list starts zeroed, and a
+/// ClientHello's fingerprints make six: 256 entries cost 3 KB of `memset`
+/// a hello.
+pub const INLINE_ENTRIES: usize = 128;
 
 /// A list of 16-bit values on the stack, spilling to the heap only past
 /// [`INLINE_ENTRIES`].

@@ -1033,6 +1033,90 @@ mod old_fingerprint {
     }
 }
 
+/// The fingerprint caches are keyed by the numbers the texts are made
+/// of: hellos whose lists hold the same numbers split differently (a
+/// value moved from one list to the next, a list emptied) must not share
+/// a cache entry. Each hello twice, so the second meets the cache.
+#[test]
+fn hellos_that_differ_only_in_where_lists_end_keep_their_own_fingerprints() {
+    let hello = |ciphers: &[u16], types: &[u16], groups: &[u16], formats: &[u8], sigs: &[u16]| {
+        let mut extensions: Vec<Vec<u8>> = types.iter().map(|&t| extension(t, &[])).collect();
+        extensions.push(extension(0x000a, &vec16(&u16s(groups))));
+        extensions.push(extension(0x000b, &vec8(formats)));
+        if !sigs.is_empty() {
+            extensions.push(extension(0x000d, &vec16(&u16s(sigs))));
+        }
+        client_hello_body(ciphers, &extensions)
+    };
+    let bodies = [
+        hello(
+            &[0x1301, 0x1302],
+            &[0x0017],
+            &[0x001d, 0x0017],
+            &[0],
+            &[0x0403],
+        ),
+        hello(
+            &[0x1301],
+            &[0x1302, 0x0017],
+            &[0x001d, 0x0017],
+            &[0],
+            &[0x0403],
+        ),
+        hello(
+            &[0x1301, 0x1302],
+            &[0x0017, 0x001d],
+            &[0x0017],
+            &[0],
+            &[0x0403],
+        ),
+        hello(
+            &[0x1301, 0x1302],
+            &[0x0017],
+            &[0x001d],
+            &[0x17, 0],
+            &[0x0403],
+        ),
+        hello(
+            &[0x1301, 0x1302],
+            &[0x0017],
+            &[0x001d, 0x0017],
+            &[],
+            &[0x0403],
+        ),
+        hello(&[0x1301, 0x1302], &[0x0017], &[0x001d, 0x0017], &[0], &[]),
+        hello(
+            &[0x1301, 0x1302],
+            &[0x0017, 0x0403],
+            &[0x001d, 0x0017],
+            &[0],
+            &[],
+        ),
+        hello(
+            &[0x1301, 0x1302],
+            &[0x0017],
+            &[0x001d, 0x0017],
+            &[0],
+            &[0x0403, 0x0804],
+        ),
+        hello(&[], &[0x0017], &[0x001d, 0x0017], &[0], &[0x0403]),
+    ];
+    let mut seen = std::collections::HashSet::new();
+    for _ in 0..2 {
+        for body in &bodies {
+            assert_builders_agree(body).unwrap();
+            let hello = ClientHello::parse(body).unwrap();
+            let ext = hello.scan();
+            let fingerprints = (
+                super::fingerprint::ja3(&hello, &ext),
+                super::fingerprint::ja4_of(&hello, &ext),
+            );
+            seen.insert(fingerprints);
+        }
+    }
+    assert_eq!(seen.len(), bodies.len(), "each hello its own fingerprints");
+}
+
 /// Old and new builders on one ClientHello body: the JA3 text and hash,
 /// the JA4 texts and fingerprint, and the scanned fields.
 fn assert_builders_agree(body: &[u8]) -> Result<(), TestCaseError> {
