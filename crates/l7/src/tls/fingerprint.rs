@@ -624,7 +624,7 @@ pub fn ja4_of(hello: &ClientHello, ext: &ClientExtensions) -> FieldStr {
     });
     let extensions = (!lists.head.no_extensions).then(|| {
         // The extensions, the signature algorithms, then how many
-        // extensions: one key for one text.
+        // signature algorithms: one key for one text.
         let mut key = U16List::new();
         for &v in lists.extensions.as_slice() {
             key.push(v);
