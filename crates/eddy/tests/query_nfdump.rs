@@ -409,21 +409,13 @@ fn filters_select_the_flows_nfdump_selects(data: &Data) {
             .filter(|l| l.contains('|'))
             .collect();
         let req = query::Request {
-            files: files.clone(),
-            filter: f.expr,
-            stats: vec![],
-            aggregate: None,
-            bidir: false,
-            order: None,
-            top: None,
-            limit: None,
             format: Some(query::OutputFormat::parse(&format!("fmt:{ROW}")).unwrap()),
             quiet: true,
             style: query::output::Style {
                 plain: true,
                 long_addrs: true,
             },
-            summaries: true,
+            ..query::Request::listing(&files, f.expr)
         };
         let mut out = Vec::new();
         query::report::run(&engine, &req, &mut out).unwrap();

@@ -236,11 +236,32 @@ pub struct Request {
     pub summaries: bool,
 }
 
+impl Request {
+    /// A plain listing of `files`' flows under `filter` in the default
+    /// format, summaries on: `eddy query` with no options but a filter.
+    pub fn listing(files: &[PathBuf], filter: filter::Expr) -> Request {
+        Request {
+            files: files.to_vec(),
+            filter,
+            stats: vec![],
+            aggregate: None,
+            bidir: false,
+            order: None,
+            top: None,
+            limit: None,
+            format: None,
+            quiet: false,
+            style: Style::default(),
+            summaries: true,
+        }
+    }
+}
+
 /// Runs the request, printing to `out`.
 pub fn run(engine: &Engine, req: &Request, out: &mut dyn Write) -> Result<()> {
     let start = Instant::now();
-    // Windows whose summaries rule out the filter's addresses or ports are
-    // not read.
+    // Windows whose summaries rule out the filter's addresses, ports or
+    // protocols are not read.
     let (pruned, skipped);
     let req = match req.summaries {
         true => {

@@ -41,24 +41,6 @@ fn summary_filter(rng: &mut Rng, side: &str, depth: u32) -> String {
     }
 }
 
-/// A plain listing of `files` under `filter`, summaries on.
-fn listing(files: &[std::path::PathBuf], filter: filter::Expr) -> Request {
-    Request {
-        files: files.to_vec(),
-        filter,
-        stats: vec![],
-        aggregate: None,
-        bidir: false,
-        order: None,
-        top: None,
-        limit: None,
-        format: None,
-        quiet: false,
-        style: query::output::Style::default(),
-        summaries: true,
-    }
-}
-
 fn two_threads() -> query::Engine {
     query::Engine::new(&query::Config {
         threads: 2,
@@ -130,7 +112,7 @@ fn summaries_answer_as_the_flows_do() {
         let order = Order::parse(order).unwrap();
         let mut req = Request {
             top: Some(*rng.pick(&[1, 3, 10, 1000])),
-            ..listing(&files, f.expr)
+            ..Request::listing(&files, f.expr)
         };
         let alternatives = if i % 3 == 0 {
             let (a, _) = rng.pick(&aggregations);
@@ -325,7 +307,7 @@ fn time_ranges_read_summaries_of_the_windows_they_hold() {
         let f = f.expr;
         let mut req = Request {
             top: Some(*rng.pick(&[3, 1000])),
-            ..listing(&files, filter::Expr::and(vec![f, window.to_filter()]))
+            ..Request::listing(&files, filter::Expr::and(vec![f, window.to_filter()]))
         };
         let alternatives: Vec<Vec<query::Key>> = if i % 2 == 0 {
             let fields = parse_aggregation(key).unwrap();
@@ -458,7 +440,7 @@ fn summaries_leave_out_windows_without_the_addresses_ports_or_protocols() {
         by_port += usize::from(skipped > 0 && !named("_ip") && !named("proto"));
         by_proto += usize::from(skipped > 0 && !named("_ip") && !named("_port"));
         emptied += usize::from(kept.is_empty());
-        let mut req = listing(&files, f.expr);
+        let mut req = Request::listing(&files, f.expr);
         match i % 3 {
             0 => req.format = Some(OutputFormat::parse("csv").unwrap()),
             1 => req.stats = vec![Stat::parse(rng.pick::<&str>(&ADDRESS_STATS)).unwrap()],

@@ -21,10 +21,10 @@
 //! and are made from the others when the window closes, at no cost a row.
 //!
 //! The address column of each address-only cut carries a Parquet Bloom
-//! filter ([`address_filters`]), and the footer the exact set of each
-//! side's ports ([`port_sets`]) and of the protocols, so that `eddy query`
-//! can skip the windows where none of a filter's addresses, ports or
-//! protocols appears ([`window_filters`]).
+//! filter, and the footer the exact set of each side's ports and of the
+//! protocols ([`ValueSet`]), so that `eddy query` can skip the windows
+//! where none of a filter's addresses, ports or protocols appears
+//! ([`window_filters`]).
 //!
 //! The file is `summary.STAMP[.PART].parquet` (see [`summary_path`]); it
 //! is written, synced and renamed into place before its flows file, so a
@@ -127,23 +127,16 @@ impl AddressFilter {
     }
 }
 
-/// The address filters (`[source, destination]`) of the window whose flows
-/// file is `flows`, from its summary. None when the window has no summary
-/// or its summary was written before summaries kept filters
-/// (`eddy store summarize --force` rewrites it).
-pub fn address_filters(flows: &Path) -> Result<Option<[AddressFilter; 2]>, Error> {
-    let wanted = Wanted {
-        addresses: true,
-        ..Wanted::default()
-    };
-    Ok(window_filters(flows, wanted)?.addresses)
-}
-
-/// What a window's summary tells of its addresses and ports, for skipping
-/// the window; both None when it has no summary.
+/// What a window's summary tells of its addresses, ports and protocols,
+/// for skipping the window. Each part is None when the window has no
+/// summary, when its summary was written before it kept that part
+/// (`eddy store summarize` rewrites such summaries), or when it was not
+/// [`Wanted`].
 #[derive(Default)]
 pub struct WindowFilters {
+    /// `[source, destination]`.
     pub addresses: Option<[AddressFilter; 2]>,
+    /// `[source, destination]`.
     pub ports: Option<[ValueSet; 2]>,
     pub protos: Option<ValueSet>,
 }
@@ -202,6 +195,10 @@ fn address_filters_of(
             meta.num_row_groups()
         )));
     }
+    let file_len = file
+        .metadata()
+        .map_err(|e| Error::io("reading", path, e))?
+        .len();
     let mut filters = Vec::with_capacity(CUTS.len());
     for (side, name) in CUTS.iter().enumerate() {
         let rg = meta.row_group(row_group(side, false));
@@ -226,10 +223,6 @@ fn address_filters_of(
         // the size the filter's header claims) and the filter's size (an
         // empty one fails its lookups), so all are checked here. eddy
         // always writes the length.
-        let file_len = file
-            .metadata()
-            .map_err(|e| Error::io("reading", path, e))?
-            .len();
         let (Some(offset), Some(len)) =
             (column.bloom_filter_offset(), column.bloom_filter_length())
         else {
@@ -295,15 +288,15 @@ impl std::fmt::Debug for ValueSet {
 }
 
 impl ValueSet {
-    pub fn insert(&mut self, port: u16) {
-        self.0[usize::from(port >> 6)] |= 1 << (port & 63);
+    pub fn insert(&mut self, value: u16) {
+        self.0[usize::from(value >> 6)] |= 1 << (value & 63);
     }
 
-    pub fn contains(&self, port: u16) -> bool {
-        self.0[usize::from(port >> 6)] & (1 << (port & 63)) != 0
+    pub fn contains(&self, value: u16) -> bool {
+        self.0[usize::from(value >> 6)] & (1 << (value & 63)) != 0
     }
 
-    /// Whether some port in `lo..=hi` occurs.
+    /// Whether some value in `lo..=hi` occurs.
     pub fn any_in(&self, lo: u16, hi: u16) -> bool {
         if lo > hi {
             return false;
@@ -319,26 +312,26 @@ impl ValueSet {
             || self.0[last] & to_hi != 0
     }
 
-    /// The set as text for the summary's footer: the runs of ports, as
+    /// The set as text for the summary's footer: the runs of values, as
     /// `a-b,c,...` (`-` alone for none).
     pub fn to_text(&self) -> String {
         let mut out = String::new();
-        let mut port = 0u32;
-        while port < 65_536 {
-            if !self.contains(port as u16) {
-                port += 1;
+        let mut value = 0u32;
+        while value < 65_536 {
+            if !self.contains(value as u16) {
+                value += 1;
                 continue;
             }
-            let start = port;
-            while port < 65_536 && self.contains(port as u16) {
-                port += 1;
+            let start = value;
+            while value < 65_536 && self.contains(value as u16) {
+                value += 1;
             }
             if !out.is_empty() {
                 out.push(',');
             }
-            match port - 1 == start {
+            match value - 1 == start {
                 true => out.push_str(&start.to_string()),
-                false => out.push_str(&format!("{start}-{}", port - 1)),
+                false => out.push_str(&format!("{start}-{}", value - 1)),
             }
         }
         if out.is_empty() {
@@ -368,17 +361,6 @@ impl ValueSet {
         }
         Some(set)
     }
-}
-
-/// The port sets (`[source, destination]`) of the window whose flows file
-/// is `flows`, from its summary's footer. None when the window has no
-/// summary or its summary was written before the port sets.
-pub fn port_sets(flows: &Path) -> Result<Option<[ValueSet; 2]>, Error> {
-    let wanted = Wanted {
-        ports: true,
-        ..Wanted::default()
-    };
-    Ok(window_filters(flows, wanted)?.ports)
 }
 
 fn port_sets_of(path: &Path, kv: Option<&Vec<KeyValue>>) -> Result<Option<[ValueSet; 2]>, Error> {

@@ -606,8 +606,9 @@ fn each_window_gets_a_summary_of_its_flows() {
     }
     // The address filters hold every address of their side, rule out
     // nearly every other, and know the side's range.
-    let sides = summary::address_filters(&files[0].path)
+    let sides = summary::window_filters(&files[0].path, summary::Wanted::ALL)
         .unwrap()
+        .addresses
         .expect("a summary with address filters");
     for r in &recs {
         assert!(sides[0].may_hold(u128::from(r.src_ip)));
@@ -629,8 +630,9 @@ fn each_window_gets_a_summary_of_its_flows() {
     assert!(!sides[0].may_hold_range(hi + 1, u128::MAX) && !sides[0].may_hold_range(0, lo - 1));
     assert!(!sides[1].may_hold(u128::from(Ipv6Addr::LOCALHOST)));
     // The port sets are those of the flows.
-    let ports = summary::port_sets(&files[0].path)
+    let ports = summary::window_filters(&files[0].path, summary::Wanted::ALL)
         .unwrap()
+        .ports
         .expect("port sets");
     let mut want = [summary::ValueSet::default(), summary::ValueSet::default()];
     for r in &recs {
@@ -679,9 +681,19 @@ fn each_window_gets_a_summary_of_its_flows() {
     writer.close().unwrap();
     let flows_of_plain = root.join("flows.plain.parquet");
     std::fs::rename(&plain, root.join("summary.plain.parquet")).unwrap();
-    assert!(summary::address_filters(&flows_of_plain).unwrap().is_none());
+    assert!(
+        summary::window_filters(&flows_of_plain, summary::Wanted::ALL)
+            .unwrap()
+            .addresses
+            .is_none()
+    );
     std::fs::remove_file(root.join("summary.plain.parquet")).unwrap();
-    assert!(summary::address_filters(&flows_of_plain).unwrap().is_none());
+    assert!(
+        summary::window_filters(&flows_of_plain, summary::Wanted::ALL)
+            .unwrap()
+            .addresses
+            .is_none()
+    );
     // Rewritten from the flows file, the summary is the same.
     let before = summary_rows(&path, 0);
     std::fs::remove_file(&path).unwrap();
@@ -718,7 +730,10 @@ fn damaged_summaries_never_panic_the_window_filters() {
     let flows = &files[0].path;
     let path = summary::summary_path(flows).unwrap();
     let good = std::fs::read(&path).unwrap();
-    assert!(summary::address_filters(flows).unwrap().is_some());
+    assert!(summary::window_filters(flows, summary::Wanted::ALL)
+        .unwrap()
+        .addresses
+        .is_some());
     let footer_from = good.len().saturating_sub(3000);
     let mut outcomes = [0usize; 3];
     // Every byte of the footer (and the filters before it) three ways, and

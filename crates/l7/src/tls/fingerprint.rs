@@ -505,9 +505,6 @@ struct Ja4Lists {
     signature_algorithms: U16List,
 }
 
-// Inlined so that the lists are built where they are used, not copied
-// there (1.5 KB).
-#[inline(always)]
 fn ja4_lists(hello: &ClientHello, ext: &ClientExtensions) -> Ja4Lists {
     let version = ext
         .supported_versions()
