@@ -93,10 +93,11 @@ pub fn run(args: StoreArgs) -> Result<()> {
                 .with_context(|| format!("listing {}", root.display()))?;
             let (mut written, mut kept) = (0, 0);
             for f in &files {
-                // A summary from before the address filters or the port
-                // and protocol sets is rewritten too, so that queries can
-                // skip its window.
-                let current = store::summary::summary_path(&f.path).is_some_and(|p| p.is_file())
+                // A summary from before the address filters, the port and
+                // protocol sets or the port cut is rewritten too, so that
+                // queries can skip its window and read its ports.
+                let current = store::summary::layout(&f.path)
+                    .is_ok_and(|l| l == Some(store::summary::Layout::WithPortCut))
                     && store::summary::window_filters(&f.path, store::summary::Wanted::ALL)
                         .is_ok_and(|w| {
                             w.addresses.is_some() && w.ports.is_some() && w.protos.is_some()

@@ -1,14 +1,15 @@
 //! Statistics from window summaries ([`store::summary`]) instead of flows.
 //!
 //! A `-s` statistic or an `-A` aggregation whose keys and filter use only
-//! one cut's columns (an address, `proto`, `tcp_flags`) groups the same
-//! flows whether it reads the flows or the summaries' rows, which already
-//! hold each (address, protocol, flags) group's flow count, sums and time
-//! span: the groups, counters, times and totals are the same, and a
-//! summary has about a fifth of its window's rows and a few columns.
-//! [`plan`] decides; anything it refuses (ports; `host`, which needs both
-//! addresses; counters; a file without a summary) reads the flows through
-//! the engine. Times are decided per window: a `-t` range that holds a
+//! one cut's columns (an address, `proto`, `tcp_flags`; or `proto` and the
+//! ports) groups the same flows whether it reads the flows or the
+//! summaries' rows, which already hold each (address, protocol, flags) or
+//! (protocol, source port, destination port) group's flow count, sums and
+//! time span: the groups, counters, times and totals are the same, and a
+//! summary has a fifth to two fifths of its window's rows and a few
+//! columns. [`plan`] decides; anything it refuses (an address with a port;
+//! `host`, which needs both addresses; counters; a file without a summary)
+//! reads the flows through the engine. Times are decided per window: a `-t` range that holds a
 //! window's flows wholly needs no time test there, and the windows it cuts
 //! through are read from their flows in the same pass.
 //!
@@ -22,7 +23,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use arrow_array::cast::AsArray;
-use arrow_array::types::{TimestampNanosecondType, UInt64Type, UInt8Type};
+use arrow_array::types::{TimestampNanosecondType, UInt16Type, UInt64Type, UInt8Type};
 use arrow_array::{Array, BooleanArray, RecordBatch, RecordBatchReader};
 use datafusion::common::ScalarValue;
 use datafusion::parquet::arrow::arrow_reader::{
@@ -32,16 +33,28 @@ use datafusion::parquet::arrow::ProjectionMask;
 use datafusion::parquet::file::metadata::{ParquetMetaDataReader, RowGroupMetaData};
 use datafusion::parquet::file::statistics::Statistics;
 use filter::BatchFilter;
-use store::summary::{row_group, summary_path, summary_schema, CUTS, CUT_KEYS, ROW_GROUPS};
+use store::summary::{
+    layout_of, row_group, summary_path, Layout, ADDRESS_ROW_GROUPS, CUTS, CUT_KEYS, PORT_CUT_KEYS,
+    PORT_CUT_START,
+};
 
 use crate::engine::{mask_addr, Error, Group, GroupSink, Groups, Key, Order, Result};
 
-/// How a request is answered from summaries: each alternative's cut (a
-/// row group, see [`row_group`]) and where each file's groups come from.
+/// How a request is answered from summaries: each alternative's cut and
+/// where each file's groups come from.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Plan {
-    pub cuts: Vec<usize>,
+    pub cuts: Vec<Cut>,
     pub sources: Vec<Source>,
+}
+
+/// The rows of a summary an alternative reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Cut {
+    /// An address cut's row group (see [`row_group`]).
+    Address(usize),
+    /// The port cut's row groups, those of protocols the filter admits.
+    Ports,
 }
 
 /// Where one flows file's groups come from.
@@ -77,30 +90,48 @@ pub fn plan(files: &[PathBuf], filter: &filter::Expr, alternatives: &[Vec<Key>])
         .into_iter()
         .filter(|c| !TIMES.contains(c))
         .collect();
-    let filter_addr = cut_of(&untimed)?;
     let mut cuts = Vec::with_capacity(alternatives.len());
     for alt in alternatives {
         if alt.is_empty() || alt.len() > MAX_KEYS {
             return None;
         }
         let columns: Vec<&str> = alt.iter().map(Key::column).collect();
+        // The small keys share 32 bits (`-A proto,srcport,dstport` reads
+        // flows).
+        if columns.iter().map(|c| key_width(c)).sum::<u32>() > 32 {
+            return None;
+        }
+        let ports = |c: &&str| *c == "src_port" || *c == "dst_port";
+        if columns.iter().chain(&untimed).any(ports) {
+            let fits = columns
+                .iter()
+                .chain(&untimed)
+                .all(|c| PORT_CUT_KEYS.contains(c));
+            cuts.push(fits.then_some(Cut::Ports)?);
+            continue;
+        }
         // A group key holds one address (`-A srcip,srcip4/24` reads flows).
         if columns.iter().filter(|c| CUTS.contains(c)).count() > 1 {
             return None;
         }
         let key_addr = cut_of(&columns)?;
-        let side = match (key_addr, filter_addr) {
+        let side = match (key_addr, cut_of(&untimed)?) {
             (Some(a), Some(b)) if a != b => return None,
             (Some(a), _) | (None, Some(a)) => a,
             (None, None) => 0,
         };
         // The address-only cut when nothing asks for protocol or flags.
         let by_proto_flags = columns.iter().chain(&untimed).any(|c| CUT_KEYS.contains(c));
-        cuts.push(row_group(side, by_proto_flags));
+        cuts.push(Cut::Address(row_group(side, by_proto_flags)));
     }
+    let need_ports = cuts.contains(&Cut::Ports);
     let mut sources = Vec::with_capacity(files.len());
     for f in files {
         let summary = summary_path(f).filter(|s| s.is_file())?;
+        // A summary written before the port cut cannot answer ports.
+        if need_ports && !matches!(store::summary::layout(f), Ok(Some(Layout::WithPortCut))) {
+            return None;
+        }
         let left = match timed {
             true => match time_span(f) {
                 Some(span) => span.settle(filter),
@@ -194,6 +225,28 @@ fn time_span(path: &Path) -> Option<TimeSpan> {
 /// The most keys an alternative may have (an address, proto, flags).
 const MAX_KEYS: usize = 3;
 
+/// The bits a key takes in [`Entry::small`] (an address takes none: it
+/// has [`Entry::addr`]).
+fn key_width(column: &str) -> u32 {
+    match column {
+        "src_ip" | "dst_ip" => 0,
+        "src_port" | "dst_port" => 16,
+        _ => 8,
+    }
+}
+
+/// Where each key's value lies in [`Entry::small`]: the widths of the
+/// keys before it.
+fn key_shifts(keys: &[Key]) -> Vec<u32> {
+    keys.iter()
+        .scan(0, |shift, k| {
+            let at = *shift;
+            *shift += key_width(k.column());
+            Some(at)
+        })
+        .collect()
+}
+
 /// Which cut `columns` fit: `Some(None)` when they name no address (either
 /// cut), `Some(Some(i))` for cut `i`, None when they fit none.
 fn cut_of(columns: &[&str]) -> Option<Option<usize>> {
@@ -213,7 +266,7 @@ fn cut_of(columns: &[&str]) -> Option<Option<usize>> {
 
 /// One group being added up (64 bytes): its key, the address (a
 /// big-endian integer, masked as the key asks; 0 when no key is an
-/// address) and the small numbers (key `i`'s in byte `i`), and its
+/// address) and the small numbers (see [`key_shifts`]), and its
 /// counters. Ordered by key, address first, as a cut's rows are stored.
 #[derive(Clone, Copy, Debug)]
 struct Entry {
@@ -406,10 +459,10 @@ impl<'a> Summary<'a> {
         let err = |e: &dyn std::fmt::Display| summary_error(path, e);
         let file = File::open(path).map_err(|e| err(&e))?;
         let metadata = ArrowReaderMetadata::load(&file, Default::default()).map_err(|e| err(&e))?;
-        if metadata.schema().fields() != summary_schema().fields() {
+        if layout_of(metadata.schema()).is_none() {
             return Err(err(&"not an eddy summary of this version"));
         }
-        if metadata.metadata().num_row_groups() != ROW_GROUPS {
+        if metadata.metadata().num_row_groups() < ADDRESS_ROW_GROUPS {
             return Err(err(&"not one row group per cut"));
         }
         Ok(Summary {
@@ -423,11 +476,45 @@ impl<'a> Summary<'a> {
     /// run.
     fn run(
         &self,
-        cut: usize,
+        cut: Cut,
         keys: &[Key],
         predicate: Option<&filter::Expr>,
         flags: bool,
     ) -> Result<Run> {
+        let mut run = RunBuilder::default();
+        match cut {
+            Cut::Address(rg) => self.add_row_group(&mut run, rg, keys, predicate, flags)?,
+            Cut::Ports => {
+                let groups = self.metadata.metadata().row_groups();
+                for (rg, meta) in groups.iter().enumerate().skip(PORT_CUT_START) {
+                    // Each row group holds one protocol: the filter's
+                    // protocol tests are settled by it.
+                    let settled = match (predicate, proto_range(meta)) {
+                        (Some(p), Some((lo, hi))) => p.within(filter::Column::Proto, lo, hi),
+                        (Some(p), None) => p.clone(),
+                        (None, _) => filter::Expr::True,
+                    };
+                    let predicate = match &settled {
+                        filter::Expr::False => continue,
+                        filter::Expr::True => None,
+                        p => Some(p),
+                    };
+                    self.add_row_group(&mut run, rg, keys, predicate, flags)?;
+                }
+            }
+        }
+        Ok(run.finish())
+    }
+
+    /// Adds the rows of row group `rg` that pass `predicate` to `run`.
+    fn add_row_group(
+        &self,
+        run: &mut RunBuilder,
+        rg: usize,
+        keys: &[Key],
+        predicate: Option<&filter::Expr>,
+        flags: bool,
+    ) -> Result<()> {
         let err = |e: &dyn std::fmt::Display| summary_error(self.path, e);
         let file = self.file.try_clone().map_err(|e| err(&e))?;
         let builder =
@@ -439,7 +526,7 @@ impl<'a> Summary<'a> {
         }
         let mask = ProjectionMask::columns(builder.parquet_schema(), wanted);
         let reader = builder
-            .with_row_groups(vec![cut])
+            .with_row_groups(vec![rg])
             .with_projection(mask)
             .with_batch_size(64 * 1024)
             .build()
@@ -449,14 +536,28 @@ impl<'a> Summary<'a> {
             .map(|p| BatchFilter::new(p, &reader.schema()))
             .transpose()
             .map_err(|e| err(&e))?;
-        let mut run = RunBuilder::default();
         for batch in reader {
             let batch = batch.map_err(|e| err(&e))?;
             let pass = passed(&batch, predicate.as_ref()).map_err(|e| err(&e))?;
             run.add_batch(&batch, keys, pass.as_ref(), flags)
                 .map_err(|e| err(&e))?;
         }
-        Ok(run.finish())
+        Ok(())
+    }
+}
+
+/// The range of a row group's `proto` values, from its statistics.
+fn proto_range(rg: &RowGroupMetaData) -> Option<(u64, u64)> {
+    let column = rg
+        .columns()
+        .iter()
+        .find(|c| c.column_path().string() == "proto")?;
+    match column.statistics()? {
+        Statistics::Int32(s) => {
+            let (lo, hi) = (*s.min_opt()?, *s.max_opt()?);
+            Some((u64::try_from(lo).ok()?, u64::try_from(hi).ok()?))
+        }
+        _ => None,
     }
 }
 
@@ -532,10 +633,12 @@ fn passed(
         .transpose()
 }
 
-/// A key column of a batch, typed once per batch.
+/// A key column of a batch, typed once per batch; the small numbers with
+/// their shift in [`Entry::small`].
 enum KeyColumn<'a> {
     Addr(&'a arrow_array::FixedSizeBinaryArray, Option<(u8, bool)>),
-    Small(&'a [u8], u32),
+    Byte(&'a [u8], u32),
+    Short(&'a [u16], u32),
 }
 
 /// A run being built from rows in any order: rows with the key of the
@@ -590,15 +693,11 @@ impl RunBuilder {
             .map(|c| c.as_primitive::<UInt64Type>().values());
         let packets = col("packets")?.as_primitive::<UInt64Type>().values();
         let bytes = col("bytes")?.as_primitive::<UInt64Type>().values();
-        let first = col("first")?
-            .as_primitive::<TimestampNanosecondType>()
-            .values();
-        let last = col("last")?
-            .as_primitive::<TimestampNanosecondType>()
-            .values();
+        let (first, time_scale) = times(col("first")?)?;
+        let (last, _) = times(col("last")?)?;
         let tcp_flags = col("tcp_flags")?.as_primitive::<UInt8Type>().values();
         let mut key_columns = Vec::with_capacity(keys.len());
-        for (i, k) in keys.iter().enumerate() {
+        for (k, shift) in keys.iter().zip(key_shifts(keys)) {
             let a = col(k.column())?;
             key_columns.push(match a.data_type() {
                 arrow_schema::DataType::FixedSizeBinary(16) => {
@@ -611,8 +710,14 @@ impl RunBuilder {
                     };
                     KeyColumn::Addr(a.as_fixed_size_binary(), mask)
                 }
-                arrow_schema::DataType::UInt8 => {
-                    KeyColumn::Small(a.as_primitive::<UInt8Type>().values(), 8 * i as u32)
+                arrow_schema::DataType::UInt8 if key_width(k.column()) == 8 => {
+                    KeyColumn::Byte(a.as_primitive::<UInt8Type>().values(), shift)
+                }
+                arrow_schema::DataType::UInt16 if key_width(k.column()) == 16 => {
+                    if a.null_count() > 0 {
+                        return Err("a null port in the port cut".into());
+                    }
+                    KeyColumn::Short(a.as_primitive::<UInt16Type>().values(), shift)
                 }
                 t => return Err(format!("a key of type {t}")),
             });
@@ -628,8 +733,8 @@ impl RunBuilder {
                 flows: flows.map_or(1, |f| f[row]),
                 packets: packets[row],
                 bytes: bytes[row],
-                first: first[row],
-                last: last[row],
+                first: first[row] * time_scale,
+                last: last[row] * time_scale,
             };
             for k in &key_columns {
                 match k {
@@ -641,7 +746,8 @@ impl RunBuilder {
                         }
                         e.addr = u128::from_be_bytes(v);
                     }
-                    KeyColumn::Small(values, shift) => e.small |= u32::from(values[row]) << shift,
+                    KeyColumn::Byte(values, shift) => e.small |= u32::from(values[row]) << shift,
+                    KeyColumn::Short(values, shift) => e.small |= u32::from(values[row]) << shift,
                 }
             }
             match self.run.last_mut() {
@@ -660,9 +766,28 @@ impl RunBuilder {
     }
 }
 
+/// A time column's values and the nanoseconds in one of their units
+/// (summaries of whole-millisecond flows store milliseconds). A
+/// millisecond is at most 2^63 ns / 10^6 past 1970, so the product fits.
+fn times(a: &arrow_array::ArrayRef) -> std::result::Result<(&[i64], i64), String> {
+    use arrow_array::types::TimestampMillisecondType;
+    use arrow_schema::{DataType, TimeUnit};
+    match a.data_type() {
+        DataType::Timestamp(TimeUnit::Nanosecond, _) => {
+            Ok((a.as_primitive::<TimestampNanosecondType>().values(), 1))
+        }
+        DataType::Timestamp(TimeUnit::Millisecond, _) => Ok((
+            a.as_primitive::<TimestampMillisecondType>().values(),
+            1_000_000,
+        )),
+        t => Err(format!("times of type {t}")),
+    }
+}
+
 /// The top groups and the sums, as the engine gives them.
 fn finish(run: Run, keys: &[Key], order: Order, limit: Option<usize>) -> Result<Groups> {
     let mut sink = GroupSink::new(order, limit);
+    let shifts = key_shifts(keys);
     for a in run {
         let g = Group {
             keys: Vec::new(),
@@ -676,12 +801,11 @@ fn finish(run: Run, keys: &[Key], order: Order, limit: Option<usize>) -> Result<
         sink.offer(g, || {
             Ok(keys
                 .iter()
-                .enumerate()
-                .map(|(i, key)| match key.column() {
-                    "src_ip" | "dst_ip" => {
-                        ScalarValue::FixedSizeBinary(16, Some(a.addr.to_be_bytes().to_vec()))
-                    }
-                    _ => ScalarValue::UInt8(Some((a.small >> (8 * i)) as u8)),
+                .zip(&shifts)
+                .map(|(key, &shift)| match key_width(key.column()) {
+                    0 => ScalarValue::FixedSizeBinary(16, Some(a.addr.to_be_bytes().to_vec())),
+                    16 => ScalarValue::UInt16(Some((a.small >> shift) as u16)),
+                    _ => ScalarValue::UInt8(Some((a.small >> shift) as u8)),
                 })
                 .collect())
         })?;

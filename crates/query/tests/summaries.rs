@@ -1,13 +1,17 @@
 //! `-s` and `-A` from the store's window summaries must print what the
 //! same request prints from the flows: for statistics and aggregations
-//! over addresses and protocols, under filters the summaries can answer
-//! (addresses of the statistic's side, protocols, TCP flags) and filters
-//! they cannot (which read the flows either way), in every order.
+//! over addresses, protocols and ports, under filters the summaries can
+//! answer (addresses of the statistic's side, protocols, TCP flags; or
+//! protocols and ports) and filters they cannot (which read the flows
+//! either way), in every order.
 
 mod common;
 
+use arrow_schema::{DataType, TimeUnit};
 use common::*;
+use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use query::report::{parse_aggregation, Request};
+use query::rollup::Cut;
 use query::{Order, OutputFormat, Stat};
 
 /// `a and b`, `a or b` or `not a`.
@@ -21,6 +25,9 @@ fn combined(rng: &mut Rng, a: &str, b: &str) -> String {
 
 /// A filter over the columns a summary holds, from the grammar.
 fn summary_filter(rng: &mut Rng, side: &str, depth: u32) -> String {
+    if side == "ports" {
+        return port_filter(rng, depth);
+    }
     if depth > 0 && rng.below(3) == 0 {
         let a = summary_filter(rng, side, depth - 1);
         let b = summary_filter(rng, side, depth - 1);
@@ -38,6 +45,26 @@ fn summary_filter(rng: &mut Rng, side: &str, depth: u32) -> String {
             rng.pick(&["S", "SA", "F", "R", "AP", "S and not flags A"])
         ),
         _ => rng.pick(&["ipv4", "ipv6", "any"]).to_string(),
+    }
+}
+
+/// A filter over the port cut's columns (protocol and ports).
+fn port_filter(rng: &mut Rng, depth: u32) -> String {
+    if depth > 0 && rng.below(3) == 0 {
+        let a = port_filter(rng, depth - 1);
+        let b = port_filter(rng, depth - 1);
+        return combined(rng, &a, &b);
+    }
+    let dir = rng.pick(&["", "src ", "dst "]);
+    match rng.below(4) {
+        0 => format!("{dir}port {}", rng.pick(PORTS)),
+        1 => format!(
+            "{dir}port {} {}",
+            rng.pick(&["<", ">", ">="]),
+            rng.pick(PORTS)
+        ),
+        2 => format!("{dir}port in [53 80 443]"),
+        _ => format!("proto {}", rng.pick(&["tcp", "udp", "icmp", "50", "132"])),
     }
 }
 
@@ -68,11 +95,36 @@ fn run(engine: &query::Engine, req: &Request) -> String {
 
 #[test]
 fn summaries_answer_as_the_flows_do() {
-    let root = std::env::temp_dir().join(format!("eddy-query-summaries-{}", std::process::id()));
-    let recs = records(2000);
-    let files = write_store(&root, &recs);
+    summaries_answer_as_the_flows_do_for(&records(2000), TimeUnit::Nanosecond);
+}
+
+/// Flows whose times are whole milliseconds (as collected from IPFIX) get
+/// summaries with times in milliseconds: they must answer the same.
+#[test]
+fn summaries_in_milliseconds_answer_as_the_flows_do() {
+    let mut recs = records(2000);
+    for r in &mut recs {
+        r.first_ns -= r.first_ns % 1_000_000;
+        r.last_ns -= r.last_ns % 1_000_000;
+    }
+    summaries_answer_as_the_flows_do_for(&recs, TimeUnit::Millisecond);
+}
+
+fn summaries_answer_as_the_flows_do_for(recs: &[record::FlowRecord], unit: TimeUnit) {
+    let root = std::env::temp_dir().join(format!(
+        "eddy-query-summaries-{unit:?}-{}",
+        std::process::id()
+    ));
+    let files = write_store(&root, recs);
     for f in &files {
-        assert!(store::summary::summary_path(f).unwrap().is_file());
+        let summary = store::summary::summary_path(f).unwrap();
+        let schema =
+            ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(summary).unwrap())
+                .unwrap()
+                .schema()
+                .clone();
+        let first = schema.field_with_name("first").unwrap().data_type();
+        assert_eq!(first, &DataType::Timestamp(unit, Some("UTC".into())));
     }
     let engine = two_threads();
     let stats = [
@@ -80,6 +132,9 @@ fn summaries_answer_as_the_flows_do() {
         ("dstip", "dst"),
         ("ip", ""),
         ("proto", "src"),
+        ("srcport", "ports"),
+        ("dstport", "ports"),
+        ("port", "ports"),
     ];
     let aggregations = [
         ("srcip", "src"),
@@ -89,20 +144,24 @@ fn summaries_answer_as_the_flows_do() {
         ("proto,srcip", "src"),
         ("dstip,proto", "dst"),
         ("srcip,srcip4/16", "src"),
+        ("dstport", "ports"),
+        ("proto,srcport", "ports"),
+        ("srcport,dstport", "ports"),
+        ("proto,srcport,dstport", "ports"),
     ];
     let orders = [
         "flows", "packets", "bytes", "pps", "bps", "bpp", "tstart", "tend",
     ];
     let mut rng = Rng(7);
-    let (mut planned, mut compared) = (0, 0);
-    for i in 0..240 {
+    let (mut planned, mut ports_planned, mut compared) = (0, 0, 0);
+    for i in 0..200 {
+        let aggregation = *rng.pick(&aggregations);
+        let stat = *rng.pick(&stats);
+        let (_, side) = if i % 3 == 0 { aggregation } else { stat };
         // Mostly filters a summary answers, now and then one it does not.
         let text = match (i % 6, i % 2 == 0) {
             (5, _) => random_filter(&mut rng, 1),
-            (_, true) => {
-                let (_, side) = rng.pick(&stats);
-                summary_filter(&mut rng, if side.is_empty() { "src" } else { side }, 2)
-            }
+            (_, true) => summary_filter(&mut rng, if side.is_empty() { "src" } else { side }, 2),
             _ => summary_filter(&mut rng, "src", 2),
         };
         let Ok(f) = filter::parse(&text) else {
@@ -115,7 +174,7 @@ fn summaries_answer_as_the_flows_do() {
             ..Request::listing(&files, f.expr)
         };
         let alternatives = if i % 3 == 0 {
-            let (a, _) = rng.pick(&aggregations);
+            let (a, _) = aggregation;
             let fields = parse_aggregation(a).unwrap();
             req.order = Some(order);
             let keys = fields.iter().map(|f| f.key.clone()).collect::<Vec<_>>();
@@ -125,7 +184,7 @@ fn summaries_answer_as_the_flows_do() {
             }
             vec![keys]
         } else {
-            let (s, _) = rng.pick(&stats);
+            let (s, _) = stat;
             // `-s` orders by counters and rates only.
             let order = rng.pick(&orders[..6]);
             let stat = Stat::parse(&format!("{s}/{order}")).unwrap();
@@ -133,8 +192,9 @@ fn summaries_answer_as_the_flows_do() {
             req.stats = vec![stat];
             alts
         };
-        if query::rollup::plan(&req.files, &req.filter, &alternatives).is_some() {
+        if let Some(plan) = query::rollup::plan(&req.files, &req.filter, &alternatives) {
             planned += 1;
+            ports_planned += usize::from(plan.cuts.contains(&Cut::Ports));
         }
         let from_summaries = run(&engine, &req);
         req.summaries = false;
@@ -151,8 +211,12 @@ fn summaries_answer_as_the_flows_do() {
         compared += 1;
     }
     let _ = std::fs::remove_dir_all(&root);
-    assert!(compared >= 200, "only {compared} requests ran");
-    assert!(planned >= 120, "only {planned} requests read the summaries");
+    assert!(compared >= 160, "only {compared} requests ran");
+    assert!(planned >= 100, "only {planned} requests read the summaries");
+    assert!(
+        ports_planned >= 25,
+        "only {ports_planned} requests read the port cut"
+    );
 }
 
 #[test]
@@ -178,28 +242,54 @@ fn only_requests_a_summary_answers_read_it() {
         let f = filter::parse(f).unwrap().expr;
         query::rollup::plan(&files, &f, alts).map(|p| p.cuts)
     };
-    assert_eq!(plans(&keys("srcip"), "any"), Some(vec![2]));
+    assert_eq!(plans(&keys("srcip"), "any"), Some(vec![Cut::Address(2)]));
     assert_eq!(
         plans(&keys("dstip/bytes"), "proto tcp and flags S"),
-        Some(vec![1])
+        Some(vec![Cut::Address(1)])
     );
-    assert_eq!(plans(&keys("ip"), "proto udp"), Some(vec![0, 1]));
-    assert_eq!(plans(&keys("ip/bytes"), "any"), Some(vec![2, 3]));
+    assert_eq!(
+        plans(&keys("ip"), "proto udp"),
+        Some(vec![Cut::Address(0), Cut::Address(1)])
+    );
+    assert_eq!(
+        plans(&keys("ip/bytes"), "any"),
+        Some(vec![Cut::Address(2), Cut::Address(3)])
+    );
     assert_eq!(
         plans(&agg("dstip6/64"), "dst net 2001:db8::/32"),
-        Some(vec![3])
+        Some(vec![Cut::Address(3)])
     );
-    assert_eq!(plans(&keys("proto"), "dst net 10.0.0.0/8"), Some(vec![1]));
+    assert_eq!(
+        plans(&keys("proto"), "dst net 10.0.0.0/8"),
+        Some(vec![Cut::Address(1)])
+    );
     assert_eq!(
         plans(&agg("srcip4/24,proto"), "src ip 10.0.0.1"),
-        Some(vec![0])
+        Some(vec![Cut::Address(0)])
     );
-    // Both addresses, ports, times, counters, the other side: the flows.
+    // Ports and protocols: the port cut.
+    assert_eq!(
+        plans(&keys("dstport/bytes"), "proto udp and not port 53"),
+        Some(vec![Cut::Ports])
+    );
+    assert_eq!(
+        plans(&keys("port"), "any"),
+        Some(vec![Cut::Ports, Cut::Ports])
+    );
+    assert_eq!(plans(&keys("proto"), "port 53"), Some(vec![Cut::Ports]));
+    assert_eq!(
+        plans(&agg("srcport,dstport"), "proto tcp"),
+        Some(vec![Cut::Ports])
+    );
+    // Both addresses, an address with a port, flags with a port, keys
+    // past 32 bits, times, counters, the other side: the flows.
     assert_eq!(plans(&keys("srcip"), "host 10.0.0.1"), None);
+    assert_eq!(plans(&keys("dstport"), "src ip 10.0.0.1"), None);
+    assert_eq!(plans(&keys("dstport"), "flags S"), None);
+    assert_eq!(plans(&agg("proto,srcport,dstport"), "any"), None);
     assert_eq!(plans(&keys("srcip"), "dst net 10.0.0.0/8"), None);
     assert_eq!(plans(&keys("ip"), "src net 10.0.0.0/8"), None);
     assert_eq!(plans(&keys("srcip"), "port 53"), None);
-    assert_eq!(plans(&keys("dstport"), "any"), None);
     assert_eq!(plans(&keys("srcip"), "bytes > 100"), None);
     assert_eq!(plans(&keys("srcip"), "duration > 100"), None);
     assert_eq!(plans(&agg("srcip,dstip"), "any"), None);
@@ -211,7 +301,7 @@ fn only_requests_a_summary_answers_read_it() {
         query::rollup::plan(&files, &f, &keys("srcip"))
     };
     let plan = timed("proto tcp", "2026/01/01.00:00").unwrap();
-    assert_eq!(plan.cuts, vec![0]);
+    assert_eq!(plan.cuts, vec![Cut::Address(0)]);
     assert!(plan.sources.iter().all(|s| matches!(
         s,
         query::rollup::Source::Summary { filter, .. } if *filter == filter::parse("proto tcp").unwrap().expr

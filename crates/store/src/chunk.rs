@@ -68,11 +68,10 @@ pub(crate) fn supports(field: &Field, descr: &ColumnDescPtr, props: &WriterPrope
         DataType::FixedSizeBinary(w) => {
             (1..=16).contains(w) && encoding.is_none_or(|e| e == Encoding::PLAIN)
         }
-        // Times: deltas (or PLAIN), never a dictionary.
+        // Times: a dictionary when enabled and small enough, else deltas
+        // (or PLAIN).
         DataType::Timestamp(_, _) => {
-            !props.dictionary_enabled(descr.path())
-                && encoding
-                    .is_none_or(|e| matches!(e, Encoding::PLAIN | Encoding::DELTA_BINARY_PACKED))
+            encoding.is_none_or(|e| matches!(e, Encoding::PLAIN | Encoding::DELTA_BINARY_PACKED))
         }
         _ => false,
     };
@@ -625,14 +624,17 @@ impl<'a> ChunkEncoder<'a> {
             .data_page_row_count_limit()
             .min(self.props.column_data_page_size_limit(path) / width)
             .max(1);
-        let values = if self.props.encoding(path) == Some(Encoding::DELTA_BINARY_PACKED) {
-            Values::Delta
-        } else if self.props.dictionary_enabled(path) {
+        // As parquet-rs does: the dictionary when enabled and within its
+        // page limit, else the column's encoding.
+        let fallback = match self.props.encoding(path) {
+            Some(Encoding::DELTA_BINARY_PACKED) => Values::Delta,
+            _ => Values::Plain,
+        };
+        let values = if self.props.dictionary_enabled(path) {
             let limit = self.props.column_dictionary_page_size_limit(path) / width;
-            Dictionary::build(keys, limit.max(1), self.scratch)
-                .map_or(Values::Plain, Values::Dictionary)
+            Dictionary::build(keys, limit.max(1), self.scratch).map_or(fallback, Values::Dictionary)
         } else {
-            Values::Plain
+            fallback
         };
         let mut dictionary_offset = None;
         let mut buf = std::mem::take(&mut self.scratch.values);

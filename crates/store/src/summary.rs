@@ -2,16 +2,26 @@
 //! the window's file so that `eddy query`'s top-N statistics need not read
 //! every flow.
 //!
-//! A summary has one row group per *cut*: the flows grouped by source
-//! address, protocol and TCP flags, by destination address, protocol and
-//! TCP flags, then by source address alone and by destination address
-//! alone (see [`row_group`]). A row holds the group's key columns (named
-//! and typed as in the flow schema, the other side's address null; in the
-//! address-only cuts `proto` is 0 and `tcp_flags` the OR of the group's),
-//! its flow count, packet and byte sums, and its earliest `first` and
-//! latest `last`. A query whose statistic, aggregation keys and filter use
-//! only one cut's columns gets the same groups, counters and times from
-//! the summary as from the flows; anything else reads the flows.
+//! A summary has one row group per address *cut*: the flows grouped by
+//! source address, protocol and TCP flags, by destination address,
+//! protocol and TCP flags, then by source address alone and by
+//! destination address alone (see [`row_group`]). Then comes the *port
+//! cut*, the flows grouped by protocol, source port and destination port,
+//! in one row group per protocol (see [`PORT_CUT_START`]). A row holds the
+//! group's key columns (named and typed as in the flow schema, the
+//! columns of other cuts null; in the address-only cuts `proto` is 0; in
+//! the address-only cuts and the port cut `tcp_flags` is the OR of the
+//! group's), its flow count, packet and byte sums, and its earliest
+//! `first` and latest `last`. A query whose statistic, aggregation keys
+//! and filter use only one cut's columns gets the same groups, counters
+//! and times from the summary as from the flows; anything else reads the
+//! flows.
+//!
+//! Times are stored in milliseconds when every flow's times are whole
+//! milliseconds, as collected IPFIX and NetFlow times are: that takes a
+//! summary's times from 5.3 to about 4.5 bytes a flow on the bench
+//! traffic. Otherwise (the meter's own times) they stay in nanoseconds.
+//! Either way they are the flows' times exactly.
 //!
 //! Protocol and flags are in the key because scanner searches
 //! (`proto tcp and flags S and not flags A`) are the commonest filtered
@@ -19,6 +29,9 @@
 //! many rows as there are distinct addresses, a fifth of the window's
 //! flows. The address-only cuts, which top talkers read, have half as many
 //! and are made from the others when the window closes, at no cost a row.
+//! The port cut answers port statistics under port and protocol filters
+//! (`-s dstport 'proto udp and not port 53'`); its row groups per protocol
+//! let such a query read only the protocols its filter admits.
 //!
 //! The address column of each address-only cut carries a Parquet Bloom
 //! filter, and the footer the exact set of each side's ports and of the
@@ -29,7 +42,8 @@
 //! The file is `summary.STAMP[.PART].parquet` (see [`summary_path`]); it
 //! is written, synced and renamed into place before its flows file, so a
 //! flows file in place has its summary. A store written before summaries
-//! existed simply has none, and queries read its flows.
+//! existed simply has none, and queries read its flows; one written before
+//! the port cut ([`Layout::AddressCuts`]) answers the address cuts only.
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -40,9 +54,10 @@ use arrow_array::types::{
     ArrowPrimitiveType, TimestampNanosecondType, UInt16Type, UInt64Type, UInt8Type,
 };
 use arrow_array::{
-    ArrayRef, FixedSizeBinaryArray, RecordBatch, TimestampNanosecondArray, UInt64Array, UInt8Array,
+    ArrayRef, FixedSizeBinaryArray, RecordBatch, TimestampMillisecondArray,
+    TimestampNanosecondArray, UInt16Array, UInt64Array, UInt8Array,
 };
-use arrow_schema::{ArrowError, DataType, Field, Schema, SchemaRef};
+use arrow_schema::{ArrowError, DataType, Field, Schema, SchemaRef, TimeUnit};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::arrow::arrow_writer::compute_leaves;
 use parquet::arrow::{ArrowWriter, ProjectionMask};
@@ -54,6 +69,8 @@ use parquet::schema::types::ColumnPath;
 
 use crate::layout::temp_name;
 use crate::Error;
+
+const NANOS_PER_MS: i64 = 1_000_000;
 
 /// The address column of each cut, in row-group order.
 pub const CUTS: [&str; 2] = ["src_ip", "dst_ip"];
@@ -75,10 +92,50 @@ pub const FLOW_COLUMNS: [&str; 10] = [
 /// The columns a cut is keyed by besides its address.
 pub const CUT_KEYS: [&str; 2] = ["proto", "tcp_flags"];
 
-/// The row groups of a summary: side `i`'s cut by (address, proto, flags)
-/// is row group `i`, and by address alone row group `CUTS.len() + i`
-/// (proto 0, `tcp_flags` the OR of the address's flows).
-pub const ROW_GROUPS: usize = 2 * CUTS.len();
+/// The row groups of a summary's address cuts: side `i`'s cut by
+/// (address, proto, flags) is row group `i`, and by address alone row
+/// group `CUTS.len() + i` (proto 0, `tcp_flags` the OR of the address's
+/// flows).
+pub const ADDRESS_ROW_GROUPS: usize = 2 * CUTS.len();
+
+/// The first row group of the port cut, which has one row group per
+/// protocol of the window, in protocol order, rows sorted by destination
+/// port, then source port.
+pub const PORT_CUT_START: usize = ADDRESS_ROW_GROUPS;
+
+/// The columns the port cut is keyed by.
+pub const PORT_CUT_KEYS: [&str; 3] = ["proto", "src_port", "dst_port"];
+
+/// What a summary file holds, told by its schema.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Layout {
+    /// The address cuts alone (written before the port cut).
+    AddressCuts,
+    /// The address cuts and the port cut.
+    WithPortCut,
+}
+
+/// The layout of a summary whose Arrow schema is `schema`; None if it is
+/// not a summary this eddy reads.
+pub fn layout_of(schema: &Schema) -> Option<Layout> {
+    let fields = schema.fields();
+    [TimeUnit::Nanosecond, TimeUnit::Millisecond]
+        .into_iter()
+        .find_map(|unit| {
+            let current = summary_schema(unit);
+            if fields == current.fields() {
+                Some(Layout::WithPortCut)
+            } else if fields[..] == current.fields()[..ADDRESS_CUT_FIELDS] {
+                Some(Layout::AddressCuts)
+            } else {
+                None
+            }
+        })
+}
+
+/// How many of the summary's fields summaries had before the port cut
+/// (whose times were always nanoseconds).
+const ADDRESS_CUT_FIELDS: usize = 9;
 
 /// The row group of `side`'s cut, by address alone or with proto and
 /// flags.
@@ -183,14 +240,35 @@ pub fn window_filters(flows: &Path, wanted: Wanted) -> Result<WindowFilters, Err
     })
 }
 
+/// The layout of the summary of the flows file `flows` (one read of its
+/// footer); None if the window has no summary.
+pub fn layout(flows: &Path) -> Result<Option<Layout>, Error> {
+    let Some((path, file)) = open_summary(flows)? else {
+        return Ok(None);
+    };
+    let meta = ParquetMetaDataReader::new()
+        .parse_and_finish(&file)
+        .map_err(|e| Error::parquet("reading", &path, e))?;
+    let fm = meta.file_metadata();
+    let schema =
+        parquet::arrow::parquet_to_arrow_schema(fm.schema_descr(), fm.key_value_metadata())
+            .map_err(|e| Error::parquet("reading", &path, e))?;
+    layout_of(&schema).map(Some).ok_or_else(|| {
+        Error::config(format!(
+            "{}: not a summary this eddy reads (`eddy store summarize --force` rewrites it)",
+            path.display()
+        ))
+    })
+}
+
 fn address_filters_of(
     path: &Path,
     file: &File,
     meta: &parquet::file::metadata::ParquetMetaData,
 ) -> Result<Option<[AddressFilter; 2]>, Error> {
-    if meta.num_row_groups() != ROW_GROUPS {
+    if meta.num_row_groups() < ADDRESS_ROW_GROUPS {
         return Err(Error::config(format!(
-            "{}: {} row groups where a summary has {ROW_GROUPS}",
+            "{}: {} row groups where a summary has at least {ADDRESS_ROW_GROUPS}",
             path.display(),
             meta.num_row_groups()
         )));
@@ -207,7 +285,7 @@ fn address_filters_of(
                 "{}: {} columns where a summary has {}",
                 path.display(),
                 rg.num_columns(),
-                summary_schema().fields().len()
+                summary_schema(TimeUnit::Nanosecond).fields().len()
             )));
         }
         let column = rg.column(side);
@@ -445,6 +523,11 @@ impl GroupKey {
 #[derive(Default)]
 pub struct Summary {
     cuts: [Table; 2],
+    /// Keyed by proto, ports (in `lo`) and flags; the flags are ORed when
+    /// the summary is written.
+    port_cut: Table,
+    /// Whether some flow's `first` or `last` is not a whole millisecond.
+    sub_ms_times: bool,
     /// The ports of each side (source, destination).
     ports: [ValueSet; 2],
     /// The protocols.
@@ -562,10 +645,13 @@ impl Table {
     }
 }
 
-/// The Arrow schema of a summary file.
-pub fn summary_schema() -> SchemaRef {
+/// The Arrow schema of a summary file whose times are in `unit`.
+pub fn summary_schema(unit: TimeUnit) -> SchemaRef {
     let field = |name: &str, nullable: bool| {
-        let t = schema::column_type(name).expect("a flow column");
+        let t = match name {
+            "first" | "last" => DataType::Timestamp(unit, Some("UTC".into())),
+            _ => schema::column_type(name).expect("a flow column"),
+        };
         Field::new(name, t, nullable)
     };
     Arc::new(Schema::new(vec![
@@ -578,6 +664,8 @@ pub fn summary_schema() -> SchemaRef {
         field("bytes", false),
         field("first", false),
         field("last", false),
+        field("src_port", true),
+        field("dst_port", true),
     ]))
 }
 
@@ -615,6 +703,9 @@ impl Summary {
         proto.iter().for_each(|&p| self.protos.insert(u16::from(p)));
         let (packets, bytes) = (u64s("packets")?, u64s("bytes")?);
         let (first, last) = (times("first")?, times("last")?);
+        if !self.sub_ms_times {
+            self.sub_ms_times = first.iter().chain(last).any(|&t| t % NANOS_PER_MS != 0);
+        }
         for (set, name) in self.ports.iter_mut().zip(["src_port", "dst_port"]) {
             values::<UInt16Type>(batch, name)?
                 .iter()
@@ -654,17 +745,55 @@ impl Summary {
                 cut.add(key(row), self.hashes[row], &c);
             }
         }
+        let (src_ports, dst_ports) = (
+            values::<UInt16Type>(batch, "src_port")?,
+            values::<UInt16Type>(batch, "dst_port")?,
+        );
+        let key = |row: usize| GroupKey {
+            hi: 0,
+            lo: u64::from(src_ports[row]) << 16 | u64::from(dst_ports[row]),
+            proto: proto[row],
+            flags: flags[row],
+        };
+        let cut = &mut self.port_cut;
+        self.hashes.clear();
+        self.hashes.extend((0..rows).map(|row| cut.hash(&key(row))));
+        for row in 0..rows {
+            if let Some(&ahead) = self.hashes.get(row + AHEAD) {
+                cut.prefetch(ahead);
+            }
+            let c = Counters {
+                flows: 1,
+                packets: packets[row],
+                bytes: bytes[row],
+                first: first[row],
+                last: last[row],
+            };
+            cut.add(key(row), self.hashes[row], &c);
+        }
         Ok(())
     }
 
-    /// One batch per row group (see [`row_group`]), rows in key order.
+    /// The unit of the summary's times: milliseconds when every flow's
+    /// times are whole milliseconds (as IPFIX and NetFlow exporters send
+    /// them), else nanoseconds.
+    pub fn time_unit(&self) -> TimeUnit {
+        match self.sub_ms_times {
+            true => TimeUnit::Nanosecond,
+            false => TimeUnit::Millisecond,
+        }
+    }
+
+    /// One batch per row group (see [`row_group`] and [`PORT_CUT_START`]),
+    /// rows in key order, times in [`Self::time_unit`].
     pub fn batches(&self) -> Result<Vec<RecordBatch>, ArrowError> {
+        let unit = self.time_unit();
         let mut fine = Vec::with_capacity(CUTS.len());
         let mut coarse = Vec::with_capacity(CUTS.len());
         for (side, cut) in self.cuts.iter().enumerate() {
             let mut rows: Vec<(GroupKey, Counters)> = cut.groups().map(|(k, c)| (*k, *c)).collect();
             rows.sort_unstable_by_key(|(k, _)| *k);
-            fine.push(cut_batch(side, &rows)?);
+            fine.push(cut_batch(CutKind::Address(side), &rows, unit)?);
             // By address alone: the sorted rows of an address run together.
             let mut by_addr: Vec<(GroupKey, Counters)> = Vec::new();
             for (k, c) in rows {
@@ -676,10 +805,34 @@ impl Summary {
                     _ => by_addr.push((GroupKey { proto: 0, ..k }, c)),
                 }
             }
-            coarse.push(cut_batch(side, &by_addr)?);
+            coarse.push(cut_batch(CutKind::Address(side), &by_addr, unit)?);
         }
         fine.extend(coarse);
+        fine.extend(self.port_batches(unit)?);
         Ok(fine)
+    }
+
+    /// The port cut: (proto, destination port, source port) order, flags
+    /// ORed, one batch per protocol.
+    fn port_batches(&self, unit: TimeUnit) -> Result<Vec<RecordBatch>, ArrowError> {
+        let ports = |k: &GroupKey| (k.proto, k.lo as u16, (k.lo >> 16) as u16);
+        let mut rows: Vec<(GroupKey, Counters)> =
+            self.port_cut.groups().map(|(k, c)| (*k, *c)).collect();
+        rows.sort_unstable_by_key(|(k, _)| (ports(k), k.flags));
+        let mut groups: Vec<(GroupKey, Counters)> = Vec::new();
+        for (k, c) in rows {
+            match groups.last_mut() {
+                Some((l, g)) if ports(l) == ports(&k) => {
+                    l.flags |= k.flags;
+                    g.add(&c);
+                }
+                _ => groups.push((k, c)),
+            }
+        }
+        groups
+            .chunk_by(|a, b| a.0.proto == b.0.proto)
+            .map(|rows| cut_batch(CutKind::Ports, rows, unit))
+            .collect()
     }
 
     /// Writes the summary to `path` (under a temporary name, synced, then
@@ -719,7 +872,8 @@ impl Summary {
                 .set_column_bloom_filter_fpp(ColumnPath::from(column), ADDRESS_FILTER_FPP);
         }
         let file = File::create(&temp).map_err(|e| Error::io("creating", &temp, e))?;
-        let writer = ArrowWriter::try_new(file, summary_schema(), Some(props.build()))
+        let schema = summary_schema(self.time_unit());
+        let writer = ArrowWriter::try_new(file, schema.clone(), Some(props.build()))
             .and_then(ArrowWriter::into_serialized_writer)
             .map_err(|e| Error::parquet("starting", &temp, e))?;
         let (mut writer, factory) = writer;
@@ -731,11 +885,7 @@ impl Summary {
             let mut row_group = writer
                 .next_row_group()
                 .map_err(|e| Error::parquet("writing", &temp, e))?;
-            for (c, (column, field)) in columns
-                .iter_mut()
-                .zip(summary_schema().fields())
-                .enumerate()
-            {
+            for (c, (column, field)) in columns.iter_mut().zip(schema.fields()).enumerate() {
                 for leaf in compute_leaves(field, batch.column(c))
                     .map_err(|e| Error::parquet("writing", &temp, e))?
                 {
@@ -796,17 +946,41 @@ fn values<'a, T: ArrowPrimitiveType>(
         .ok_or_else(|| wrong_type(name))
 }
 
-/// The summary rows of `side`'s address, sorted.
-fn cut_batch(side: usize, rows: &[(GroupKey, Counters)]) -> Result<RecordBatch, ArrowError> {
-    let addrs =
-        FixedSizeBinaryArray::try_from_iter(rows.iter().map(|(k, _)| k.addr().to_be_bytes()))
-            .unwrap_or_else(|_| FixedSizeBinaryArray::new_null(16, 0));
-    let nulls: ArrayRef = Arc::new(FixedSizeBinaryArray::new_null(16, rows.len()));
-    let addrs: ArrayRef = Arc::new(addrs);
-    let (src, dst) = if side == 0 {
-        (addrs, nulls)
-    } else {
-        (nulls, addrs)
+/// Which cut a batch of rows belongs to.
+#[derive(Clone, Copy)]
+enum CutKind {
+    /// Side `i`'s address cuts: the address in the key's `hi` and `lo`.
+    Address(usize),
+    /// The port cut: the source port in bits 16-31 of the key's `lo`, the
+    /// destination port below.
+    Ports,
+}
+
+/// Sorted rows of one cut as a batch, times in `unit` (nanoseconds or
+/// milliseconds).
+fn cut_batch(
+    kind: CutKind,
+    rows: &[(GroupKey, Counters)],
+    unit: TimeUnit,
+) -> Result<RecordBatch, ArrowError> {
+    let n = rows.len();
+    let addrs = || -> ArrayRef {
+        Arc::new(
+            FixedSizeBinaryArray::try_from_iter(rows.iter().map(|(k, _)| k.addr().to_be_bytes()))
+                .unwrap_or_else(|_| FixedSizeBinaryArray::new_null(16, 0)),
+        )
+    };
+    let no_addrs = || -> ArrayRef { Arc::new(FixedSizeBinaryArray::new_null(16, n)) };
+    let ports = |shift: u32| -> ArrayRef {
+        Arc::new(UInt16Array::from_iter_values(
+            rows.iter().map(|(k, _)| (k.lo >> shift) as u16),
+        ))
+    };
+    let no_ports = || -> ArrayRef { Arc::new(UInt16Array::new_null(n)) };
+    let (src, dst, src_port, dst_port) = match kind {
+        CutKind::Address(0) => (addrs(), no_addrs(), no_ports(), no_ports()),
+        CutKind::Address(_) => (no_addrs(), addrs(), no_ports(), no_ports()),
+        CutKind::Ports => (no_addrs(), no_addrs(), ports(16), ports(0)),
     };
     let u64s = |f: fn(&Counters) -> u64| -> ArrayRef {
         Arc::new(UInt64Array::from_iter_values(
@@ -814,10 +988,14 @@ fn cut_batch(side: usize, rows: &[(GroupKey, Counters)]) -> Result<RecordBatch, 
         ))
     };
     let times = |f: fn(&Counters) -> i64| -> ArrayRef {
-        Arc::new(
-            TimestampNanosecondArray::from_iter_values(rows.iter().map(|(_, c)| f(c)))
-                .with_timezone("UTC"),
-        )
+        let values = rows.iter().map(|(_, c)| f(c));
+        match unit {
+            TimeUnit::Millisecond => Arc::new(
+                TimestampMillisecondArray::from_iter_values(values.map(|t| t / NANOS_PER_MS))
+                    .with_timezone("UTC"),
+            ),
+            _ => Arc::new(TimestampNanosecondArray::from_iter_values(values).with_timezone("UTC")),
+        }
     };
     let columns: Vec<ArrayRef> = vec![
         src,
@@ -833,8 +1011,10 @@ fn cut_batch(side: usize, rows: &[(GroupKey, Counters)]) -> Result<RecordBatch, 
         u64s(|c| c.bytes),
         times(|c| c.first),
         times(|c| c.last),
+        src_port,
+        dst_port,
     ];
-    RecordBatch::try_new(summary_schema(), columns)
+    RecordBatch::try_new(summary_schema(unit), columns)
 }
 
 /// Writes the summary of the flows file at `flows` from its rows (for

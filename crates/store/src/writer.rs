@@ -76,6 +76,9 @@ impl Default for WriterConfig {
     }
 }
 
+/// The largest dictionary page of end times: 32k values.
+const END_TIME_DICTIONARY_BYTES: usize = 256 << 10;
+
 /// The Parquet writer settings of the store's files.
 pub fn properties(config: &WriterConfig) -> Result<WriterProperties, Error> {
     properties_from(WriterProperties::builder(), config)
@@ -98,13 +101,23 @@ pub(crate) fn properties_from(
             nulls_first: false,
         }]))
         .set_created_by(format!("eddy {}", env!("CARGO_PKG_VERSION")));
-    // Times are nearly unique per flow: a dictionary only costs time
-    // before parquet falls back from it. Times sorted within a row group
-    // compress best as deltas.
+    // Start times are sorted within a row group and compress best as
+    // deltas. End times are not sorted; where exporters send milliseconds
+    // (IPFIX and NetFlow collectors), many flows end in the same
+    // millisecond, and a dictionary of a row group's end times took 1.6
+    // instead of 2.8 bytes a flow on the bench traffic (6-15k distinct
+    // values in 100-140k flows, BENCHMARKS.md). Finer, nearly unique times
+    // (the meter's) pass the dictionary's limit (32k values) and fall back
+    // to deltas.
     for column in ["first", "last", "rev_first", "rev_last"] {
+        let path = ColumnPath::from(column);
+        let ends = column.ends_with("last");
         props = props
-            .set_column_dictionary_enabled(ColumnPath::from(column), false)
-            .set_column_encoding(ColumnPath::from(column), Encoding::DELTA_BINARY_PACKED);
+            .set_column_dictionary_enabled(path.clone(), ends)
+            .set_column_encoding(path.clone(), Encoding::DELTA_BINARY_PACKED);
+        if ends {
+            props = props.set_column_dictionary_page_size_limit(path, END_TIME_DICTIONARY_BYTES);
+        }
     }
     // Byte counts keep the default dictionary: flows of one or a few
     // packets repeat a few thousand sizes per row group (6 % distinct on
