@@ -27,7 +27,7 @@ use arrow_array::types::{TimestampNanosecondType, UInt16Type, UInt64Type, UInt8T
 use arrow_array::{Array, BooleanArray, RecordBatch, RecordBatchReader};
 use datafusion::common::ScalarValue;
 use datafusion::parquet::arrow::arrow_reader::{
-    ArrowReaderMetadata, ParquetRecordBatchReaderBuilder,
+    ArrowPredicateFn, ArrowReaderMetadata, ParquetRecordBatchReaderBuilder, RowFilter,
 };
 use datafusion::parquet::arrow::ProjectionMask;
 use datafusion::parquet::file::metadata::{ParquetMetaDataReader, RowGroupMetaData};
@@ -517,13 +517,31 @@ impl<'a> Summary<'a> {
     ) -> Result<()> {
         let err = |e: &dyn std::fmt::Display| summary_error(self.path, e);
         let file = self.file.try_clone().map_err(|e| err(&e))?;
-        let builder =
+        let mut builder =
             ParquetRecordBatchReaderBuilder::new_with_metadata(file, self.metadata.clone());
+        if let Some(p) = predicate {
+            // The filter's columns are decoded for every row, the others
+            // only for the rows that pass: a scanner search passes a few
+            // rows of a hundred thousand.
+            let columns = filter::batch::required_columns(p);
+            let schema = builder.schema().clone();
+            let positions: Vec<usize> = (0..schema.fields().len())
+                .filter(|&i| columns.contains(&schema.field(i).name().as_str()))
+                .collect();
+            let schema = schema.project(&positions).map_err(|e| err(&e))?;
+            let compiled = BatchFilter::new(p, &schema).map_err(|e| err(&e))?;
+            let mask = ProjectionMask::columns(builder.parquet_schema(), columns);
+            let predicate = ArrowPredicateFn::new(mask, move |batch: RecordBatch| {
+                let pass = compiled.try_eval(&batch)?;
+                Ok(match pass.null_count() {
+                    0 => pass,
+                    _ => pass.iter().map(|v| Some(v == Some(true))).collect(),
+                })
+            });
+            builder = builder.with_row_filter(RowFilter::new(vec![Box::new(predicate)]));
+        }
         let mut wanted: Vec<&str> = keys.iter().map(Key::column).collect();
         wanted.extend(["flows", "packets", "bytes", "first", "last", "tcp_flags"]);
-        if let Some(p) = predicate {
-            wanted.extend(filter::batch::required_columns(p));
-        }
         let mask = ProjectionMask::columns(builder.parquet_schema(), wanted);
         let reader = builder
             .with_row_groups(vec![rg])
@@ -531,15 +549,9 @@ impl<'a> Summary<'a> {
             .with_batch_size(64 * 1024)
             .build()
             .map_err(|e| err(&e))?;
-        // Compiled for the projected columns' positions.
-        let predicate = predicate
-            .map(|p| BatchFilter::new(p, &reader.schema()))
-            .transpose()
-            .map_err(|e| err(&e))?;
         for batch in reader {
             let batch = batch.map_err(|e| err(&e))?;
-            let pass = passed(&batch, predicate.as_ref()).map_err(|e| err(&e))?;
-            run.add_batch(&batch, keys, pass.as_ref(), flags)
+            run.add_batch(&batch, keys, None, flags)
                 .map_err(|e| err(&e))?;
         }
         Ok(())
