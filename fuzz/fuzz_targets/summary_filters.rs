@@ -1,5 +1,5 @@
-//! Fuzzes the reading of a window summary's address filters and value
-//! sets (footer, statistics, Bloom filters, port and protocol runs): the input is the
+//! Fuzzes the reading of a window summary's layout, address filters and
+//! value sets (footer, schema, statistics, Bloom filters, port and protocol runs): the input is the
 //! summary file. A damaged summary gives filters, none, or an error, never
 //! a panic. Seed the corpus with a real `summary.*.parquet` for useful
 //! mutations.
@@ -13,9 +13,8 @@ fuzz_target!(|data: &[u8]| {
         return;
     }
     if std::fs::write(dir.join("summary.202601010000.parquet"), data).is_ok() {
-        let _ = store::summary::window_filters(
-            &dir.join("flows.202601010000.parquet"),
-            store::summary::Wanted::ALL,
-        );
+        let flows = dir.join("flows.202601010000.parquet");
+        let _ = store::summary::layout(&flows);
+        let _ = store::summary::window_filters(&flows, store::summary::Wanted::ALL);
     }
 });

@@ -167,7 +167,23 @@ pub fn run(args: QueryArgs) -> Result<()> {
     };
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::with_capacity(1 << 16, stdout.lock());
-    match query::report::run(&engine, &req, &mut out) {
+    // parquet-rs panics on some damaged footers (arrow-ipc unwraps while
+    // decoding the embedded Arrow schema, which DataFusion always reads):
+    // a damaged store file must end the query with an error, not a crash.
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        query::report::run(&engine, &req, &mut out)
+    }))
+    .unwrap_or_else(|panic| {
+        let what = panic
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| panic.downcast_ref::<&str>().copied())
+            .unwrap_or("no message");
+        Err(query::Error(format!(
+            "a store file could not be read; it may be damaged ({what})"
+        )))
+    });
+    match result {
         // `eddy query ... | head` is normal use.
         Err(e) if e.0.contains("Broken pipe") => return Ok(()),
         r => r.map_err(|e| anyhow!(e))?,

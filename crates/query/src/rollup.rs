@@ -27,7 +27,8 @@ use arrow_array::types::{TimestampNanosecondType, UInt16Type, UInt64Type, UInt8T
 use arrow_array::{Array, BooleanArray, RecordBatch, RecordBatchReader};
 use datafusion::common::ScalarValue;
 use datafusion::parquet::arrow::arrow_reader::{
-    ArrowPredicateFn, ArrowReaderMetadata, ParquetRecordBatchReaderBuilder, RowFilter,
+    ArrowPredicateFn, ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReaderBuilder,
+    RowFilter,
 };
 use datafusion::parquet::arrow::ProjectionMask;
 use datafusion::parquet::file::metadata::{ParquetMetaDataReader, RowGroupMetaData};
@@ -458,7 +459,10 @@ impl<'a> Summary<'a> {
     fn open(path: &'a Path) -> Result<Summary<'a>> {
         let err = |e: &dyn std::fmt::Display| summary_error(path, e);
         let file = File::open(path).map_err(|e| err(&e))?;
-        let metadata = ArrowReaderMetadata::load(&file, Default::default()).map_err(|e| err(&e))?;
+        // The schema from the Parquet schema alone: parquet-rs panics on
+        // some damaged embedded Arrow schemas.
+        let options = ArrowReaderOptions::new().with_skip_arrow_metadata(true);
+        let metadata = ArrowReaderMetadata::load(&file, options).map_err(|e| err(&e))?;
         if layout_of(metadata.schema()).is_none() {
             return Err(err(&"not an eddy summary of this version"));
         }

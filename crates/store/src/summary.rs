@@ -249,10 +249,10 @@ pub fn layout(flows: &Path) -> Result<Option<Layout>, Error> {
     let meta = ParquetMetaDataReader::new()
         .parse_and_finish(&file)
         .map_err(|e| Error::parquet("reading", &path, e))?;
-    let fm = meta.file_metadata();
-    let schema =
-        parquet::arrow::parquet_to_arrow_schema(fm.schema_descr(), fm.key_value_metadata())
-            .map_err(|e| Error::parquet("reading", &path, e))?;
+    // From the Parquet schema alone: parquet-rs panics on some damaged
+    // embedded Arrow schemas (arrow-ipc's `fb_to_schema` unwraps).
+    let schema = parquet::arrow::parquet_to_arrow_schema(meta.file_metadata().schema_descr(), None)
+        .map_err(|e| Error::parquet("reading", &path, e))?;
     layout_of(&schema).map(Some).ok_or_else(|| {
         Error::config(format!(
             "{}: not a summary this eddy reads (`eddy store summarize --force` rewrites it)",

@@ -818,7 +818,7 @@ fn each_window_gets_a_summary_of_its_flows() {
 /// A summary damaged anywhere gives address filters and port sets, none,
 /// or an error: never a panic (store files are read as untrusted input).
 #[test]
-fn damaged_summaries_never_panic_the_window_filters() {
+fn damaged_summaries_never_panic_the_window_filters_or_layout() {
     let root = temp_root("damaged-summary");
     let mut store = Store::open(config(&root)).unwrap();
     for i in 0..300u64 {
@@ -848,8 +848,10 @@ fn damaged_summaries_never_panic_the_window_filters() {
             let mut bad = good.clone();
             bad[at] ^= x;
             std::fs::write(&path, &bad).unwrap();
-            let got =
-                std::panic::catch_unwind(|| summary::window_filters(flows, summary::Wanted::ALL));
+            let got = std::panic::catch_unwind(|| {
+                let _ = summary::layout(flows);
+                summary::window_filters(flows, summary::Wanted::ALL)
+            });
             match got {
                 Ok(Ok(w)) if w.addresses.is_some() && w.ports.is_some() && w.protos.is_some() => {
                     outcomes[0] += 1
