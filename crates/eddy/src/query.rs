@@ -169,27 +169,40 @@ pub fn run(args: QueryArgs) -> Result<()> {
     let mut out = std::io::BufWriter::with_capacity(1 << 16, stdout.lock());
     // parquet-rs panics on some damaged footers (arrow-ipc unwraps while
     // decoding the embedded Arrow schema, which DataFusion always reads):
-    // a damaged store file must end the query with an error, not a crash.
+    // the query ends with an error instead of a crash, and the panic's own
+    // report (the error carries its message) is kept quiet meanwhile.
+    let hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(|_| {}));
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         query::report::run(&engine, &req, &mut out)
-    }))
-    .unwrap_or_else(|panic| {
+    }));
+    std::panic::set_hook(hook);
+    let result = result.unwrap_or_else(|panic| {
         let what = panic
             .downcast_ref::<String>()
             .map(String::as_str)
             .or_else(|| panic.downcast_ref::<&str>().copied())
             .unwrap_or("no message");
         Err(query::Error(format!(
-            "a store file could not be read; it may be damaged ({what})"
+            "an internal error or a damaged store file ({what})"
         )))
     });
     match result {
+        Ok(()) => {
+            out.flush()?;
+            Ok(())
+        }
         // `eddy query ... | head` is normal use.
-        Err(e) if e.0.contains("Broken pipe") => return Ok(()),
-        r => r.map_err(|e| anyhow!(e))?,
+        Err(e) if e.0.contains("Broken pipe") => {
+            let _ = out.into_parts();
+            Ok(())
+        }
+        // A report cut short is not printed.
+        Err(e) => {
+            let _ = out.into_parts();
+            Err(anyhow!(e))
+        }
     }
-    out.flush()?;
-    Ok(())
 }
 
 /// `-t +n` / `-t -n`: the window from the span of every flow the selection

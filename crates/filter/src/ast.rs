@@ -434,8 +434,9 @@ impl Expr {
     /// comparison on `col` that the range settles becomes `True` or
     /// `False`, and the `and`, `or` and `not` above it fold. A store
     /// window whose times lie wholly inside a `-t` range thus needs no
-    /// time test at all, and one wholly outside becomes `False`. For
-    /// columns without nulls (a null fails every comparison).
+    /// time test at all, and one wholly outside becomes `False`. Lists
+    /// (`proto in [...]`) settle too. For columns without nulls (a null
+    /// fails every comparison).
     pub fn within(&self, col: Column, lo: u64, hi: u64) -> Expr {
         self.settle(&|e| match e {
             Expr::Cmp { col: c, op, value } if *c == col => {
@@ -445,6 +446,15 @@ impl Expr {
                 ) {
                     (true, _) => Some(true),
                     (_, true) => Some(false),
+                    _ => None,
+                }
+            }
+            // Sorted and distinct: every value of the range is listed
+            // when as many listed values lie in it as it holds.
+            Expr::In { col: c, values } if *c == col => {
+                match values.iter().filter(|&&v| lo <= v && v <= hi).count() as u64 {
+                    0 => Some(false),
+                    n if hi - lo == n - 1 => Some(true),
                     _ => None,
                 }
             }

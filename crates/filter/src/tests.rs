@@ -610,8 +610,14 @@ fn timed_expr() -> impl Strategy<Value = Expr> {
         Just(CmpOp::Ge),
     ];
     let leaf = prop_oneof![
-        (time_col, op, 0u64..40).prop_map(|(col, op, value)| cmp(col, op, value)),
+        (time_col.clone(), op, 0u64..40).prop_map(|(col, op, value)| cmp(col, op, value)),
         (0u64..3).prop_map(|p| eq(Column::Proto, p)),
+        (time_col, prop::collection::btree_set(0u64..40, 0..6)).prop_map(|(col, values)| {
+            Expr::In {
+                col,
+                values: values.into_iter().collect(),
+            }
+        }),
         Just(Expr::True),
         Just(Expr::False),
     ];

@@ -268,7 +268,9 @@ fn cut_of(columns: &[&str]) -> Option<Option<usize>> {
 /// One group being added up (64 bytes): its key, the address (a
 /// big-endian integer, masked as the key asks; 0 when no key is an
 /// address) and the small numbers (see [`key_shifts`]), and its
-/// counters. Ordered by key, address first, as a cut's rows are stored.
+/// counters. Ordered by key, address first (the first small key in the
+/// low bits, so a summary's stored order is not this order: runs are
+/// sorted when they are finished).
 #[derive(Clone, Copy, Debug)]
 struct Entry {
     addr: u128,
@@ -453,6 +455,7 @@ struct Summary<'a> {
     path: &'a Path,
     file: File,
     metadata: ArrowReaderMetadata,
+    layout: Layout,
 }
 
 impl<'a> Summary<'a> {
@@ -463,9 +466,9 @@ impl<'a> Summary<'a> {
         // some damaged embedded Arrow schemas.
         let options = ArrowReaderOptions::new().with_skip_arrow_metadata(true);
         let metadata = ArrowReaderMetadata::load(&file, options).map_err(|e| err(&e))?;
-        if layout_of(metadata.schema()).is_none() {
+        let Some(layout) = layout_of(metadata.schema()) else {
             return Err(err(&"not an eddy summary of this version"));
-        }
+        };
         if metadata.metadata().num_row_groups() < ADDRESS_ROW_GROUPS {
             return Err(err(&"not one row group per cut"));
         }
@@ -473,6 +476,7 @@ impl<'a> Summary<'a> {
             path,
             file,
             metadata,
+            layout,
         })
     }
 
@@ -488,6 +492,11 @@ impl<'a> Summary<'a> {
         let mut run = RunBuilder::default();
         match cut {
             Cut::Address(rg) => self.add_row_group(&mut run, rg, keys, predicate, flags)?,
+            // `plan` sends ports only to summaries with the port cut; one
+            // replaced since must not answer "no flows".
+            Cut::Ports if self.layout != Layout::WithPortCut => {
+                return Err(summary_error(self.path, &"written before the port cut"))
+            }
             Cut::Ports => {
                 let groups = self.metadata.metadata().row_groups();
                 for (rg, meta) in groups.iter().enumerate().skip(PORT_CUT_START) {
@@ -749,8 +758,12 @@ impl RunBuilder {
                 flows: flows.map_or(1, |f| f[row]),
                 packets: packets[row],
                 bytes: bytes[row],
-                first: first[row] * time_scale,
-                last: last[row] * time_scale,
+                first: first[row]
+                    .checked_mul(time_scale)
+                    .ok_or("a time out of range")?,
+                last: last[row]
+                    .checked_mul(time_scale)
+                    .ok_or("a time out of range")?,
             };
             for k in &key_columns {
                 match k {
@@ -783,8 +796,8 @@ impl RunBuilder {
 }
 
 /// A time column's values and the nanoseconds in one of their units
-/// (summaries of whole-millisecond flows store milliseconds). A
-/// millisecond is at most 2^63 ns / 10^6 past 1970, so the product fits.
+/// (summaries of whole-millisecond flows store milliseconds; eddy writes
+/// only milliseconds whose nanoseconds fit, but a damaged file may not).
 fn times(a: &arrow_array::ArrayRef) -> std::result::Result<(&[i64], i64), String> {
     use arrow_array::types::TimestampMillisecondType;
     use arrow_schema::{DataType, TimeUnit};

@@ -16,7 +16,8 @@
 //!
 //! The output is what parquet-rs would write with the same settings: format
 //! 2.0 data pages, a PLAIN dictionary page and RLE_DICTIONARY indices (or
-//! PLAIN values when the dictionary is off or would pass its size limit),
+//! the column's encoding, PLAIN or deltas, when the dictionary is off or
+//! would pass its size limit),
 //! page statistics in the column index, chunk statistics in the metadata.
 //! Only required (non-null) columns come here; everything else, and any
 //! column whose settings this encoder does not cover (bloom filters, an
@@ -915,7 +916,8 @@ struct Dictionary {
 }
 
 impl Dictionary {
-    /// None when there are more than `limit` distinct values (PLAIN then).
+    /// None when there are more than `limit` distinct values (the
+    /// column's own encoding then).
     /// The table and vectors come from `scratch` (and go back to it).
     fn build<K: Key>(keys: &[K], limit: usize, scratch: &mut Scratch) -> Option<Dictionary> {
         let table = &mut scratch.table;
