@@ -645,6 +645,25 @@ impl Table {
     }
 }
 
+/// Adds each of `rows` rows' `flow` to `cut` under its `key`, the slot of
+/// the row `AHEAD` rows on asked for first (`hashes` is scratch).
+fn add_rows(
+    cut: &mut Table,
+    hashes: &mut Vec<u64>,
+    rows: usize,
+    key: impl Fn(usize) -> GroupKey,
+    flow: impl Fn(usize) -> Counters,
+) {
+    hashes.clear();
+    hashes.extend((0..rows).map(|row| cut.hash(&key(row))));
+    for row in 0..rows {
+        if let Some(&ahead) = hashes.get(row + AHEAD) {
+            cut.prefetch(ahead);
+        }
+        cut.add(key(row), hashes[row], &flow(row));
+    }
+}
+
 /// The Arrow schema of a summary file whose times are in `unit`.
 pub fn summary_schema(unit: TimeUnit) -> SchemaRef {
     let field = |name: &str, nullable: bool| {
@@ -712,6 +731,13 @@ impl Summary {
                 .for_each(|&p| set.insert(p));
         }
         let rows = batch.num_rows();
+        let flow = |row: usize| Counters {
+            flows: 1,
+            packets: packets[row],
+            bytes: bytes[row],
+            first: first[row],
+            last: last[row],
+        };
         for (cut, addrs) in self.cuts.iter_mut().zip(addrs) {
             if addrs.value_length() != 16 {
                 return Err(ArrowError::SchemaError(
@@ -729,21 +755,7 @@ impl Summary {
                     flags: flags[row],
                 }
             };
-            self.hashes.clear();
-            self.hashes.extend((0..rows).map(|row| cut.hash(&key(row))));
-            for row in 0..rows {
-                if let Some(&ahead) = self.hashes.get(row + AHEAD) {
-                    cut.prefetch(ahead);
-                }
-                let c = Counters {
-                    flows: 1,
-                    packets: packets[row],
-                    bytes: bytes[row],
-                    first: first[row],
-                    last: last[row],
-                };
-                cut.add(key(row), self.hashes[row], &c);
-            }
+            add_rows(cut, &mut self.hashes, rows, key, flow);
         }
         let (src_ports, dst_ports) = (
             values::<UInt16Type>(batch, "src_port")?,
@@ -755,22 +767,7 @@ impl Summary {
             proto: proto[row],
             flags: flags[row],
         };
-        let cut = &mut self.port_cut;
-        self.hashes.clear();
-        self.hashes.extend((0..rows).map(|row| cut.hash(&key(row))));
-        for row in 0..rows {
-            if let Some(&ahead) = self.hashes.get(row + AHEAD) {
-                cut.prefetch(ahead);
-            }
-            let c = Counters {
-                flows: 1,
-                packets: packets[row],
-                bytes: bytes[row],
-                first: first[row],
-                last: last[row],
-            };
-            cut.add(key(row), self.hashes[row], &c);
-        }
+        add_rows(&mut self.port_cut, &mut self.hashes, rows, key, flow);
         Ok(())
     }
 
