@@ -27,8 +27,7 @@ use arrow_array::types::{TimestampNanosecondType, UInt16Type, UInt64Type, UInt8T
 use arrow_array::{Array, BooleanArray, RecordBatch, RecordBatchReader};
 use datafusion::common::ScalarValue;
 use datafusion::parquet::arrow::arrow_reader::{
-    ArrowPredicateFn, ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReaderBuilder,
-    RowFilter,
+    ArrowPredicateFn, ArrowReaderMetadata, ParquetRecordBatchReaderBuilder, RowFilter,
 };
 use datafusion::parquet::arrow::ProjectionMask;
 use datafusion::parquet::file::metadata::{ParquetMetaDataReader, RowGroupMetaData};
@@ -462,10 +461,8 @@ impl<'a> Summary<'a> {
     fn open(path: &'a Path) -> Result<Summary<'a>> {
         let err = |e: &dyn std::fmt::Display| summary_error(path, e);
         let file = File::open(path).map_err(|e| err(&e))?;
-        // The schema from the Parquet schema alone: parquet-rs panics on
-        // some damaged embedded Arrow schemas.
-        let options = ArrowReaderOptions::new().with_skip_arrow_metadata(true);
-        let metadata = ArrowReaderMetadata::load(&file, options).map_err(|e| err(&e))?;
+        let metadata =
+            ArrowReaderMetadata::load(&file, store::reader_options()).map_err(|e| err(&e))?;
         let Some(layout) = layout_of(metadata.schema()) else {
             return Err(err(&"not an eddy summary of this version"));
         };
@@ -598,7 +595,9 @@ fn flows_runs(
 ) -> Result<Vec<Run>> {
     let err = |e: &dyn std::fmt::Display| Error(format!("{}: {e}", path.display()));
     let file = File::open(path).map_err(|e| err(&e))?;
-    let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| err(&e))?;
+    let builder =
+        ParquetRecordBatchReaderBuilder::try_new_with_options(file, store::reader_options())
+            .map_err(|e| err(&e))?;
     let row_groups: Vec<usize> = builder
         .metadata()
         .row_groups()

@@ -33,7 +33,7 @@ use std::fs::File;
 use std::path::{Path, PathBuf};
 
 use arrow_array::RecordBatch;
-use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use parquet::arrow::arrow_reader::{ArrowReaderOptions, ParquetRecordBatchReaderBuilder};
 use record::FlowRecord;
 
 pub use layout::{list_files, StoreFile};
@@ -287,6 +287,14 @@ impl Store {
     }
 }
 
+/// How store files are opened: without the Arrow schema embedded in the
+/// footer, on which parquet-rs panics when it is damaged (arrow-ipc
+/// unwraps). The Parquet schema says the same of every flow column
+/// (`tests::a_store_file_means_the_same_without_its_embedded_arrow_schema`).
+pub fn reader_options() -> ArrowReaderOptions {
+    ArrowReaderOptions::new().with_skip_arrow_metadata(true)
+}
+
 /// The record batches of one store file, `batch_rows` rows at a time (the
 /// file's own Arrow schema, which is the flow schema of the eddy that wrote it).
 pub fn read_batches(
@@ -294,7 +302,7 @@ pub fn read_batches(
     batch_rows: usize,
 ) -> Result<impl Iterator<Item = Result<RecordBatch, Error>>, Error> {
     let file = File::open(path).map_err(|e| Error::io("opening", path, e))?;
-    let reader = ParquetRecordBatchReaderBuilder::try_new(file)
+    let reader = ParquetRecordBatchReaderBuilder::try_new_with_options(file, reader_options())
         .and_then(|b| b.with_batch_size(batch_rows).build())
         .map_err(|e| Error::parquet("reading", path, e))?;
     let path = path.to_path_buf();
@@ -306,7 +314,7 @@ pub fn read_batches(
 /// used). Readers that have no use for them skip their pages.
 pub fn null_columns(path: &Path) -> Result<Vec<String>, Error> {
     let file = File::open(path).map_err(|e| Error::io("opening", path, e))?;
-    let builder = ParquetRecordBatchReaderBuilder::try_new(file)
+    let builder = ParquetRecordBatchReaderBuilder::try_new_with_options(file, reader_options())
         .map_err(|e| Error::parquet("reading", path, e))?;
     let meta = builder.metadata();
     let arrow = builder.schema();
@@ -337,7 +345,7 @@ pub fn read_batches_without(
     skip: &[String],
 ) -> Result<impl Iterator<Item = Result<RecordBatch, Error>>, Error> {
     let file = File::open(path).map_err(|e| Error::io("opening", path, e))?;
-    let builder = ParquetRecordBatchReaderBuilder::try_new(file)
+    let builder = ParquetRecordBatchReaderBuilder::try_new_with_options(file, reader_options())
         .map_err(|e| Error::parquet("reading", path, e))?;
     let keep: Vec<usize> = builder
         .parquet_schema()

@@ -58,7 +58,7 @@ use arrow_array::{
     TimestampNanosecondArray, UInt16Array, UInt64Array, UInt8Array,
 };
 use arrow_schema::{ArrowError, DataType, Field, Schema, SchemaRef, TimeUnit};
-use parquet::arrow::arrow_reader::{ArrowReaderOptions, ParquetRecordBatchReaderBuilder};
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::arrow::arrow_writer::compute_leaves;
 use parquet::arrow::{ArrowWriter, ProjectionMask};
 use parquet::basic::{Compression, ZstdLevel};
@@ -1022,10 +1022,9 @@ pub fn summarize_file(flows: &Path) -> Result<PathBuf, Error> {
     let path = summary_path(flows)
         .ok_or_else(|| Error::config(format!("{} is not a flows file", flows.display())))?;
     let file = File::open(flows).map_err(|e| Error::io("opening", flows, e))?;
-    // Without the embedded Arrow schema, on which parquet-rs can panic.
-    let options = ArrowReaderOptions::new().with_skip_arrow_metadata(true);
-    let builder = ParquetRecordBatchReaderBuilder::try_new_with_options(file, options)
-        .map_err(|e| Error::parquet("reading", flows, e))?;
+    let builder =
+        ParquetRecordBatchReaderBuilder::try_new_with_options(file, crate::reader_options())
+            .map_err(|e| Error::parquet("reading", flows, e))?;
     let mask = ProjectionMask::columns(builder.parquet_schema(), FLOW_COLUMNS);
     let reader = builder
         .with_projection(mask)
