@@ -37,10 +37,10 @@ enum StoreCommand {
         window: u64,
     },
     /// Write the window summaries that `eddy query` reads for `-s`/`-A`
-    /// and to skip windows by address, port or protocol (the collector writes them with
-    /// each window; this adds them to windows stored before, rewrites
-    /// those written before the address filters and the port and
-    /// protocol sets, or all with --force).
+    /// and to skip windows by address, port or protocol (the collector
+    /// writes them with each window; this adds them to windows stored
+    /// before, rewrites those written before the address filters, the
+    /// port and protocol sets or the port cut, or all with --force).
     Summarize {
         #[arg(short = 'w', long = "store", value_name = "DIR")]
         store: PathBuf,

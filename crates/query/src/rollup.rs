@@ -192,22 +192,9 @@ impl TimeSpan {
 
     /// A row group's span; None without statistics.
     fn of_row_group(rg: &RowGroupMetaData) -> Option<TimeSpan> {
-        let range = |name: &str| -> Option<(u64, u64)> {
-            let column = rg
-                .columns()
-                .iter()
-                .find(|c| c.column_path().string() == name)?;
-            match column.statistics()? {
-                Statistics::Int64(s) => {
-                    let (lo, hi) = (*s.min_opt()?, *s.max_opt()?);
-                    Some((u64::try_from(lo).ok()?, u64::try_from(hi).ok()?))
-                }
-                _ => None,
-            }
-        };
         Some(TimeSpan {
-            first: range("first")?,
-            last: range("last")?,
+            first: column_range(rg, "first")?,
+            last: column_range(rg, "last")?,
         })
     }
 }
@@ -499,7 +486,7 @@ impl<'a> Summary<'a> {
                 for (rg, meta) in groups.iter().enumerate().skip(PORT_CUT_START) {
                     // Each row group holds one protocol: the filter's
                     // protocol tests are settled by it.
-                    let settled = match (predicate, proto_range(meta)) {
+                    let settled = match (predicate, column_range(meta, "proto")) {
                         (Some(p), Some((lo, hi))) => p.within(filter::Column::Proto, lo, hi),
                         (Some(p), None) => p.clone(),
                         (None, _) => filter::Expr::True,
@@ -568,19 +555,19 @@ impl<'a> Summary<'a> {
     }
 }
 
-/// The range of a row group's `proto` values, from its statistics.
-fn proto_range(rg: &RowGroupMetaData) -> Option<(u64, u64)> {
+/// The range of a row group's values of the integer column `name`, from
+/// its statistics; None without them or for negative values.
+fn column_range(rg: &RowGroupMetaData, name: &str) -> Option<(u64, u64)> {
     let column = rg
         .columns()
         .iter()
-        .find(|c| c.column_path().string() == "proto")?;
-    match column.statistics()? {
-        Statistics::Int32(s) => {
-            let (lo, hi) = (*s.min_opt()?, *s.max_opt()?);
-            Some((u64::try_from(lo).ok()?, u64::try_from(hi).ok()?))
-        }
-        _ => None,
-    }
+        .find(|c| c.column_path().string() == name)?;
+    let (lo, hi) = match column.statistics()? {
+        Statistics::Int32(s) => (i64::from(*s.min_opt()?), i64::from(*s.max_opt()?)),
+        Statistics::Int64(s) => (*s.min_opt()?, *s.max_opt()?),
+        _ => return None,
+    };
+    Some((u64::try_from(lo).ok()?, u64::try_from(hi).ok()?))
 }
 
 /// The runs of a flows file's rows that pass `filter`, one per
