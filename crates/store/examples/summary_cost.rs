@@ -1,6 +1,7 @@
 //! What a window's summary costs its writer, per flow: adding a stored
 //! file's flows to a `store::summary::Summary` and writing the summary
-//! (best of five, one thread, flows in memory). Usage:
+//! (best of five, one thread, flows in memory, with the `eddy` binary's
+//! allocator). Usage:
 //! cargo run --release -p store --example summary_cost -- FLOWS.parquet
 
 use std::time::Instant;
@@ -8,6 +9,9 @@ use std::time::Instant;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::arrow::ProjectionMask;
 use store::summary::{Summary, FLOW_COLUMNS};
+
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() {
     let path = std::env::args().nth(1).expect("a flows file");
