@@ -1,11 +1,14 @@
-//! The whole packet path (reader, decoder, cache) never panics on shared
-//! captures cut at random lengths or with random bytes overwritten, and
-//! conserves packets: every decoded packet ends up in exactly one flow.
+//! The whole packet path (reader, decoder, cache, L7 parsers, every text
+//! format) never panics on shared captures cut at random lengths or with
+//! random bytes overwritten, and conserves packets: every decoded packet
+//! ends up in exactly one flow.
 
 use std::path::PathBuf;
 
 use flow::{CacheConfig, FlowCache};
 use proptest::prelude::*;
+use record::format::{Format, L7Format, TextSink};
+use record::{FlowRecord, FlowSink};
 
 fn shared_captures() -> Vec<PathBuf> {
     let root = std::path::PathBuf::from(
@@ -31,6 +34,7 @@ fn shared_captures() -> Vec<PathBuf> {
 /// Runs bytes through reader, decoder and a small cache (so evictions happen
 /// too); returns (decoded packets, packets in exported flows).
 fn run_pipeline(bytes: Vec<u8>, config: CacheConfig) -> (u64, u64) {
+    let config_biflow = config.biflow;
     let Ok(mut source) = capture::open_reader(Box::new(std::io::Cursor::new(bytes)), "cut", None)
     else {
         return (0, 0);
@@ -50,7 +54,37 @@ fn run_pipeline(bytes: Vec<u8>, config: CacheConfig) -> (u64, u64) {
         capture::Event::Tick(now) => cache.expire(now, &mut out),
     });
     cache.flush(&mut out);
-    (decoded, out.iter().map(|r| r.packets).sum())
+    render(&out, config_biflow);
+    let reverse = |r: &FlowRecord| r.reverse.as_ref().map_or(0, |rev| rev.packets);
+    (decoded, out.iter().map(|r| r.packets + reverse(r)).sum())
+}
+
+/// Writes `records` in every output format the meter has.
+fn render(records: &[FlowRecord], biflow: bool) {
+    let formats = [
+        Format::Line,
+        Format::Long,
+        Format::Csv,
+        Format::Json,
+        Format::L7(L7Format::Http),
+        Format::L7(L7Format::Dns),
+        Format::L7(L7Format::Tls),
+        Format::L7(L7Format::Smtp),
+        Format::L7(L7Format::Sip),
+    ];
+    for format in formats {
+        let mut sink = TextSink::new(std::io::sink(), format, biflow);
+        sink.write(records).unwrap();
+        sink.finish().unwrap();
+    }
+}
+
+/// `config` with every L7 parser on.
+fn with_l7(config: CacheConfig) -> CacheConfig {
+    CacheConfig {
+        l7_parsers: l7::PARSERS.iter().map(|spec| spec.name).collect(),
+        ..config
+    }
 }
 
 fn small_cache(biflow: bool) -> CacheConfig {
@@ -69,6 +103,9 @@ fn every_shared_capture_conserves_packets() {
             CacheConfig::default(),
             CacheConfig::like_ipfixprobe(),
             small_cache(false),
+            with_l7(CacheConfig::default()),
+            with_l7(CacheConfig::like_ipfixprobe()),
+            with_l7(small_cache(true)),
         ] {
             let (decoded, in_flows) = run_pipeline(bytes.clone(), config);
             assert_eq!(decoded, in_flows, "{}", path.display());
@@ -85,6 +122,7 @@ proptest! {
         cut in any::<prop::sample::Index>(),
         flips in prop::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 0..8),
         biflow in any::<bool>(),
+        l7 in any::<bool>(),
     ) {
         let files = shared_captures();
         let mut bytes = std::fs::read(file_idx.get(&files)).unwrap();
@@ -96,6 +134,10 @@ proptest! {
                 bytes[i] = value;
             }
         }
-        run_pipeline(bytes, small_cache(biflow));
+        let config = match l7 {
+            true => with_l7(small_cache(biflow)),
+            false => small_cache(biflow),
+        };
+        run_pipeline(bytes, config);
     }
 }
