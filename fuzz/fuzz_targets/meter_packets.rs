@@ -12,20 +12,8 @@ use flow::{CacheConfig, FlowCache};
 use ipfix::encode::{Encoder, EncoderConfig};
 use libfuzzer_sys::fuzz_target;
 use packet::LinkType;
-use record::format::{Format, L7Format, TextSink};
+use record::format::{Format, TextSink};
 use record::{FlowRecord, FlowSink};
-
-const FORMATS: [Format; 9] = [
-    Format::Line,
-    Format::Long,
-    Format::Csv,
-    Format::Json,
-    Format::L7(L7Format::Http),
-    Format::L7(L7Format::Dns),
-    Format::L7(L7Format::Tls),
-    Format::L7(L7Format::Smtp),
-    Format::L7(L7Format::Sip),
-];
 
 fn config(selector: u8) -> CacheConfig {
     let rules = match selector & 2 {
@@ -99,7 +87,7 @@ fuzz_target!(|data: &[u8]| {
         packets_in(&records),
         "packets lost or counted twice"
     );
-    for format in FORMATS {
+    for format in Format::ALL {
         let mut sink = TextSink::new(std::io::sink(), format, biflow);
         sink.write(&records).unwrap();
         sink.finish().unwrap();

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use flow::{CacheConfig, FlowCache};
 use proptest::prelude::*;
-use record::format::{Format, L7Format, TextSink};
+use record::format::{Format, TextSink};
 use record::{FlowRecord, FlowSink};
 
 fn shared_captures() -> Vec<PathBuf> {
@@ -61,18 +61,7 @@ fn run_pipeline(bytes: Vec<u8>, config: CacheConfig) -> (u64, u64) {
 
 /// Writes `records` in every output format the meter has.
 fn render(records: &[FlowRecord], biflow: bool) {
-    let formats = [
-        Format::Line,
-        Format::Long,
-        Format::Csv,
-        Format::Json,
-        Format::L7(L7Format::Http),
-        Format::L7(L7Format::Dns),
-        Format::L7(L7Format::Tls),
-        Format::L7(L7Format::Smtp),
-        Format::L7(L7Format::Sip),
-    ];
-    for format in formats {
+    for format in Format::ALL {
         let mut sink = TextSink::new(std::io::sink(), format, biflow);
         sink.write(records).unwrap();
         sink.finish().unwrap();

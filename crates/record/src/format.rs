@@ -66,6 +66,21 @@ impl L7Format {
     }
 }
 
+impl Format {
+    /// Every format `-o` offers (`ndjson` is `json` by another name).
+    pub const ALL: [Format; 9] = [
+        Format::Line,
+        Format::Long,
+        Format::Csv,
+        Format::Json,
+        Format::L7(L7Format::Http),
+        Format::L7(L7Format::Dns),
+        Format::L7(L7Format::Tls),
+        Format::L7(L7Format::Smtp),
+        Format::L7(L7Format::Sip),
+    ];
+}
+
 impl std::str::FromStr for Format {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
@@ -612,6 +627,17 @@ fn render_nfdump(out: &mut Vec<u8>, dates: &mut DateCache, r: &FlowRecord, long:
 mod tests {
     use super::*;
     use crate::{to_mapped, EndReason};
+
+    #[test]
+    fn all_formats_are_the_names_o_takes() {
+        let names = [
+            "line", "long", "csv", "json", "http", "dns", "tls", "smtp", "sip",
+        ];
+        let parsed: Vec<Format> = names.iter().map(|n| n.parse().unwrap()).collect();
+        assert_eq!(parsed, Format::ALL);
+        let err = "nope".parse::<Format>().unwrap_err();
+        assert!(names.iter().all(|n| err.contains(n)), "{err}");
+    }
 
     fn sample() -> FlowRecord {
         FlowRecord {
