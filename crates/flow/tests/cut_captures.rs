@@ -31,10 +31,11 @@ fn shared_captures() -> Vec<PathBuf> {
     out
 }
 
-/// Runs bytes through reader, decoder and a small cache (so evictions happen
-/// too); returns (decoded packets, packets in exported flows).
+/// Runs bytes through reader, decoder and the cache `config` describes,
+/// then writes the flows in every format; returns (decoded packets, packets
+/// in exported flows, both directions of biflows counted).
 fn run_pipeline(bytes: Vec<u8>, config: CacheConfig) -> (u64, u64) {
-    let config_biflow = config.biflow;
+    let biflow = config.biflow;
     let Ok(mut source) = capture::open_reader(Box::new(std::io::Cursor::new(bytes)), "cut", None)
     else {
         return (0, 0);
@@ -54,7 +55,7 @@ fn run_pipeline(bytes: Vec<u8>, config: CacheConfig) -> (u64, u64) {
         capture::Event::Tick(now) => cache.expire(now, &mut out),
     });
     cache.flush(&mut out);
-    render(&out, config_biflow);
+    render(&out, biflow);
     let reverse = |r: &FlowRecord| r.reverse.as_ref().map_or(0, |rev| rev.packets);
     (decoded, out.iter().map(|r| r.packets + reverse(r)).sum())
 }
